@@ -1,0 +1,4 @@
+"""What a net is: Caffe's schema (caffe_pb2), prototxt I/O, the NetSpec DSL and the FCN model generators."""
+from . import caffe_pb2
+from .io import (PrototxtError, parse_text, read_text, read_binary, write_text, write_binary, to_text,
+                 read_net, read_solver)

@@ -1,0 +1,23 @@
+"""Shared test fixtures: where the reference material lies, and a quiet, deterministic torch."""
+import os
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+REFERENCE = pathlib.Path(os.environ.get('FCN_REFERENCE', ROOT.parent / 'shared' / 'reference'))
+GOLDEN = ROOT / 'tests' / 'golden'
+
+try:
+    import torch
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+except ImportError:  # pragma: no cover
+    pass
+
+
+@pytest.fixture(scope='session')
+def reference():
+    """The original project's files (../shared/reference); tests that need them skip where it is absent."""
+    if not REFERENCE.is_dir():
+        pytest.skip(f'reference folder {REFERENCE} is absent (set FCN_REFERENCE to its path)')
+    return REFERENCE
