@@ -1,0 +1,1 @@
+"""How a net learns: Caffe's solvers."""
