@@ -1,0 +1,44 @@
+"""The Caffe Python-layer behaviour shared by the reference data layers (setup / reshape / forward / backward).
+
+The layer modules (voc_layers, ...) mix this into ``runtime.Layer`` (``import runtime as caffe``). As in the
+reference: setup parses param_str and checks the tops; reshape reads the current sample and shapes the tops
+(1 x C x H x W at the image's own size); forward copies it out and moves to the next index (a new random draw,
+or +1 wrapping). param_str may add 'prefetch': k (default 0) to read k samples ahead in background threads;
+the order and arrays do not change.
+"""
+from .loader import SampleStream
+from .params import parse_param_str
+
+
+class SegDataLayer:
+    dataset_class = None
+
+    def setup(self, bottom, top):
+        name = type(self).__name__
+        params = parse_param_str(getattr(self, 'param_str', ''), name)
+        self.params = params
+        self.dataset = self.dataset_class(params, layer=name)
+        tops = self.dataset.tops
+        if len(top) != len(tops):
+            raise Exception(f'{name}: need to define {len(tops)} tops: {", ".join(tops)} (got {len(top)})')
+        if len(bottom) != 0:
+            raise Exception(f'{name}: do not define a bottom')
+        # the reference's attribute names
+        self.split, self.random, self.seed = self.dataset.split, self.dataset.randomize, self.dataset.seed
+        self.indices = self.dataset.ids
+        self.stream = SampleStream(self.dataset, prefetch=params.get('prefetch', 0),
+                                   workers=params.get('workers', 1))
+        self.idx = self.stream.peek_index()  # the first draw happens at setup, as in the reference
+
+    def reshape(self, bottom, top):
+        self.idx, self.sample = self.stream.current()
+        for blob, a in zip(top, self.sample):
+            blob.reshape(*a.shape)
+
+    def forward(self, bottom, top):
+        for blob, a in zip(top, self.sample):
+            blob.data[...] = a
+        self.stream.advance()
+
+    def backward(self, top, propagate_down, bottom):
+        pass

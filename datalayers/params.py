@@ -1,0 +1,39 @@
+"""param_str handling for the Python data layers: a Python literal (never eval), and re-rooting dataset paths."""
+import ast
+import os
+
+#: the param_str keys that name dataset folders (in the reference prototxts)
+DIR_KEYS = ('voc_dir', 'sbdd_dir', 'siftflow_dir', 'nyud_dir', 'context_dir')
+
+
+def parse_param_str(param_str, layer='Python layer'):
+    """Parse a data layer's param_str as a Python literal dict (ast.literal_eval; never eval)."""
+    if isinstance(param_str, dict):
+        return dict(param_str)
+    try:
+        params = ast.literal_eval(param_str or '{}')
+    except (ValueError, SyntaxError) as e:
+        raise ValueError(f'{layer}: param_str is not a Python literal dict: {param_str!r} ({e})') from None
+    if not isinstance(params, dict):
+        raise ValueError(f'{layer}: param_str must be a dict literal, got {type(params).__name__}: {param_str!r}')
+    return params
+
+
+def rebase_path(path, root):
+    """Map a reference data path such as '../data/pascal/VOC2011' or '../../data/sbdd/dataset' onto `root`,
+    the folder that the reference calls `data/`: leading '..'/'.' parts and one leading 'data' part are dropped."""
+    parts = [p for p in str(path).replace('\\', '/').split('/') if p not in ('', '.')]
+    while parts and parts[0] == '..':
+        parts.pop(0)
+    if parts and parts[0] == 'data':
+        parts.pop(0)
+    return os.path.join(str(root), *parts)
+
+
+def rebase_param_str(param_str, root):
+    """Return param_str with every dataset-folder key (DIR_KEYS) re-rooted at `root`; other keys are kept."""
+    params = parse_param_str(param_str)
+    for key in DIR_KEYS:
+        if key in params:
+            params[key] = rebase_path(params[key], root)
+    return repr(params)
