@@ -17,6 +17,9 @@ def atomic_path(path, kind='file'):
     except OSError as e:
         raise WeightsError(f'{path}: cannot write {kind}: {e.strerror}') from None
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a plain open() would honour the umask
     try:
         yield tmp
         os.replace(tmp, path)

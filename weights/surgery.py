@@ -1,0 +1,162 @@
+"""Net surgery as the FCN reference does it (surgery.py), with the size checks it lacks.
+
+Every function takes "nets" that are anything with `.params` (an OrderedDict layer name -> list of torch tensors /
+nn.Parameters, or numpy arrays) or such a mapping itself (e.g. read_weights' result). Writes go in place, under
+torch.no_grad() for tensors.
+"""
+import contextlib
+
+import numpy as np
+
+from .errors import WeightsError
+
+
+def _params(net):
+    return net.params if hasattr(net, 'params') else net
+
+
+def _numpy(x):
+    if hasattr(x, 'detach'):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _no_grad():
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return contextlib.nullcontext()
+    return torch.no_grad()
+
+
+def _write(dst, value):
+    """Overwrite dst (tensor or numpy array) with value, which already has dst's shape."""
+    if hasattr(dst, 'detach'):
+        import torch
+        with torch.no_grad():
+            dst.copy_(torch.from_numpy(np.ascontiguousarray(value)).to(dtype=dst.dtype, device=dst.device))
+    else:
+        dst[...] = value
+
+
+def transplant(new_net, net, suffix='', log=print):
+    """Copy every parameter of `net` into the layer of `new_net` named the same plus `suffix`.
+
+    Where shapes differ but element counts agree (fc6 4096x25088 -> 4096x512x7x7), the blob is copied through its
+    flat row-major view ("coercing"; one log line per coerced layer). Where counts differ: WeightsError (the
+    reference's numpy assignment would silently tile or truncate). Extra source blobs and layers the target lacks are
+    dropped with a message; target layers absent from the source are left as they are.
+    Returns the list of target layer names written.
+    """
+    src, dst = _params(net), _params(new_net)
+    written = []
+    for p, blobs in src.items():
+        q = p + suffix
+        if q not in dst:
+            log(f'dropping {p} (no layer {q} in the target)')
+            continue
+        targets = dst[q]
+        coerced = []
+        for i, b in enumerate(blobs):
+            if i >= len(targets):
+                log(f'dropping {p} blob {i} and after (the target layer {q} has {len(targets)} blobs)')
+                break
+            a = _numpy(b)
+            t_shape = tuple(targets[i].shape)
+            if a.shape != t_shape:
+                if a.size != int(np.prod(t_shape, dtype=np.int64)):
+                    raise WeightsError(f'transplant: layer {p!r} blob {i} has shape {a.shape} ({a.size} values) '
+                                       f'but target layer {q!r} blob {i} has shape {t_shape} '
+                                       f'({int(np.prod(t_shape, dtype=np.int64))} values); cannot coerce')
+                coerced.append(f'blob {i} {a.shape} -> {t_shape}')
+            _write(targets[i], a.reshape(t_shape))
+        if coerced:
+            log(f'coercing {p}: ' + ', '.join(coerced))
+        written.append(q)
+    return written
+
+
+def upsample_filt(size):
+    """A size x size bilinear kernel (float64): factor f = ceil(size/2), center f-1 (odd) or f-0.5 (even)."""
+    size = int(size)
+    if size < 1:
+        raise ValueError(f'upsample_filt: size must be >= 1, got {size}')
+    factor = (size + 1) // 2
+    center = factor - 1 if size % 2 == 1 else factor - 0.5
+    og = np.arange(size, dtype=np.float64)
+    prof = 1 - np.abs(og - center) / factor
+    return prof[:, None] * prof[None, :]
+
+
+def deconv_layers(net):
+    """Names of the Deconvolution layers whose weights are frozen (first param spec lr_mult 0)."""
+    net_param = getattr(net, 'net_param', None)
+    if net_param is None:
+        raise ValueError('interp: this net carries no net_param; name the layers to interpolate')
+    params = _params(net)
+    out = []
+    for lp in net_param.layer:
+        if lp.type == 'Deconvolution' and lp.name in params and params[lp.name]:
+            lr = lp.param[0].lr_mult if len(lp.param) else 1.0
+            if lr == 0:
+                out.append(lp.name)
+    return out
+
+
+def interp(net, layers=None):
+    """Write the bilinear kernel on the diagonal (channel c -> c) of each named Deconvolution's weight.
+
+    Weight shape (m, k, h, w) needs m == k or k == 1 and h == w, else WeightsError. Off-diagonal kernels keep their
+    values (zero after Caffe's default init). layers=None: every Deconvolution layer with lr_mult 0.
+    Returns the layer names written.
+    """
+    params = _params(net)
+    if layers is None:
+        layers = deconv_layers(net)
+    elif isinstance(layers, str):
+        layers = [layers]
+    for name in layers:
+        if name not in params or not params[name]:
+            raise WeightsError(f'interp: the net has no parameter blobs for layer {name!r}')
+        w = params[name][0]
+        shape = tuple(w.shape)
+        if len(shape) != 4:
+            raise WeightsError(f'interp: layer {name!r} weight has shape {shape}, expected 4-D (in, out, h, w)')
+        m, k, h, ww = shape
+        if m != k and k != 1:
+            raise WeightsError(f'interp: layer {name!r} weight {shape}: input and output channels differ '
+                               f'({m} vs {k}) and the kernel is not 1-channel')
+        if h != ww:
+            raise WeightsError(f'interp: layer {name!r} weight {shape}: the kernel is not square ({h}x{ww})')
+        a = _numpy(w).copy()
+        a[np.arange(m), np.arange(k) if k == m else 0] = upsample_filt(h).astype(a.dtype)
+        _write(w, a)
+    return list(layers)
+
+
+def expand_score(new_net, new_layer, net, layer):
+    """Copy an old k'-class score layer into the first k' outputs of a new k-class score layer.
+
+    The other outputs keep their values (new classes). The remaining weight dims must agree.
+    """
+    src, dst = _params(net), _params(new_net)
+    for n, p, what in ((layer, src, 'source'), (new_layer, dst, 'target')):
+        if n not in p or len(p[n]) < 1:
+            raise WeightsError(f'expand_score: the {what} net has no layer {n!r} with blobs')
+    old_w = _numpy(src[layer][0])
+    new_w = _numpy(dst[new_layer][0]).copy()
+    old_k, new_k = old_w.shape[0], new_w.shape[0]
+    if old_k > new_k or old_w.shape[1:] != new_w.shape[1:]:
+        raise WeightsError(f'expand_score: cannot fit {layer!r} weight {old_w.shape} into the first outputs of '
+                           f'{new_layer!r} weight {new_w.shape}')
+    new_w[:old_k] = old_w
+    _write(dst[new_layer][0], new_w)
+    if len(src[layer]) > 1 and len(dst[new_layer]) > 1:
+        old_b = _numpy(src[layer][1]).reshape(-1)
+        new_b = _numpy(dst[new_layer][1]).copy()
+        flat = new_b.reshape(-1)
+        if old_b.size > flat.size:
+            raise WeightsError(f'expand_score: bias of {layer!r} ({old_b.size}) does not fit {new_layer!r} '
+                               f'({flat.size})')
+        flat[:old_b.size] = old_b
+        _write(dst[new_layer][1], new_b)
