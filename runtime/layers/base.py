@@ -1,0 +1,77 @@
+"""The base of every layer: built from its LayerParameter and its bottoms' shapes, owns its blobs in Caffe's order."""
+import math
+
+import torch
+from torch import nn
+
+from ..fillers import fill
+
+
+class LayerError(ValueError):
+    """A layer that cannot be built or run; the message names the layer and its type."""
+
+
+class CaffeLayer(nn.Module):
+    """One Caffe layer.
+
+    Subclasses set `type_name`, build their blobs in __init__ (`self.add_blob`), compute their tops' shapes in
+    `top_shapes(bottom_shapes)` (Caffe's Reshape, used to build the net without running it), and compute tops from
+    bottoms in `forward(*bottoms)`, returning a tuple of tensors (one per top).
+    """
+    type_name = None
+    loss_by_default = False      # Caffe's LossLayer: top[0] gets loss_weight 1 unless the prototxt says otherwise
+    exact_tops = None            # number of tops required (None: any)
+    exact_bottoms = None
+    min_bottoms = 0
+
+    def __init__(self, lp, bottom_shapes, ctx):
+        super().__init__()
+        self.lp = lp
+        self.name = lp.name
+        self.ctx = ctx
+        self.phase = ctx.phase
+        self.blobs = nn.ParameterList()
+        self.specs = []
+        nb, nt = len(lp.bottom), len(lp.top)
+        if self.exact_bottoms is not None and nb != self.exact_bottoms:
+            raise self.error(f'needs {self.exact_bottoms} bottom(s), has {nb}')
+        if nb < self.min_bottoms:
+            raise self.error(f'needs at least {self.min_bottoms} bottom(s), has {nb}')
+        if self.exact_tops is not None and nt != self.exact_tops:
+            raise self.error(f'needs {self.exact_tops} top(s), has {nt}')
+
+    def error(self, msg):
+        return LayerError(f'layer {self.name!r} (type {self.type_name}): {msg}')
+
+    def add_blob(self, shape, filler=None):
+        """A new learnable blob, filled as Caffe fills it; lr_mult 0 makes it a constant (no gradient computed)."""
+        i = len(self.blobs)
+        lr, decay = 1.0, 1.0
+        if i < len(self.lp.param):
+            lr, decay = self.lp.param[i].lr_mult, self.lp.param[i].decay_mult
+        shape = tuple(int(s) for s in shape)
+        if any(s <= 0 for s in shape):
+            raise self.error(f'blob {i} would have the shape {shape}')
+        t = torch.empty(shape, dtype=self.ctx.dtype, device=self.ctx.device)
+        fill(t, filler, where=f'layer {self.name!r} blob {i}')
+        p = nn.Parameter(t, requires_grad=lr != 0)
+        self.blobs.append(p)
+        self.specs.append((lr, decay))
+        return p
+
+    def top_shapes(self, bottom_shapes):
+        """Shapes of the tops for these bottom shapes (default: one top shaped like bottom 0)."""
+        return [tuple(bottom_shapes[0])] * len(self.lp.top)
+
+    def extra_repr(self):
+        return f'{self.name!r}'
+
+
+def canonical_axis(axis, ndim, layer, what='axis'):
+    if not -ndim <= axis < ndim:
+        raise layer.error(f'{what} {axis} is out of range for a {ndim}-axis blob')
+    return axis % ndim
+
+
+def count(shape, start=0, end=None):
+    return math.prod(shape[start:end])

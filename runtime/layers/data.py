@@ -1,0 +1,37 @@
+"""Input: blobs the caller fills (net.forward(name=array)); each keeps its last value, as a pycaffe blob does."""
+import numpy as np
+import torch
+
+from . import register
+from .base import CaffeLayer
+
+
+@register
+class Input(CaffeLayer):
+    type_name = 'Input'
+    exact_bottoms = 0
+
+    def __init__(self, lp, bottom_shapes, ctx):
+        super().__init__(lp, bottom_shapes, ctx)
+        shapes = [tuple(int(d) for d in s.dim) for s in lp.input_param.shape]
+        nt = len(lp.top)
+        if len(shapes) not in (1, nt):
+            raise self.error(f'input_param has {len(shapes)} shapes for {nt} tops (give one, or one per top)')
+        if len(shapes) == 1:
+            shapes = shapes * nt
+        self.shapes = shapes
+        self.values = [torch.zeros(s, dtype=ctx.dtype, device=ctx.device) for s in shapes]
+
+    def top_shapes(self, bottom_shapes):
+        return [tuple(v.shape) for v in self.values]
+
+    def set(self, i, value):
+        """Make `value` (numpy array, tensor or number) the i-th top's value, as float32 on the net's device."""
+        if isinstance(value, torch.Tensor):
+            t = value.detach().to(device=self.ctx.device, dtype=self.ctx.dtype)
+        else:
+            t = torch.as_tensor(np.asarray(value, dtype=np.float32)).to(self.ctx.device)
+        self.values[i] = t
+
+    def forward(self):
+        return self.values

@@ -1,0 +1,184 @@
+"""Python layers with Caffe's interface, so that a layer module written for pycaffe runs after `import runtime as
+caffe`: `class X(caffe.Layer)` with setup/reshape/forward/backward and blobs with .data/.diff numpy views.
+
+The module named in python_param is imported from sys.path first, then from the `datalayers` package.
+"""
+import importlib
+import math
+
+import numpy as np
+import torch
+
+from . import register
+from .base import CaffeLayer
+
+
+class Blob:
+    """A pycaffe-style blob: float32 numpy `data` and `diff` of one shape."""
+
+    def __init__(self, shape=()):
+        self._data = np.zeros(tuple(shape), dtype=np.float32)
+        self._diff = np.zeros(tuple(shape), dtype=np.float32)
+
+    @property
+    def data(self):
+        return self._data
+
+    @property
+    def diff(self):
+        return self._diff
+
+    def reshape(self, *shape):
+        """Give the blob a new shape (contents are not kept, as in Caffe); accepts ints or one sequence."""
+        if len(shape) == 1 and not np.isscalar(shape[0]):
+            shape = tuple(shape[0])
+        shape = tuple(int(s) for s in shape)
+        if any(s < 0 for s in shape):
+            raise ValueError(f'blob dimensions must be non-negative, got {shape}')
+        if shape != self._data.shape:
+            self._data = np.zeros(shape, dtype=np.float32)
+            self._diff = np.zeros(shape, dtype=np.float32)
+
+    @property
+    def shape(self):
+        return tuple(self._data.shape)
+
+    @property
+    def count(self):
+        return int(math.prod(self._data.shape))
+
+    @property
+    def num(self):
+        return self._axis(0)
+
+    @property
+    def channels(self):
+        return self._axis(1)
+
+    @property
+    def height(self):
+        return self._axis(2)
+
+    @property
+    def width(self):
+        return self._axis(3)
+
+    def _axis(self, i):
+        """Caffe's LegacyShape: axis i of a blob with at most 4 axes, 1 past its last axis."""
+        shape = self._data.shape
+        if len(shape) > 4:
+            raise ValueError(f'num/channels/height/width need at most 4 axes; the blob has shape {shape}')
+        return shape[i] if i < len(shape) else 1
+
+    def __repr__(self):
+        return f'Blob(shape={self.shape})'
+
+
+class Layer:
+    """Base class of Python layers (pycaffe's caffe.Layer). The net sets `param_str`, `phase` and `blobs` before
+    calling setup."""
+    param_str = ''
+    phase = None
+
+    def setup(self, bottom, top):
+        pass
+
+    def reshape(self, bottom, top):
+        pass
+
+    def forward(self, bottom, top):
+        pass
+
+    def backward(self, top, propagate_down, bottom):
+        pass
+
+
+def _find_class(module_name, class_name, where):
+    mod = None
+    try:
+        mod = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name != module_name and not module_name.startswith(f'{e.name}.'):
+            raise
+        try:
+            mod = importlib.import_module(f'datalayers.{module_name}')
+        except ModuleNotFoundError as e2:
+            if e2.name not in (f'datalayers.{module_name}', 'datalayers'):
+                raise
+            raise ImportError(f'{where}: cannot find the Python layer module {module_name!r} on sys.path or in the '
+                              'datalayers package') from None
+    try:
+        return getattr(mod, class_name)
+    except AttributeError:
+        raise ImportError(f'{where}: module {mod.__name__!r} ({getattr(mod, "__file__", "?")}) has no layer class '
+                          f'{class_name!r}') from None
+
+
+class _PythonFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, wrapper, *bottoms):
+        ctx.wrapper = wrapper
+        ctx.needs = [b.requires_grad if isinstance(b, torch.Tensor) else False for b in bottoms]
+        return tuple(wrapper._run(bottoms))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        w = ctx.wrapper
+        for blob, g in zip(w.top, grads):
+            blob.diff[...] = 0 if g is None else g.detach().cpu().numpy().reshape(blob.shape)
+        for blob in w.bottom:
+            blob.diff[...] = 0
+        needs = list(ctx.needs_input_grad[1:])
+        w.impl.backward(w.top, needs, w.bottom)
+        out = [None]
+        for blob, need, ref in zip(w.bottom, needs, w._last_bottoms):
+            out.append(torch.from_numpy(blob.diff.copy()).to(ref.device, ref.dtype) if need else None)
+        return tuple(out)
+
+
+@register
+class Python(CaffeLayer):
+    type_name = 'Python'
+
+    def __init__(self, lp, bottom_shapes, ctx):
+        super().__init__(lp, bottom_shapes, ctx)
+        p = lp.python_param
+        if not p.module or not p.layer:
+            raise self.error('python_param needs both `module` and `layer`')
+        cls = _find_class(p.module, p.layer, f'layer {self.name!r} (type Python)')
+        impl = cls.__new__(cls)
+        impl.param_str = p.param_str
+        impl.phase = ctx.phase
+        impl.blobs = []
+        try:
+            impl.__init__()
+        except TypeError:
+            pass
+        self.impl = impl
+        self.bottom = [Blob(s) for s in bottom_shapes]
+        self.top = [Blob() for _ in lp.top]
+        self._last_bottoms = []
+        self.has_backward = type(impl).backward is not Layer.backward
+        impl.setup(self.bottom, self.top)
+        impl.reshape(self.bottom, self.top)
+
+    def top_shapes(self, bottom_shapes):
+        return [b.shape for b in self.top]
+
+    def _run(self, bottoms):
+        self._last_bottoms = bottoms
+        for blob, t in zip(self.bottom, bottoms):
+            arr = t.detach().cpu().numpy()
+            if blob._data.shape != arr.shape:
+                blob.reshape(arr.shape)
+            blob._data = arr if arr.dtype == np.float32 else arr.astype(np.float32)
+        self.impl.reshape(self.bottom, self.top)
+        self.impl.forward(self.bottom, self.top)
+        device, dtype = self.ctx.device, self.ctx.dtype
+        return [torch.from_numpy(np.array(b.data, dtype=np.float32, copy=True)).to(device, dtype) for b in self.top]
+
+    def forward(self, *bottoms):
+        if self.has_backward and torch.is_grad_enabled() and any(b.requires_grad for b in bottoms):
+            return _PythonFn.apply(self, *bottoms)
+        return tuple(self._run(bottoms))
+

@@ -1,0 +1,276 @@
+"""Net: a Caffe NetParameter as a torch nn.Module whose forward and backward are Caffe's.
+
+The layer list is built once (each layer from its LayerParameter and its bottoms' shapes, as Caffe's Net::Init
+does); forward is a straight loop over prebuilt (layer, bottom slots, top slots) steps over a list of blob slots,
+one slot per blob name, so an in-place layer's top replaces its bottom's value (net.blobs shows the last value).
+"""
+import os
+from collections import OrderedDict
+
+import numpy as np
+import torch
+from torch import nn
+
+from netspec import read_net
+from .layers import layer_class
+from .layers.base import LayerError
+from .layers.data import Input
+from .phase import TRAIN, phase_of
+from .state import filter_net, make_state, upgrade_net
+
+
+class _Context:
+    """What every layer of one net shares."""
+
+    def __init__(self, phase, device, dtype):
+        self.phase, self.device, self.dtype = phase, device, dtype
+
+
+def _detaching(fn, indices):
+    """fn with the bottoms at `indices` detached (propagate_down: false)."""
+    def run(*bottoms):
+        bottoms = list(bottoms)
+        for i in indices:
+            bottoms[i] = bottoms[i].detach()
+        return fn(*bottoms)
+    return run
+
+
+def _legacy_match(src, dst):
+    """Caffe's BlobProto legacy-shape rule: a 4-D stored shape matches a blob of <= 4 axes padded with 1s on the
+    left (an InnerProduct weight stored 1x1xMxN fits M x N)."""
+    return len(src) == 4 and len(dst) <= 4 and tuple(src) == (1,) * (4 - len(dst)) + tuple(dst)
+
+
+class Net(nn.Module):
+    """A Caffe net in PyTorch; see the package docstring and HELPERS' contract."""
+
+    def __init__(self, proto, weights=None, phase='test', device='cpu', stages=(), level=0):
+        super().__init__()
+        src = proto if isinstance(proto, (str, os.PathLike)) and '\n' not in str(proto) else '<net>'
+        where = str(src) if src != '<net>' else (getattr(proto, 'name', '') or '<net>')
+        net_param = upgrade_net(read_net(proto), where)
+        self.phase = phase_of(phase)
+        state = make_state(self.phase, list(net_param.state.stage) + list(stages), level)
+        self.net_param = filter_net(net_param, state, where)
+        self.name = self.net_param.name
+        self.source = where
+        self._ctx = _Context(self.phase, torch.device(device), torch.float32)
+        self._build()
+        self._blob_values = [None] * len(self._blob_names)
+        self._loss_values = []
+        if weights is not None:
+            self.copy_from(weights)
+
+    # ---------------------------------------------------------------- building
+    def _build(self):
+        ctx = self._ctx
+        slots = OrderedDict()          # blob name -> slot index
+        shapes = OrderedDict()         # blob name -> shape (build-time inference)
+        self.layers, self.layer_dict = [], OrderedDict()
+        self._plan, self._loss_slots, self._inputs = [], [], []
+        self._input_layers = []
+        for li, lp in enumerate(self.net_param.layer):
+            name = lp.name or f'layer{li}'
+            if name in self.layer_dict:
+                raise LayerError(f'{self.source}: two layers are named {name!r}')
+            bslots, bshapes = [], []
+            for bi, b in enumerate(lp.bottom):
+                if b not in slots:
+                    raise LayerError(f'{self.source}: unknown bottom blob {b!r} (layer {name!r}, bottom index {bi})')
+                bslots.append(slots[b])
+                bshapes.append(shapes[b])
+            cls = layer_class(lp)
+            layer = cls(lp, bshapes, ctx)
+            tshapes = [tuple(int(d) for d in s) for s in layer.top_shapes(bshapes)]
+            if len(tshapes) != len(lp.top):
+                raise layer.error(f'produces {len(tshapes)} tops but the prototxt names {len(lp.top)}')
+            tslots = []
+            for ti, t in enumerate(lp.top):
+                if t in slots and t not in lp.bottom:
+                    raise LayerError(f'{self.source}: top blob {t!r} of layer {name!r} is produced by multiple '
+                                     'sources')
+                if t not in slots:
+                    slots[t] = len(slots)
+                shapes[t] = tshapes[ti]
+                tslots.append(slots[t])
+            # loss weights: given once per top, or Caffe's default (1 on top 0 of a loss layer)
+            if len(lp.loss_weight) and len(lp.loss_weight) != len(lp.top):
+                raise layer.error(f'loss_weight must be given once per top ({len(lp.top)} tops, '
+                                  f'{len(lp.loss_weight)} weights)')
+            weights = list(lp.loss_weight) if len(lp.loss_weight) else \
+                [1.0 if (layer.loss_by_default and i == 0) else 0.0 for i in range(len(lp.top))]
+            for s, w in zip(tslots, weights):
+                if w != 0:
+                    self._loss_slots.append((s, float(w), name))
+            # propagate_down: false detaches that bottom
+            if len(lp.propagate_down) and len(lp.propagate_down) != len(lp.bottom):
+                raise layer.error(f'propagate_down must be given once per bottom ({len(lp.bottom)} bottoms, '
+                                  f'{len(lp.propagate_down)} values)')
+            fn = layer.forward
+            stop = [i for i, pd in enumerate(lp.propagate_down) if not pd]
+            if stop:
+                fn = _detaching(fn, stop)
+            if isinstance(layer, Input):
+                self._input_layers.append((layer, tslots))
+                for ti, t in enumerate(lp.top):
+                    self._inputs.append((t, layer, ti))
+            self.layers.append(layer)
+            self.layer_dict[name] = layer
+            self.add_module(self._module_name(name, li), layer)
+            self._plan.append((fn, tuple(bslots), tuple(tslots), name, lp.type))
+        self._blob_names = list(slots)
+        self._slots = dict(slots)
+        self.blob_shapes = shapes
+        self._output_names = self._outputs()
+
+    def _outputs(self):
+        available = set()
+        for lp in self.net_param.layer:
+            for b in lp.bottom:
+                available.discard(b)
+            available.update(lp.top)
+        return sorted(available)           # Caffe keeps them in a std::set
+
+    @staticmethod
+    def _module_name(name, index):
+        safe = ''.join(c if c.isalnum() or c == '_' else '_' for c in name)
+        return f'{index:03d}_{safe}'
+
+    def _apply(self, fn, *args, **kwargs):
+        """Moving the net (.to, .cuda, .cpu) moves the Input blobs too and makes new blobs follow."""
+        super()._apply(fn, *args, **kwargs)
+        for layer, _ in getattr(self, '_input_layers', []):
+            layer.values = [fn(v) for v in layer.values]
+        for layer, _ in getattr(self, '_input_layers', []):
+            if layer.values:
+                self._ctx.device = layer.values[0].device
+                break
+        else:
+            for p in self.parameters():
+                self._ctx.device = p.device
+                break
+        return self
+
+    # ---------------------------------------------------------------- running
+    @property
+    def inputs(self):
+        return [t for t, _, _ in self._inputs]
+
+    @property
+    def outputs(self):
+        return list(self._output_names)
+
+    @property
+    def device(self):
+        return self._ctx.device
+
+    def set_input(self, name, value):
+        """Give an Input blob its value (kept until the next one, as a pycaffe blob keeps its data)."""
+        for t, layer, i in self._inputs:
+            if t == name:
+                layer.set(i, value)
+                return
+        raise KeyError(f'{self.source}: {name!r} is not an Input blob of this net (inputs: {self.inputs})')
+
+    def forward(self, **inputs):
+        """Run every layer; `inputs` give Input blobs new values. Returns {output blob name: tensor}.
+
+        Gradients are recorded in the TRAIN phase (or with force_backward, or when `record_graph` is set)
+        unless torch.no_grad is active."""
+        for name, value in inputs.items():
+            self.set_input(name, value)
+        record = self.phase == TRAIN or self.net_param.force_backward or getattr(self, 'record_graph', False)
+        with torch.set_grad_enabled(record and torch.is_grad_enabled()):
+            blobs = self._run()
+        self._blob_values = blobs
+        slots = self._slots
+        return OrderedDict((n, blobs[slots[n]]) for n in self._output_names)
+
+    def _run(self):
+        blobs = [None] * len(self._blob_names)
+        i = 0
+        try:
+            for i, (fn, bs, ts, _, _) in enumerate(self._plan):
+                outs = fn(*[blobs[b] for b in bs])
+                for t, o in zip(ts, outs):
+                    blobs[t] = o
+        except LayerError:
+            raise
+        except Exception as e:
+            _, _, _, name, typ = self._plan[i]
+            raise LayerError(f'layer {name!r} (type {typ}) failed in forward: {type(e).__name__}: {e}') from e
+        self._loss_values = [(blobs[s], w) for s, w, _ in self._loss_slots]
+        return blobs
+
+    def loss(self):
+        """The weighted sum of the loss tops of the last forward (Caffe's net loss), as a float."""
+        return float(sum(w * float(v.detach().sum()) for v, w in self._loss_values))
+
+    def backward(self):
+        """Back-propagate the loss tops of the last forward, each with diff = its loss_weight (Caffe), into the
+        parameters' .grad (accumulating, as Caffe diffs accumulate until the solver clears them)."""
+        tensors, grads = [], []
+        for v, w in self._loss_values:
+            if v is not None and v.requires_grad:
+                tensors.append(v)
+                grads.append(torch.full_like(v, w))
+        if tensors:
+            torch.autograd.backward(tensors, grads)
+        self._loss_values = []
+
+    @property
+    def blobs(self):
+        """{blob name: tensor} of the last forward, in Caffe's blob order (an in-place blob shows its last value)."""
+        return OrderedDict(zip(self._blob_names, self._blob_values))
+
+    # ---------------------------------------------------------------- parameters
+    @property
+    def params(self):
+        return OrderedDict((l.name, list(l.blobs)) for l in self.layers if len(l.blobs))
+
+    @property
+    def param_specs(self):
+        return OrderedDict((l.name, list(l.specs)) for l in self.layers if len(l.blobs))
+
+    def load_arrays(self, arrays, source='<arrays>'):
+        """Copy {layer name: [arrays]} into the net by layer name (Caffe's CopyTrainedLayersFrom): unknown source
+        layers are ignored, layers absent from the source keep their values, and a blob count or shape mismatch
+        is an error naming the layer, the blob and both shapes. Returns the names of the layers copied."""
+        copied = []
+        params = self.params
+        with torch.no_grad():
+            for name, blobs in arrays.items():
+                if name not in params:
+                    continue
+                target = params[name]
+                if len(blobs) != len(target):
+                    raise LayerError(f'{source}: incompatible number of blobs for layer {name!r}: the source has '
+                                     f'{len(blobs)}, the net has {len(target)}')
+                for i, (a, p) in enumerate(zip(blobs, target)):
+                    a = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+                    dst = tuple(p.shape)
+                    if tuple(a.shape) != dst and not _legacy_match(a.shape, dst):
+                        raise LayerError(f'{source}: cannot copy blob {i} of layer {name!r}: the source shape is '
+                                         f'{tuple(a.shape)}, the net expects {dst}')
+                    p.copy_(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32).reshape(dst)))
+                copied.append(name)
+        return copied
+
+    def to_arrays(self):
+        """{layer name: [float32 numpy arrays]} in Caffe's blob order and shapes."""
+        return OrderedDict((n, [p.detach().cpu().numpy().astype(np.float32, copy=True) for p in ps])
+                           for n, ps in self.params.items())
+
+    def copy_from(self, path):
+        """Load weights from a .caffemodel, .h5/.caffemodel.h5 or .pth file (through the weights package)."""
+        from weights import read_weights
+        return self.load_arrays(read_weights(path), source=os.fspath(path))
+
+    def save(self, path):
+        """Write the weights, the format chosen by the extension (through the weights package)."""
+        from weights import write_weights
+        write_weights(path, self.to_arrays(), self.net_param)
+
+    def extra_repr(self):
+        return f'name={self.name!r}, phase={"TRAIN" if self.phase == TRAIN else "TEST"}, layers={len(self.layers)}'
