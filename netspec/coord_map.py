@@ -136,10 +136,11 @@ def crop(top, reference):
     a, b, anc = coord_map_from_to(top, reference)
     where = f'cannot crop {top.describe()} to {reference.describe()} (common ancestor {anc.describe()})'
     if a != 1:
-        raise CropError(f'{where}: scale mismatch, x_top = {a} * x_reference + {b}; the two blobs have different '
-                        f'strides')
+        sign = '+' if b >= 0 else '-'
+        raise CropError(f'{where}: scale mismatch, x_top = {a} * x_reference {sign} {abs(b)}; the two blobs have '
+                        f'different strides')
     if b.denominator != 1:
         raise CropError(f'{where}: the offset {b} = {float(b)} is not integral')
     if b < 0:
-        raise CropError(f'{where}: it would need a negative offset {b} (the reference starts before the top)')
+        raise CropError(f'{where}: it would need a negative offset {b} (the reference's first pixel lies before the top's)')
     return L.Crop(top, reference, crop_param=dict(axis=2, offset=int(b)))

@@ -1,0 +1,150 @@
+"""Golden records for netspec, made by the real Caffe (the oracle). Run from the project root in the oracle's venv:
+
+    bash -c 'source /opt/caffe-oracle/env.sh && python tests/golden/make_schema.py'
+
+Writes tests/golden/schema/:
+- caffe_schema.json: the real Caffe's caffe_pb2 descriptor: per message, every field's number, type, label,
+  default and (for enums) enum type; per enum (top-level and nested), its values. tests/test_netspec_schema.py checks
+  that our netspec/caffe.proto agrees with it wherever both have a message, field or enum value.
+- parse_record.json: "real Caffe reads what we write". First the project's own Python (PROJECT_PYTHON, default the
+  python3 found outside the oracle venv) runs tools/make_nets.py into a temp dir, for every folder at width 1 and
+  at width 1/16; then this process parses every file with the oracle's text_format (NetParameter or
+  SolverParameter), and builds each width-1/16 deploy net with caffe.Net (Caffe's own shape inference, so every
+  Crop must fit), recording every blob's shape for a 1x3x500x500 input (or the folder's input tops).
+  Each entry keeps the sha256 of the text, so the test can tell when the record is stale.
+Never import the project here (the oracle's protobuf is older): the project runs in its own process.
+"""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from google.protobuf import text_format
+from google.protobuf.descriptor import FieldDescriptor
+
+import caffe
+from caffe.proto import caffe_pb2
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+OUT = os.path.join(HERE, 'schema')
+WIDTHS = {'1': 1.0, '1/16': 0.0625}
+
+_TYPES = {v: k[len('TYPE_'):].lower() for k, v in vars(FieldDescriptor).items() if k.startswith('TYPE_')}
+_LABELS = {FieldDescriptor.LABEL_OPTIONAL: 'optional', FieldDescriptor.LABEL_REQUIRED: 'required',
+           FieldDescriptor.LABEL_REPEATED: 'repeated'}
+
+
+def _default(field):
+    if field.label == FieldDescriptor.LABEL_REPEATED or field.type == FieldDescriptor.TYPE_MESSAGE:
+        return None
+    value = field.default_value
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        return field.enum_type.values_by_number[value].name if value in field.enum_type.values_by_number else value
+    if isinstance(value, bytes):
+        return value.decode('latin-1')
+    return value
+
+
+def dump_schema():
+    messages, enums = {}, {}
+
+    def visit_enum(enum):
+        enums[enum.full_name] = {v.name: v.number for v in enum.values}
+
+    def visit(msg):
+        fields = {}
+        for f in msg.fields:
+            fields[f.name] = {'number': f.number, 'type': _TYPES[f.type], 'label': _LABELS[f.label],
+                              'default': _default(f), 'has_default': f.has_default_value,
+                              'message_type': f.message_type.full_name if f.message_type else None,
+                              'enum_type': f.enum_type.full_name if f.enum_type else None}
+        messages[msg.full_name] = fields
+        for e in msg.enum_types:
+            visit_enum(e)
+        for m in msg.nested_types:
+            visit(m)
+
+    for msg in caffe_pb2.DESCRIPTOR.message_types_by_name.values():
+        visit(msg)
+    for enum in caffe_pb2.DESCRIPTOR.enum_types_by_name.values():
+        visit_enum(enum)
+    return {'source': caffe.__file__, 'messages': messages, 'enums': enums}
+
+
+def _project_python():
+    if os.environ.get('PROJECT_PYTHON'):
+        return os.environ['PROJECT_PYTHON']
+    venv = os.environ.get('VIRTUAL_ENV', '\0')
+    for d in os.environ.get('PATH', '').split(os.pathsep):
+        exe = os.path.join(d, 'python3')
+        if not d.startswith(venv) and os.path.exists(exe):
+            return exe
+    sys.exit('set PROJECT_PYTHON to the project environment\'s python3')
+
+
+def _project_env():
+    env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')}
+    venv = os.environ.get('VIRTUAL_ENV')
+    if venv:
+        env['PATH'] = os.pathsep.join(d for d in env.get('PATH', '').split(os.pathsep) if not d.startswith(venv))
+    return env
+
+
+def parse_generated():
+    tmp = tempfile.mkdtemp(prefix='netspec_oracle_')
+    record = {}
+    try:
+        for label, width in WIDTHS.items():
+            out = os.path.join(tmp, 'w' + str(width))
+            subprocess.run([_project_python(), os.path.join(ROOT, 'tools', 'make_nets.py'), '--out', out,
+                            '--width', repr(width)], check=True, cwd=ROOT, env=_project_env())
+            for folder in sorted(os.listdir(out)):
+                for fname in sorted(os.listdir(os.path.join(out, folder))):
+                    path = os.path.join(out, folder, fname)
+                    with open(path) as f:
+                        text = f.read()
+                    kind = caffe_pb2.SolverParameter if fname == 'solver.prototxt' else caffe_pb2.NetParameter
+                    entry = {'sha256': hashlib.sha256(text.encode()).hexdigest()}
+                    try:
+                        msg = text_format.Merge(text, kind())
+                        entry['parsed'] = True
+                        if kind is caffe_pb2.NetParameter:
+                            entry['layers'] = len(msg.layer)
+                    except text_format.ParseError as e:
+                        entry['parsed'] = False
+                        entry['error'] = str(e)
+                    if fname == 'deploy.prototxt' and width < 1 and entry['parsed']:
+                        try:
+                            net = caffe.Net(path, caffe.TEST)
+                            entry['net_built'] = True
+                            entry['outputs'] = {b: list(net.blobs[b].data.shape) for b in net.outputs}
+                            entry['inputs'] = {b: list(net.blobs[b].data.shape) for b in net.inputs}
+                            entry['blobs'] = {b: list(v.data.shape) for b, v in net.blobs.items()}
+                        except Exception as e:  # Caffe aborts on most errors; an exception is recorded as is
+                            entry['net_built'] = False
+                            entry['error'] = repr(e)
+                    record[f'{label}/{folder}/{fname}'] = entry
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return record
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    schema = dump_schema()
+    with open(os.path.join(OUT, 'caffe_schema.json'), 'w') as f:
+        json.dump(schema, f, indent=1, sort_keys=True)
+    record = parse_generated()
+    with open(os.path.join(OUT, 'parse_record.json'), 'w') as f:
+        json.dump({'widths': WIDTHS, 'files': record}, f, indent=1, sort_keys=True)
+    bad = [k for k, v in record.items() if not v['parsed'] or v.get('net_built') is False]
+    print(f'{len(schema["messages"])} messages, {len(schema["enums"])} enums; {len(record)} generated files, '
+          f'{len(bad)} failed: {bad}')
+
+
+if __name__ == '__main__':
+    main()
