@@ -1,0 +1,137 @@
+"""Scoring a model folder end to end (the logic behind tools/score.py): the folder's eval net pointed at a
+dataset root, run over a split, every head's metrics beside the paper's published figures, a JSON report."""
+import json
+import os
+import tempfile
+
+from .classes import class_names, excluded_classes
+from .evaluate import compute_hists, heads
+from .metrics import scores
+from .paper import METRICS, published
+
+EVAL_NETS = ('val.prototxt', 'test.prototxt')
+
+
+def eval_prototxt(folder):
+    """The eval net of a model folder (val.prototxt or test.prototxt), or `folder` itself if it is a file."""
+    if os.path.isfile(folder):
+        return folder
+    for name in EVAL_NETS:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError(f'model folder {folder} has no eval net: expected one of {", ".join(EVAL_NETS)}')
+
+
+def prepare_net_param(prototxt, data_root=None, split=None):
+    """The eval NetParameter with its data layer's dataset folders re-rooted at data_root and its split set."""
+    import datalayers
+    from datalayers.params import parse_param_str
+    from netspec import read_net
+    net_param = read_net(prototxt)
+    layers = datalayers.data_layers(net_param)
+    if not layers:
+        raise ValueError(f'{prototxt}: no reference data layer (voc_layers, siftflow_layers, nyud_layers, '
+                         f'pascalcontext_layers) to read a split from')
+    if data_root is not None:
+        datalayers.rebase_net(net_param, data_root)
+    if split is not None:
+        for l in layers:
+            params = parse_param_str(l.python_param.param_str, l.name)
+            params['split'] = split
+            l.python_param.param_str = repr(params)
+    return net_param
+
+
+def score_model(folder, weights, data_root=None, split=None, save_dir=None, device='cpu', limit=None,
+                progress=True, net_factory=None):
+    """Score a model folder's eval net over a split; returns the report dict (see format_report).
+
+    net_factory(net_param, weights, device) builds the net (default: runtime.Net in the TEST phase)."""
+    import datalayers
+    prototxt = eval_prototxt(folder)
+    net_param = prepare_net_param(prototxt, data_root, split)
+    dataset = datalayers.dataset_for_net(net_param)
+    ids = dataset.ids if limit is None else dataset.ids[:limit]
+    pairs = heads(net_param)
+    if not pairs:
+        raise ValueError(f'{prototxt}: no SoftmaxWithLoss layer, so no score/label pair to evaluate')
+    if net_factory is None:
+        from runtime import Net
+
+        def net_factory(p, w, d):
+            return Net(p, weights=w, phase='test', device=d)
+    net = net_factory(net_param, weights, device)
+    results = compute_hists(net, ids, pairs, save_dir=save_dir, progress=progress,
+                            desc=os.path.basename(os.path.normpath(folder)))
+    model = os.path.basename(os.path.normpath(folder if os.path.isdir(folder) else os.path.dirname(folder)))
+    report = {'model': model, 'prototxt': prototxt, 'weights': weights, 'split': dataset.split,
+              'images': len(ids), 'heads': [], 'paper': [e._asdict() for e in published(model, dataset.split)]}
+    for (score, gt, loss), (hist, mean_loss) in zip(pairs, results):
+        n = hist.shape[0]
+        head = {'score': score, 'label': gt, 'loss': mean_loss, 'classes': list(class_names(model, gt, n)),
+                'metrics': scores(hist), 'hist': hist.tolist()}
+        excl = excluded_classes(model, gt)
+        if excl:
+            head['metrics_paper'] = scores(hist, excl)  # as the paper: absent classes left out of the averages
+        report['heads'].append(head)
+    return report
+
+
+def _pct(v):
+    return '-' if v is None or v != v else f'{100 * v:6.2f}'
+
+
+def format_report(report):
+    """Human-readable lines: each head's metrics beside the paper's rows, then per-class IU."""
+    lines = [f"{report['model']} on {report['split']} ({report['images']} images)"]
+    names = {'overall_acc': 'pixel acc.', 'mean_acc': 'mean acc.', 'mean_iu': 'mean IU', 'fwavacc': 'f.w. IU'}
+    for head in report['heads']:
+        lines.append('')
+        lines.append(f"head {head['score']} vs {head['label']}" +
+                     (f"   mean loss {head['loss']:.6g}" if head['loss'] is not None else ''))
+        header = f"  {'':44s}" + ''.join(f'{names[m]:>12s}' for m in METRICS)
+        lines.append(header)
+        lines.append(f"  {'this run':44s}" + ''.join(f"{_pct(head['metrics'][m]):>12s}" for m in METRICS))
+        if 'metrics_paper' in head:
+            ex = ', '.join(head['classes'][i] for i in head['metrics_paper']['excluded'])
+            lines.append(f"  {('this run, excluding ' + ex)[:44]:44s}" +
+                         ''.join(f"{_pct(head['metrics_paper'][m]):>12s}" for m in METRICS))
+        geo = head['label'] == 'geo'
+        for e in report['paper']:
+            if geo:
+                if e['geo_acc'] is not None:
+                    lines.append(f"  {('paper: ' + e['row'])[:44]:44s}{e['geo_acc']:12.1f}   [{e['source']}]"
+                                 + ('' if e['verified'] else ' UNVERIFIED'))
+                continue
+            vals = ''.join(f"{('-' if e[m] is None else f'{e[m]:.1f}'):>12s}" for m in METRICS)
+            lines.append(f"  {('paper: ' + e['row'])[:44]:44s}{vals}   [{e['source']}]" +
+                         ('' if e['verified'] else ' UNVERIFIED'))
+        if not report['paper']:
+            lines.append(f"  (no published figures for {report['model']} on {report['split']})")
+        lines.append('  per-class IU:')
+        for name, iu in zip(head['classes'], head['metrics']['per_class_iu']):
+            lines.append(f"    {name:24s} {_pct(iu)}")
+    return lines
+
+
+def write_json(report, path):
+    """Write the report atomically (NaN written as null)."""
+    def clean(x):
+        if isinstance(x, float) and x != x:
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        return x
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=d, suffix='.json')
+    try:
+        with os.fdopen(fd, 'w') as f:
+            json.dump(clean(report), f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
