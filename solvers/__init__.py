@@ -1,1 +1,21 @@
-"""How a net learns: Caffe's solvers."""
+"""How a net learns: Caffe's SGD-family solvers, exactly as Caffe's sources define them.
+
+    from solvers import get_solver, SGDSolver
+    s = get_solver('solver.prototxt')        # the type the prototxt names; SGDSolver(...) forces SGD
+    s.net, s.test_nets, s.iter
+    s.step(n); s.solve(); s.snapshot(); s.restore('snapshot/train_iter_4000.solverstate')
+
+Modules: rules (the update rules on tensors), lr_policy (GetLearningRate), param (solver.prototxt), solver (the
+Solver object: step/test/snapshot/restore, signals, logs), distributed (Caffe's multi-GPU meaning on
+torch.distributed), recipe (the reference training loop behind tools/solve.py).
+"""
+from .lr_policy import LearningRate, learning_rate
+from .param import SolverParamError, load_param
+from .rules import TYPES, Learnable, apply_update, history_sets, new_history
+from .solver import (AdaDeltaSolver, AdaGradSolver, AdamSolver, LossNotFinite, NesterovSolver, RMSPropSolver,
+                     SGDSolver, Solver, get_solver)
+from .logs import setup_logging
+
+__all__ = ['get_solver', 'Solver', 'SGDSolver', 'NesterovSolver', 'AdaGradSolver', 'RMSPropSolver',
+           'AdaDeltaSolver', 'AdamSolver', 'LossNotFinite', 'LearningRate', 'learning_rate', 'load_param',
+           'SolverParamError', 'TYPES', 'Learnable', 'apply_update', 'history_sets', 'new_history', 'setup_logging']

@@ -16,6 +16,7 @@ Writes tests/golden/solvers/:
   so tests can check that ours have the same layout.
 Never import the project here (the oracle's protobuf is older).
 """
+import json
 import os
 import shutil
 import sys
@@ -121,8 +122,9 @@ def lr_policies(tmp):
             solver.step(1)
             rates[it] = -solver.net.params['ip'][0].data.flat[0]
         out[name] = rates
+    out['settings'] = np.array(json.dumps(POLICIES))
     np.savez(os.path.join(OUT, 'lr_policies.npz'), **out)
-    print('lr policies:', {k: (float(v[0]), float(v[-1])) for k, v in out.items()})
+    print('lr policies:', {k: (float(v[0]), float(v[-1])) for k, v in out.items() if k != 'settings'})
 
 
 def bilinear(k):
