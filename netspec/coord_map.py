@@ -142,5 +142,6 @@ def crop(top, reference):
     if b.denominator != 1:
         raise CropError(f'{where}: the offset {b} = {float(b)} is not integral')
     if b < 0:
-        raise CropError(f'{where}: it would need a negative offset {b} (the reference's first pixel lies before the top's)')
+        raise CropError(f'{where}: it would need a negative offset {b} '
+                        f'(the first pixel of the reference lies before that of the top)')
     return L.Crop(top, reference, crop_param=dict(axis=2, offset=int(b)))
