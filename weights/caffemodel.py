@@ -133,9 +133,9 @@ class _Reader:
         name = msg.name
         arrays = []
         if nested is not None:  # V0 inside V1: the name and blobs live in the V0 message
-            v0, arrays = nested
+            v0, v0_name, arrays = nested
             msg.layer.CopyFrom(v0)
-            name = name or v0.name
+            name = name or v0_name
         arrays += [self.blob(b[0], b[1], name, i) for i, b in enumerate(blob_ranges, start=len(arrays))]
         return msg, name, arrays
 
