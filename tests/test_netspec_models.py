@@ -238,3 +238,14 @@ def test_write_folder_and_make_nets_tool(tmp_path, reference):
     models.write_folder('voc-fcn16s', tmp_path / 'full')
     for name in ('train.prototxt', 'val.prototxt', 'solver.prototxt'):
         assert (tmp_path / 'full' / name).read_text() == (reference / 'voc-fcn16s' / name).read_text()
+
+
+def test_input_source_with_labels_makes_a_trainable_net():
+    src = models.input_data(tops=('data', 'label'), shapes=[(1, 3, 64, 64), (1, 1, 64, 64)], labels=('label',))
+    net = models.fcn_vgg16(src, stride=8, num_classes=3, width=1 / 16)
+    assert net.layer[0].type == 'Input' and list(net.layer[0].top) == ['data', 'label']
+    loss = net.layer[-1]
+    assert loss.type == 'SoftmaxWithLoss' and list(loss.bottom) == ['score', 'label']
+    assert infer_shapes(net, {})['score'] == (1, 3, 64, 64)
+    with pytest.raises(ValueError, match='labels'):
+        models.input_data(tops=('data',), labels=('label',))

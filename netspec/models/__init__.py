@@ -27,7 +27,8 @@ Per-net builders (each returns a NetParameter; ``source`` is where the blobs com
 
 Data sources:
 
-    input_data(shape=(1, 3, 500, 500), tops=('data',), shapes=None)    an Input layer named 'input'
+    input_data(shape=(1, 3, 500, 500), tops=('data',), shapes=None, labels=())    an Input layer named 'input'
+        (with labels, e.g. tops=('data', 'label') and labels=('label',), the net keeps dropout and the loss)
     python_data(module, layer, param_dict, tops=('data', 'label'))     a Python data layer, param_str=str(param_dict)
     voc_data(split, root='../data'), siftflow_data(split), nyud_data(split, tops, names), pascalcontext_data(split)
 

@@ -68,12 +68,20 @@ def python_data(module, layer, param, tops=('data', 'label'), labels=None):
     return DataSource('python', tops, labels, module=module, layer=layer, param=param)
 
 
-def input_data(shape=(1, 3, 500, 500), tops=('data',), shapes=None, name='input'):
-    """An Input layer (deploy nets): one shape for every top, or `shapes` giving one per top."""
+def input_data(shape=(1, 3, 500, 500), tops=('data',), shapes=None, name='input', labels=()):
+    """An Input layer: one shape for every top, or `shapes` giving one per top.
+
+    Without `labels` it makes a deploy net (no dropout, no loss). Naming label tops (which must be among `tops`)
+    makes a trainable net fed by Input blobs, e.g. for tests:
+    input_data(tops=('data', 'label'), shapes=[(1, 3, 64, 64), (1, 1, 64, 64)], labels=('label',)).
+    """
+    tops, labels = tuple(tops), tuple(labels)
     shapes = [tuple(s) for s in shapes] if shapes is not None else [tuple(shape)] * len(tops)
     if len(shapes) != len(tops):
         raise ValueError(f'input_data: {len(tops)} tops {tops} but {len(shapes)} shapes')
-    return DataSource('input', tops, (), shapes=shapes, name=name)
+    if set(labels) - set(tops):
+        raise ValueError(f'input_data: labels {labels} must be among the tops {tops}')
+    return DataSource('input', tops, labels, shapes=shapes, name=name)
 
 
 # The reference data layers (FACTS.md "Data-layer parameters"); key order as in the reference prototxts.
