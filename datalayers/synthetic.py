@@ -114,6 +114,14 @@ def _write_split(path, ids):
         f.write(''.join(f'{i}\n' for i in ids))
 
 
+def _savemat(path, variables):
+    """scipy.io.savemat with a fixed header text (scipy writes the creation time there), so files are
+    byte-identical for a given seed."""
+    scipy.io.savemat(path, variables, do_compression=True)
+    with open(path, 'r+b') as f:
+        f.write(b'MATLAB 5.0 MAT-file, written by datalayers.synthetic'.ljust(116))
+
+
 def _save_jpeg(path, img):
     Image.fromarray(img, 'RGB').save(path, format='JPEG', quality=92)
 
@@ -139,7 +147,7 @@ def make_voc(root, n_train=8, n_val=4, size=(64, 120), num_classes=21, seed=0, v
         _save_jpeg(f'{sbd}/img/{idx}.jpg', img)
         gt = {'Segmentation': label.astype(np.uint8), 'Boundaries': np.zeros((num_classes - 1, 1), object),
               'CategoriesPresent': np.unique(label[label > 0]).astype(np.uint8)}
-        scipy.io.savemat(f'{sbd}/cls/{idx}.mat', {'GTcls': gt}, do_compression=True)
+        _savemat(f'{sbd}/cls/{idx}.mat', {'GTcls': gt})
         truth[idx] = label.astype(np.uint8)
     _write_split(f'{sbd}/train.txt', train_ids)
     val_ids = [f'2007_{i:06d}' for i in range(1, n_val + 1)]
@@ -194,8 +202,8 @@ def make_siftflow(root, n_trainval=8, n_test=4, size=(64, 120), seed=0, void_wid
             geo_raw = (geo + 1).astype(np.float64)
             sem_raw[void], geo_raw[void] = 0, -1
             _save_jpeg(f'{d}/Images/{SIFTFLOW_SUBDIR}/{idx}.jpg', img)
-            scipy.io.savemat(f'{d}/SemanticLabels/{SIFTFLOW_SUBDIR}/{idx}.mat', {'S': sem_raw}, do_compression=True)
-            scipy.io.savemat(f'{d}/GeoLabels/{SIFTFLOW_SUBDIR}/{idx}.mat', {'S': geo_raw}, do_compression=True)
+            _savemat(f'{d}/SemanticLabels/{SIFTFLOW_SUBDIR}/{idx}.mat', {'S': sem_raw})
+            _savemat(f'{d}/GeoLabels/{SIFTFLOW_SUBDIR}/{idx}.mat', {'S': geo_raw})
             s, g = sem.astype(np.uint8), geo.astype(np.uint8)
             s[void], g[void] = 255, 255
             truth[idx] = (s, g)
@@ -249,7 +257,7 @@ def make_nyud(root, n_train=6, n_val=2, n_test=4, size=(64, 120), num_classes=12
         raw = (label + 1).astype(np.uint8)
         void = void_band(label, void_width)
         raw[void] = 0
-        scipy.io.savemat(f'{d}/segmentation/img_{idx}.mat', {'segmentation': raw}, do_compression=True)
+        _savemat(f'{d}/segmentation/img_{idx}.mat', {'segmentation': raw})
         t = label.astype(np.uint8)
         t[void] = 255
         truth[idx] = t
@@ -315,7 +323,7 @@ def make_pascalcontext(root, n_train=6, n_val=4, size=(64, 120), num_classes=60,
             full_map[(label >= 1000) & (label < 2000)] = others[label[(label >= 1000) & (label < 2000)] - 1000]
             full_map[label >= 2000] = decoys[label[label >= 2000] - 2000]
             _save_jpeg(f'{voc}/JPEGImages/{idx}.jpg', img)
-            scipy.io.savemat(f'{ctx}/trainval/{idx}.mat', {'LabelMap': full_map}, do_compression=True)
+            _savemat(f'{ctx}/trainval/{idx}.mat', {'LabelMap': full_map})
             truth[idx] = np.where(task, label, 0).astype(np.uint8)
         _write_split(f'{voc}/ImageSets/Main/{split}.txt', split_ids)
     pascal = os.path.join(root, 'pascal')
