@@ -160,3 +160,36 @@ def expand_score(new_net, new_layer, net, layer):
                                f'({flat.size})')
         flat[:old_b.size] = old_b
         _write(dst[new_layer][1], new_b)
+
+
+SINGLE_CHANNEL_TOPS = ('label', 'sem', 'geo', 'depth')
+
+
+def with_input_layers(net_param, size=224, shapes=None):
+    """A copy of net_param whose data layers (no bottoms, not Input: Python, Data, ...) are Input layers.
+
+    Surgery needs only a net's parameter shapes, not its data; this lets a train/val prototxt whose data layers
+    read a dataset be built anywhere. shapes: {top name: shape}; other tops get (1, 1, size, size) when named
+    label/sem/geo/depth (the reference's single-channel tops) and (1, 3, size, size) otherwise.
+    """
+    from netspec import caffe_pb2
+    shapes = dict(shapes or {})
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(net_param)
+    for lp in out.layer:
+        if len(lp.bottom) or lp.type == 'Input' or not len(lp.top):
+            continue
+        keep = caffe_pb2.LayerParameter(name=lp.name, type='Input', top=list(lp.top), include=list(lp.include),
+                                        exclude=list(lp.exclude))
+        if lp.HasField('phase'):
+            keep.phase = lp.phase
+        for top in lp.top:
+            shape = shapes.get(top) or (1, 1 if top in SINGLE_CHANNEL_TOPS else 3, size, size)
+            keep.input_param.shape.add(dim=[int(d) for d in shape])
+        lp.CopyFrom(keep)
+    return out
+
+
+def layer_names(net_param):
+    """Layer names of a NetParameter, V2 `layer` or V1 `layers`."""
+    return [lp.name for lp in net_param.layer] + [lp.name for lp in net_param.layers]

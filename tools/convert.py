@@ -1,0 +1,64 @@
+"""Convert weights between .caffemodel, .caffemodel.h5 and .pth (formats chosen by extension).
+
+    python tools/convert.py fcn8s-heavy-pascal.caffemodel fcn8s.pth
+    python tools/convert.py VGG16.caffemodel VGG16.caffemodel.h5 --net VGG16_deploy.prototxt
+
+Blobs keep their stored shapes; a .caffemodel's layer settings are carried over when the output is a .caffemodel.
+With --net the weights go through a Net built from that prototxt (Caffe's loading rules), so old 4-D legacy blobs
+(an InnerProduct weight stored 1x1xMxN) come out in the net's shapes. The output is written atomically.
+"""
+import argparse
+import sys
+
+import numpy as np
+
+from weights import format_of, read_weights, write_weights
+from weights.caffemodel import read_caffemodel
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog='convert.py', description=__doc__.split('\n\n')[0],
+                                epilog=__doc__.split('\n', 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('input', help='.caffemodel (V1 or V2), .caffemodel.h5 / .h5, or .pth')
+    p.add_argument('output', help='.caffemodel, .caffemodel.h5 / .h5, or .pth')
+    p.add_argument('--net', metavar='PROTOTXT', help='load through this net (checks names and shapes, as Caffe)')
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, OSError, KeyError) as e:  # WeightsError, PrototxtError, LayerError are ValueErrors
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+
+
+def run(args):
+    if args.net:
+        from runtime import Net
+        net = Net(args.net)
+        copied = net.load_arrays(read_weights(args.input), source=args.input)
+        net.save(args.output)
+        print(f'{args.input} -> {args.output}: {len(copied)} layers through {args.net}')
+        return 0
+    net_param = None
+    if format_of(args.input) == 'caffemodel':
+        arrays, net_param = read_caffemodel(args.input, with_net=True)
+        if not len(net_param.layer):
+            net_param = None  # V1 files: settings in V1 form are not carried into V2 layers
+    else:
+        arrays = read_weights(args.input)
+    legacy = [k for k, v in arrays.items() for a in v[:1] if a.ndim == 4 and a.shape[:2] == (1, 1)]
+    write_weights(args.output, arrays, net_param)
+    n = sum(len(v) for v in arrays.values())
+    size = sum(int(np.asarray(a).nbytes) for v in arrays.values() for a in v)
+    print(f'{args.input} -> {args.output}: {len(arrays)} layers, {n} blobs, {size / 2**20:.1f} MiB')
+    if legacy:
+        print(f'note: {len(legacy)} layer(s) keep legacy 4-D blob shapes (e.g. {legacy[0]} '
+              f'{arrays[legacy[0]][0].shape}); pass --net PROTOTXT to store them in the net\'s shapes')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

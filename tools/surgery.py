@@ -1,0 +1,99 @@
+"""Make an FCN's initial weights by net surgery (the reference's solve.py initialization, as a file).
+
+Convolutionalized init from an ILSVRC classifier (fc6/fc7 coerced into 7x7 / 1x1 convolutions):
+    python tools/surgery.py --classifier VGG16_deploy.prototxt --weights VGG16.caffemodel \\
+        --fcn voc-fcn32s/train.prototxt --out vgg16-fcn.caffemodel
+
+Staged training, FCN-16s from a trained FCN-32s (and FCN-8s from FCN-16s), copied by name with Caffe's rules:
+    python tools/surgery.py --from-stage voc-fcn32s/deploy.prototxt fcn32s.caffemodel \\
+        --fcn voc-fcn16s/train.prototxt --out fcn16s-init.caffemodel
+
+Layers the source lacks keep Caffe's default fill (zero for FCN's score and skip layers); then every frozen
+Deconvolution (lr_mult 0) gets the bilinear kernel on its diagonal, unless --no-interp. The output format follows
+the extension (.caffemodel, .caffemodel.h5, .pth).
+"""
+import argparse
+import sys
+
+from netspec import read_net
+from runtime import Net
+from weights import read_weights
+from weights.surgery import interp, layer_names, transplant, with_input_layers
+
+
+def _shape(text):
+    name, _, dims = text.partition('=')
+    try:
+        return name, tuple(int(d) for d in dims.split(','))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'--input wants NAME=N,C,H,W, got {text!r}') from None
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog='surgery.py', description=__doc__.split('\n\n')[0],
+                                epilog=__doc__.split('\n', 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--fcn', required=True, metavar='PROTOTXT', help='the FCN to initialize (train, val or deploy net)')
+    p.add_argument('--out', required=True, metavar='FILE', help='where to write the FCN weights (atomic)')
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument('--classifier', metavar='PROTOTXT',
+                     help='the classifier deploy net; with --weights: transplant its parameters (reshaping fc layers)')
+    src.add_argument('--from-stage', nargs=2, metavar=('PROTOTXT', 'WEIGHTS'),
+                     help='a trained coarser FCN: copy its layers by name with Caffe\'s rules (exact shapes)')
+    p.add_argument('--weights', metavar='FILE', help='the classifier weights (.caffemodel V1/V2, .h5, .pth)')
+    p.add_argument('--suffix', default='', help='transplant layer L into L+SUFFIX (e.g. NYUD color-HHA streams)')
+    p.add_argument('--no-interp', action='store_true', help='leave the Deconvolution weights as they are')
+    p.add_argument('--size', type=int, default=224,
+                   help='input side used to build nets whose data layers read a dataset (default 224)')
+    p.add_argument('--input', type=_shape, action='append', default=[], metavar='TOP=N,C,H,W',
+                   help='shape for a data-layer top (default 1x3 for images, 1x1 for label/sem/geo/depth)')
+    return p
+
+
+def _source_arrays(prototxt, weights_path):
+    """The weights a Caffe Net(prototxt, weights) would hold: the file's layers that the prototxt names."""
+    arrays = read_weights(weights_path)
+    names = set(layer_names(read_net(prototxt)))
+    kept = {k: v for k, v in arrays.items() if k in names and len(v)}
+    for k in arrays:
+        if k not in names and len(arrays[k]):
+            print(f'ignoring {k} from {weights_path} (not in {prototxt})')
+    return kept
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, OSError, KeyError) as e:  # WeightsError, PrototxtError, LayerError are ValueErrors
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+
+
+def run(args):
+    if args.classifier and not args.weights:
+        raise ValueError("--classifier needs --weights")
+    shapes = dict(args.input)
+    fcn = Net(with_input_layers(read_net(args.fcn), args.size, shapes), phase='train')
+    if args.classifier:
+        src = _source_arrays(args.classifier, args.weights)
+        written = transplant(fcn, src, suffix=args.suffix)
+        print(f'transplanted {len(written)} layers from {args.weights}')
+    else:
+        prototxt, path = args.from_stage
+        src = _source_arrays(prototxt, path)
+        written = fcn.load_arrays(src, source=path)
+        print(f'copied {len(written)} layers from {path}')
+    fresh = [n for n in fcn.params if n not in written]
+    if fresh:
+        print('left at their fillers: ' + ', '.join(fresh))
+    if not args.no_interp:
+        done = interp(fcn)
+        if done:
+            print('bilinear interpolation: ' + ', '.join(done))
+    fcn.save(args.out)
+    print(f'wrote {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
