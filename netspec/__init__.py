@@ -4,3 +4,4 @@ from .io import (PrototxtError, parse_text, read_text, read_binary, write_text, 
                  read_net, read_solver)
 from .dsl import NetSpec, Top, Function, layers, params, to_proto
 from .coord_map import crop, coord_map_from_to, CropError
+from .shapes import infer_shapes, ShapeError

@@ -94,6 +94,11 @@ def _desc_fn(fn):
     return f'{fn.type_name} layer {named[0]!r}' if named else f'{fn.type_name} layer'
 
 
+def _fmt(m):
+    a, b = m
+    return f'x = {a} y {"+" if b >= 0 else "-"} {abs(b)}'
+
+
 def _ancestors(top):
     """{ancestor top: (a, b)} with x_ancestor = a * x_top + b, breadth-first so nearer ancestors come first."""
     maps = {top: (Fraction(1), Fraction(0))}
@@ -108,9 +113,14 @@ def _ancestors(top):
             continue
         ca, cb = maps[cur]
         for bottom in _bottoms(cur):
+            m = (a * ca, a * cb + b)                 # x_bottom = a * (ca x + cb) + b
             if bottom not in maps:
-                maps[bottom] = (a * ca, a * cb + b)   # x_bottom = a * (ca x + cb) + b
+                maps[bottom] = m
                 order.append(bottom)
+            elif maps[bottom] != m:
+                raise CropError(f'{bottom.describe()} is reached from {top.describe()} along paths whose '
+                                f'coordinate maps differ ({_fmt(maps[bottom])} vs {_fmt(m)}): the blobs merged on '
+                                f'the way are not aligned')
     return maps, order
 
 
@@ -139,9 +149,9 @@ def crop(top, reference):
         sign = '+' if b >= 0 else '-'
         raise CropError(f'{where}: scale mismatch, x_top = {a} * x_reference {sign} {abs(b)}; the two blobs have '
                         f'different strides')
-    if b.denominator != 1:
-        raise CropError(f'{where}: the offset {b} = {float(b)} is not integral')
-    if b < 0:
+    if b < 0:   # checked before integrality, as Caffe's coord_map.crop does
         raise CropError(f'{where}: it would need a negative offset {b} '
                         f'(the first pixel of the reference lies before that of the top)')
+    if b.denominator != 1:
+        raise CropError(f'{where}: the offset {b} = {float(b)} is not integral')
     return L.Crop(top, reference, crop_param=dict(axis=2, offset=int(b)))

@@ -104,6 +104,9 @@ class Top:
     def _to_proto(self, layers, names, autonames):
         return self.fn._to_proto(layers, names, autonames)
 
+    def _update(self, params):
+        self.fn._update(params)
+
     def describe(self):
         """'name' (Type) for messages: the NetSpec name when known."""
         where = f'{self.name_hint!r}' if self.name_hint else f'unnamed top {self.n}'

@@ -112,3 +112,15 @@ def test_coord_map_is_exact():
     n.pool = L.Pooling(n.data, pool=P.Pooling.MAX, kernel_size=2, stride=2)
     a, b, anc = netspec.coord_map_from_to(n.pool, n.data)   # x_pool = x_data / 2 - 1/4
     assert (a, b) == (0.5, -0.25) and anc is n.data
+
+
+def test_misaligned_merge_on_the_way_is_refused():
+    n = NetSpec()
+    n.data = L.Input(shape=dict(dim=[1, 3, 32, 32]))
+    n.a = L.Convolution(n.data, num_output=3, kernel_size=3, pad=1)     # aligned with data
+    n.b = L.Convolution(n.data, num_output=3, kernel_size=3, pad=2)     # shifted by one
+    n.sum = L.Eltwise(n.a, n.b)
+    with pytest.raises(netspec.CropError) as e:
+        netspec.crop(n.sum, n.data)
+    print(e.value)
+    assert "'data'" in str(e.value) and 'not aligned' in str(e.value)
