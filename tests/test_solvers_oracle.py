@@ -27,7 +27,16 @@ def net_factory():
         from runtime import Net  # noqa: F401
         return None
     except ImportError:
-        return _load('standin_net').factory()
+        return _load("testkit").factory()
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope='module')

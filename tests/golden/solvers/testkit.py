@@ -66,3 +66,82 @@ def factory(dropout=False):
     def make(proto, phase, state):
         return StandinNet(proto, phase='train' if phase == caffe_pb2.TRAIN else 'test', dropout=dropout)
     return make
+
+
+# -- helpers shared by the solver tests ------------------------------------------------------------------------------
+import os  # noqa: E402
+import pathlib  # noqa: E402
+import random  # noqa: E402
+
+GOLD = pathlib.Path(__file__).resolve().parent
+
+
+def runtime_net_available():
+    try:
+        from runtime import Net  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def net_factory(dropout=False):
+    """None (runtime.Net) once the runtime landed; the stand-in before."""
+    return None if runtime_net_available() else factory(dropout)
+
+
+def pool(n=6, seed=99):
+    """A fixed pool of (data, label) samples; `random_feed` draws from it with Python's `random`, as the reference
+    data layers draw their sample order."""
+    rng = np.random.RandomState(seed)
+    xs = (rng.randn(n, 1, 3, 16, 16) * 2).astype(np.float32)
+    ys = rng.randint(0, 3, size=(n, 1, 1, 16, 16)).astype(np.float32)
+    return xs, ys
+
+
+def random_feed(xs, ys):
+    def feed(solver, i):
+        k = random.randint(0, len(xs) - 1)
+        return {'data': xs[k], 'label': ys[k]}
+    return feed
+
+
+def write_solver(folder, **settings):
+    """A solver.prototxt in `folder` for the thin FCN (net given by absolute path)."""
+    s = dict(net=str(GOLD / 'thin_fcn.prototxt'), base_lr=1e-3, momentum=0.99, lr_policy='fixed', weight_decay=5e-4,
+             display=0, max_iter=1000, snapshot_prefix='snap/train', random_seed=7, type='SGD', iter_size=1)
+    s.update(settings)
+    lines = []
+    for k, v in s.items():
+        if isinstance(v, str) and k not in ('snapshot_format',):
+            lines.append(f'{k}: "{v}"')
+        elif isinstance(v, bool):
+            lines.append(f'{k}: {"true" if v else "false"}')
+        elif isinstance(v, (list, tuple)):
+            lines += [f'{k}: {x}' for x in v]
+        else:
+            lines.append(f'{k}: {v}')
+    path = os.path.join(folder, 'solver.prototxt')
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return path
+
+
+def init_arrays():
+    g = np.load(GOLD / 'solvers.npz')
+    return collections.OrderedDict((k, [g[f'init/{k}/{i}'] for i in range(len(SHAPES[k]))]) for k in SPECS)
+
+
+def make_solver(path, dropout=True, **kw):
+    from solvers import get_solver
+    s = get_solver(path, net_factory=net_factory(dropout), **kw)
+    s.net.load_arrays(init_arrays(), source='golden init')
+    s.feed = random_feed(*pool())
+    return s
+
+
+def subprocess_env():
+    """The environment for a child Python that must import the project from this checkout."""
+    env = dict(os.environ)
+    root = str(GOLD.parents[2])
+    env['PYTHONPATH'] = root + (os.pathsep + env['PYTHONPATH'] if env.get('PYTHONPATH') else '')
+    return env
