@@ -1,0 +1,172 @@
+"""tools/surgery.py and tools/convert.py on thin reference nets (netspec.models at width 1/32)."""
+import importlib.util
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import weights
+from netspec import caffe_pb2, write_text
+from netspec.models import make_folder
+from tools import convert, surgery
+from weights.surgery import upsample_filt
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WIDTH = 1 / 32          # VGG16 channels 2, 4, 8, 16, 16 and fc 128
+WIDTHS = (2, 4, 8, 16, 16)
+FC = 128
+
+
+def _golden_script():
+    spec = importlib.util.spec_from_file_location('make_weights', os.path.join(ROOT, 'tests', 'golden',
+                                                                               'make_weights.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+MW = _golden_script()
+
+
+@pytest.fixture(scope='module')
+def thin(tmp_path_factory):
+    """Thin VGG16 classifier (V1 caffemodel with legacy dims, as the ILSVRC release) and thin FCN folders."""
+    d = tmp_path_factory.mktemp('thin')
+    (d / 'vgg16_deploy.prototxt').write_text(MW.vgg16_classifier(224, fc=FC, classes=7, widths=WIDTHS))
+    from runtime import Net
+    clf = Net(str(d / 'vgg16_deploy.prototxt'))
+    rng = np.random.RandomState(0)
+    net = caffe_pb2.NetParameter(name='VGG_ILSVRC_16_layers')
+    arrays = {}
+    for name, blobs in clf.params.items():
+        layer = net.layers.add(name=name, type=caffe_pb2.V1LayerParameter.CONVOLUTION if name.startswith('conv')
+                               else caffe_pb2.V1LayerParameter.INNER_PRODUCT)
+        arrays[name] = []
+        for p in blobs:
+            a = rng.randn(*p.shape).astype(np.float32)
+            arrays[name].append(a)
+            legacy = (1,) * (4 - a.ndim) + a.shape
+            layer.blobs.add(num=legacy[0], channels=legacy[1], height=legacy[2], width=legacy[3]).data.extend(
+                a.ravel())
+    (d / 'vgg16.caffemodel').write_bytes(net.SerializeToString())
+    for folder in ('voc-fcn32s', 'voc-fcn16s'):
+        (d / folder).mkdir()
+        for fname, msg in make_folder(folder, width=WIDTH, num_classes=5).items():
+            if fname.endswith('.prototxt') and 'solver' not in fname:
+                write_text(msg, d / folder / fname)
+    return d, arrays
+
+
+def test_surgery_makes_the_convolutionalized_init_from_a_v1_classifier(thin, capsys):
+    d, clf = thin
+    out = d / 'vgg16-fcn.caffemodel'
+    rc = surgery.main(['--classifier', str(d / 'vgg16_deploy.prototxt'), '--weights', str(d / 'vgg16.caffemodel'),
+                       '--fcn', str(d / 'voc-fcn32s' / 'train.prototxt'), '--out', str(out)])
+    log = capsys.readouterr().out
+    assert rc == 0
+    assert 'coercing fc6: blob 0 (1, 1, 128, 784) -> (128, 16, 7, 7)' in log and 'coercing fc7' in log
+    assert 'dropping fc8' in log
+    got = weights.read_weights(out)
+    assert np.array_equal(got['conv1_1'][0], clf['conv1_1'][0])
+    assert np.array_equal(got['fc6'][0].reshape(128, -1), clf['fc6'][0])
+    assert np.array_equal(got['fc7'][1], clf['fc7'][1])
+    assert not got['score_fr'][0].any() and not got['score_fr'][1].any()          # zero: Caffe's default filler
+    up = got['upscore'][0]
+    assert up.shape == (5, 5, 64, 64)
+    assert np.array_equal(up[3, 3], upsample_filt(64).astype(np.float32)) and not up[3, 2].any()
+    assert got['relu1_1'] == [] and got['data'] == []                               # every layer, as Net::ToProto
+
+
+def test_surgery_from_stage_makes_fcn16s_from_a_trained_fcn32s(thin, capsys):
+    d, _ = thin
+    init32 = d / 'vgg16-fcn.caffemodel'
+    if not init32.exists():
+        surgery.main(['--classifier', str(d / 'vgg16_deploy.prototxt'), '--weights', str(d / 'vgg16.caffemodel'),
+                      '--fcn', str(d / 'voc-fcn32s' / 'train.prototxt'), '--out', str(init32)])
+    trained = weights.read_weights(init32)
+    trained['score_fr'] = [np.full_like(a, 0.5) for a in trained['score_fr']]  # "trained" score layer
+    weights.write_weights(d / 'fcn32s.caffemodel', trained)
+    out = d / 'fcn16s-init.caffemodel.h5'
+    rc = surgery.main(['--from-stage', str(d / 'voc-fcn32s' / 'deploy.prototxt'), str(d / 'fcn32s.caffemodel'),
+                       '--fcn', str(d / 'voc-fcn16s' / 'train.prototxt'), '--out', str(out)])
+    assert rc == 0
+    got = weights.read_weights(out)
+    assert np.array_equal(got['fc6'][0], trained['fc6'][0]) and np.all(got['score_fr'][0] == 0.5)
+    assert not got['score_pool4'][0].any()                                           # new skip layer: zero
+    assert got['upscore2'][0].shape == (5, 5, 4, 4) and got['upscore16'][0].shape == (5, 5, 32, 32)
+    assert np.array_equal(got['upscore16'][0][0, 0], upsample_filt(32).astype(np.float32))
+    assert 'upscore' not in got                                                     # 32s' own deconv is gone
+
+
+def test_surgery_from_stage_refuses_mismatched_shapes_and_keeps_the_destination(thin, capsys):
+    d, _ = thin
+    bad = weights.read_weights(d / 'vgg16.caffemodel')  # fc6 as legacy IP weights: not the 32s conv shape
+    weights.write_weights(d / 'bad32.caffemodel', {'fc6': bad['fc6']})
+    out = d / 'keep.caffemodel'
+    out.write_bytes(b'precious')
+    rc = surgery.main(['--from-stage', str(d / 'voc-fcn32s' / 'deploy.prototxt'), str(d / 'bad32.caffemodel'),
+                       '--fcn', str(d / 'voc-fcn16s' / 'train.prototxt'), '--out', str(out)])
+    err = capsys.readouterr().err
+    assert rc == 1 and 'bad32.caffemodel' in err and "'fc6'" in err and '(128, 16, 7, 7)' in err
+    assert out.read_bytes() == b'precious'
+
+
+def test_surgery_on_a_truncated_classifier_keeps_the_destination(thin, capsys):
+    d, _ = thin
+    data = (d / 'vgg16.caffemodel').read_bytes()
+    (d / 'cut.caffemodel').write_bytes(data[:len(data) // 2])
+    out = d / 'keep2.caffemodel'
+    out.write_bytes(b'precious')
+    rc = surgery.main(['--classifier', str(d / 'vgg16_deploy.prototxt'), '--weights', str(d / 'cut.caffemodel'),
+                       '--fcn', str(d / 'voc-fcn32s' / 'train.prototxt'), '--out', str(out)])
+    assert rc == 1 and 'cut.caffemodel: truncated caffemodel' in capsys.readouterr().err
+    assert out.read_bytes() == b'precious'
+
+
+@pytest.mark.parametrize('chain', [('caffemodel', 'caffemodel.h5', 'pth', 'caffemodel')])
+def test_convert_between_formats_keeps_every_blob(tmp_path, chain):
+    src = os.path.join(ROOT, 'tests', 'golden', 'weights', 'caffe_fcn8s_thin.caffemodel')
+    want = weights.read_weights(src)
+    prev = src
+    for i, ext in enumerate(chain[1:]):
+        nxt = str(tmp_path / f'step{i}.{ext}')
+        assert convert.main([prev, nxt]) == 0
+        got = weights.read_weights(nxt)
+        for k, v in want.items():
+            if v:
+                assert all(np.array_equal(a, b) for a, b in zip(v, got[k])), (ext, k)
+        prev = nxt
+
+
+def test_convert_caffemodel_to_caffemodel_keeps_layer_settings(tmp_path):
+    src = os.path.join(ROOT, 'tests', 'golden', 'weights', 'caffe_vgg16_thin.caffemodel')
+    assert convert.main([src, str(tmp_path / 'x.caffemodel')]) == 0
+    assert (tmp_path / 'x.caffemodel').read_bytes() == open(src, 'rb').read()
+
+
+def test_convert_with_net_stores_legacy_blobs_in_the_nets_shapes(thin, tmp_path, capsys):
+    d, clf = thin
+    assert convert.main([str(d / 'vgg16.caffemodel'), str(tmp_path / 'a.h5')]) == 0
+    assert 'legacy 4-D' in capsys.readouterr().out
+    assert convert.main([str(d / 'vgg16.caffemodel'), str(tmp_path / 'b.h5'), '--net',
+                         str(d / 'vgg16_deploy.prototxt')]) == 0
+    got = weights.read_weights(tmp_path / 'b.h5')
+    assert got['fc6'][0].shape == (128, 784) and np.array_equal(got['fc6'][0], clf['fc6'][0])
+
+
+def test_convert_on_a_file_that_is_not_weights_fails_cleanly(tmp_path, capsys):
+    (tmp_path / 'x.caffemodel').write_text('name: "not weights"\n')
+    (tmp_path / 'out.pth').write_bytes(b'precious')
+    assert convert.main([str(tmp_path / 'x.caffemodel'), str(tmp_path / 'out.pth')]) == 1
+    assert 'x.caffemodel: not a caffemodel' in capsys.readouterr().err
+    assert (tmp_path / 'out.pth').read_bytes() == b'precious'
+
+
+def test_tools_run_as_scripts_and_document_their_flags():
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    for tool, flag in (('surgery.py', '--from-stage'), ('convert.py', '--net')):
+        r = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', tool), '--help'], capture_output=True,
+                           text=True, env=env, timeout=60)
+        assert r.returncode == 0 and flag in r.stdout
