@@ -124,3 +124,49 @@ def test_misaligned_merge_on_the_way_is_refused():
         netspec.crop(n.sum, n.data)
     print(e.value)
     assert "'data'" in str(e.value) and 'not aligned' in str(e.value)
+
+
+def _build_case(case):
+    data = L.Input(shape=dict(dim=[1, 3, 64, 64]))
+    top = data
+    for layer in case['layers']:
+        kw = {k: layer[k] for k in ('kernel_size', 'stride', 'pad') if k in layer}
+        if layer['type'] == 'ReLU':
+            top = L.ReLU(top)
+        elif layer['type'] == 'Pooling':
+            top = L.Pooling(top, pool=P.Pooling.MAX, **kw)
+        elif layer['type'] == 'Convolution':
+            top = L.Convolution(top, num_output=1, **kw)
+        else:
+            top = L.Deconvolution(top, convolution_param=dict(num_output=1, bias_term=False, **kw))
+    if case['reference'] == 'data':
+        ref = data
+    elif case['reference'] == 'branch':
+        ref = L.Convolution(data, num_output=1, **case['branch'])
+    else:
+        ref = L.Input(shape=dict(dim=[1, 3, 64, 64]))
+    return top, ref
+
+
+_REFUSAL = {'scale': 'scale mismatch', 'negative': 'negative offset', 'noninteger': 'not integral',
+            'unrelated': 'share no ancestor'}
+
+
+def test_offsets_and_refusals_agree_with_caffe_coord_map_on_random_chains():
+    """tests/golden/schema/coord_maps.json: Caffe's own coord_map.crop on 300 seeded chains (oracle record)."""
+    import json
+    from conftest import GOLDEN
+    cases = json.loads((GOLDEN / 'schema' / 'coord_maps.json').read_text())
+    assert len(cases) == 300
+    kinds = set()
+    for i, case in enumerate(cases):
+        top, ref = _build_case(case)
+        if 'refused' in case:
+            kinds.add(case['refused'])
+            with pytest.raises(netspec.CropError, match=_REFUSAL[case['refused']]):
+                netspec.crop(top, ref)
+        else:
+            kinds.add('offset')
+            layer = netspec.to_proto(netspec.crop(top, ref)).layer[-1]
+            assert (layer.crop_param.axis, list(layer.crop_param.offset)) == (case['axis'], case['offset']), i
+    assert kinds == {'offset', 'scale', 'negative', 'noninteger', 'unrelated'}

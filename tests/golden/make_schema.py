@@ -12,6 +12,10 @@ Writes tests/golden/schema/:
   SolverParameter), and builds each width-1/16 deploy net with caffe.Net (Caffe's own shape inference, so every
   Crop must fit), recording every blob's shape for a 1x3x500x500 input (or the folder's input tops).
   Each entry keeps the sha256 of the text, so the test can tell when the record is stale.
+- coord_maps.json: Caffe's own python/caffe/coord_map.crop on seeded random layer chains (Convolution, Pooling,
+  Deconvolution, ReLU; a reference that is the input or a branch off it): the offset it emits, or which of its
+  checks refused (scale / negative / noninteger / unrelated). The test rebuilds each chain with netspec's DSL and
+  expects the same offset or the same refusal.
 Never import the project here (the oracle's protobuf is older): the project runs in its own process.
 """
 import hashlib
@@ -133,6 +137,71 @@ def parse_generated():
     return record
 
 
+def _chain_cases(count=300, seed=1):
+    import random
+    rng = random.Random(seed)
+    cases = []
+    for i in range(count):
+        layers, stride = [], 1
+        for _ in range(rng.randint(1, 4)):
+            kind = rng.choice(['Convolution', 'Convolution', 'Pooling', 'ReLU'])
+            if kind == 'ReLU':
+                layers.append({'type': 'ReLU'})
+                continue
+            s = rng.randint(1, 3)
+            layers.append({'type': kind, 'kernel_size': rng.randint(1, 7) if kind == 'Convolution'
+                           else rng.randint(2, 3), 'stride': s, 'pad': rng.randint(0, 4)})
+            stride *= s
+        up = stride if rng.random() < 0.85 else stride + 1
+        layers.append({'type': 'Deconvolution', 'kernel_size': rng.randint(1, 2 * up + 2), 'stride': up,
+                       'pad': rng.randint(0, 2)})
+        ref = rng.choice(['data', 'data', 'branch', 'other'])
+        branch = {'kernel_size': rng.choice([1, 3, 5]), 'pad': rng.randint(0, 3)}
+        cases.append({'layers': layers, 'reference': ref, 'branch': branch})
+    return cases
+
+
+def coord_map_record():
+    from caffe import coord_map, layers as L, params as P
+    out = []
+    for case in _chain_cases():
+        data = L.Input(shape=dict(dim=[1, 3, 64, 64]))
+        top = data
+        for layer in case['layers']:
+            if layer['type'] == 'ReLU':
+                top = L.ReLU(top)
+            elif layer['type'] == 'Pooling':
+                top = L.Pooling(top, pool=P.Pooling.MAX, kernel_size=layer['kernel_size'], stride=layer['stride'],
+                                pad=layer['pad'])
+            elif layer['type'] == 'Convolution':
+                top = L.Convolution(top, num_output=1, kernel_size=layer['kernel_size'], stride=layer['stride'],
+                                    pad=layer['pad'])
+            else:
+                top = L.Deconvolution(top, convolution_param=dict(num_output=1, kernel_size=layer['kernel_size'],
+                                                                  stride=layer['stride'], pad=layer['pad'],
+                                                                  bias_term=False))
+        if case['reference'] == 'data':
+            ref = data
+        elif case['reference'] == 'branch':
+            ref = L.Convolution(data, num_output=1, kernel_size=case['branch']['kernel_size'],
+                                pad=case['branch']['pad'])
+        else:
+            ref = L.Input(shape=dict(dim=[1, 3, 64, 64]))
+        try:
+            crop = coord_map.crop(top, ref)
+            result = {'offset': [int(o) for o in crop.fn.params['crop_param']['offset']],
+                      'axis': int(crop.fn.params['crop_param']['axis'])}
+        except AssertionError as e:
+            msg = str(e)
+            kind = ('scale' if 'scale mismatch' in msg else 'negative' if 'negative' in msg
+                    else 'noninteger' if 'noninteger' in msg else msg)
+            result = {'refused': kind}
+        except RuntimeError as e:
+            result = {'refused': 'unrelated' if 'Could not compute map' in str(e) else str(e)}
+        out.append(dict(case, **result))
+    return out
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     schema = dump_schema()
@@ -141,6 +210,11 @@ def main():
     record = parse_generated()
     with open(os.path.join(OUT, 'parse_record.json'), 'w') as f:
         json.dump({'widths': WIDTHS, 'files': record}, f, indent=1, sort_keys=True)
+    maps = coord_map_record()
+    with open(os.path.join(OUT, 'coord_maps.json'), 'w') as f:
+        json.dump(maps, f, indent=0, sort_keys=True)
+    from collections import Counter
+    print('coord maps:', Counter(m.get('refused', 'offset') for m in maps))
     bad = [k for k, v in record.items() if not v['parsed'] or v.get('net_built') is False]
     print(f'{len(schema["messages"])} messages, {len(schema["enums"])} enums; {len(record)} generated files, '
           f'{len(bad)} failed: {bad}')
