@@ -165,3 +165,15 @@ def test_netspec_item_access_allows_names_with_slashes():
     assert 'conv1/7x7_s2' in n and n.to_proto().layer[1].name == 'conv1/7x7_s2'
     with pytest.raises(AttributeError, match="no top named 'missing'"):
         n.missing
+
+
+def test_same_programs_give_the_same_nets_as_caffes_net_spec():
+    """tests/golden/schema/dsl_cases.json: programs run by Caffe's own net_spec.py (oracle record)."""
+    import json
+    from conftest import GOLDEN
+    cases = json.loads((GOLDEN / 'schema' / 'dsl_cases.json').read_text())
+    assert len(cases) >= 5
+    for name, case in cases.items():
+        scope = {'L': L, 'P': P, 'NetSpec': NetSpec, 'to_proto': netspec.to_proto}
+        exec(case['code'], scope)
+        assert scope['net'] == netspec.parse_text(case['net']), name

@@ -12,6 +12,9 @@ Writes tests/golden/schema/:
   SolverParameter), and builds each width-1/16 deploy net with caffe.Net (Caffe's own shape inference, so every
   Crop must fit), recording every blob's shape for a 1x3x500x500 input (or the folder's input tops).
   Each entry keeps the sha256 of the text, so the test can tell when the record is stale.
+- dsl_cases.json: small programs in Caffe's net_spec style (the names L, P, NetSpec, to_proto and nothing else),
+  run with Caffe's own python/caffe/net_spec.py; each case keeps its code and the NetParameter Caffe made (as text).
+  The test runs the same code with netspec's DSL and expects the same message.
 - coord_maps.json: Caffe's own python/caffe/coord_map.crop on seeded random layer chains (Convolution, Pooling,
   Deconvolution, ReLU; a reference that is the input or a branch off it): the offset it emits, or which of its
   checks refused (scale / negative / noninteger / unrelated). The test rebuilds each chain with netspec's DSL and
@@ -161,6 +164,67 @@ def _chain_cases(count=300, seed=1):
     return cases
 
 
+DSL_CASES = {
+    'auto_names_depth_first': """
+data = L.Input(shape=dict(dim=[1, 3, 8, 8]))
+x = L.ReLU(L.TanH(data))
+y = L.Eltwise(x, data, operation=P.Eltwise.PROD)
+net = to_proto(y, L.Sigmoid(x))
+""",
+    'netspec_names_ntop_in_place': """
+n = NetSpec()
+n.data, n.label = L.Python(module='m', layer='X', ntop=2, param_str="{'a': 1}")
+n.conv = L.Convolution(n.data, kernel_size=[3], num_output=4, pad=1, weight_filler=dict(type='xavier'),
+                       bias_filler=dict(type='constant', value=0.1),
+                       param=[dict(lr_mult=1), dict(lr_mult=2, decay_mult=0)])
+n.relu = L.ReLU(n.conv, in_place=True)
+n.drop = L.Dropout(n.relu, dropout_ratio=0.3, in_place=True)
+n.silence = L.Silence(n.label, ntop=0)
+n.out = L.Pooling(n.drop, pool=P.Pooling.AVE, kernel_size=2, stride=2)
+net = n.to_proto()
+""",
+    'fallback_onto_layer_parameter': """
+n = NetSpec()
+n.data, n.label = L.Input(name='input', ntop=2, shape=[dict(dim=[1, 3, 4, 4]), dict(dim=[1, 1, 4, 4])])
+n.up = L.Deconvolution(n.data, convolution_param=dict(num_output=3, kernel_size=4, stride=2, bias_term=False),
+                       param=[dict(lr_mult=0)])
+n.loss = L.SoftmaxWithLoss(n.up, n.label, loss_weight=[2], include=dict(phase=0),
+                           propagate_down=[True, False], loss_param=dict(ignore_label=255, normalize=False))
+n.acc = L.Accuracy(n.up, n.label, top_k=1, exclude=[dict(phase=0), dict(stage=['x'])])
+net = n.to_proto()
+""",
+    'repeated_scalars_and_enums': """
+n = NetSpec()
+n.a = L.Input(shape=dict(dim=[1, 2, 6, 6]))
+n.b = L.Convolution(n.a, num_output=2, kernel_size=1)
+n.s = L.Eltwise(n.a, n.b, coeff=[0.5, 0.5])
+n.c = L.Crop(n.s, n.b, axis=2, offset=0)
+n.cat = L.Concat(n.c, n.b, axis=1)
+n.lrn = L.LRN(n.cat, local_size=5, alpha=1e-4, beta=0.75, norm_region=P.LRN.WITHIN_CHANNEL)
+n.sc = L.Scale(n.lrn, filler=dict(type='constant', value=0.01), bias_term=True, param=[dict(lr_mult=0)])
+n.sm = L.Softmax(n.sc, axis=1)
+net = n.to_proto()
+""",
+    'renamed_top_last_name_wins': """
+n = NetSpec()
+n.a = L.Input(shape=dict(dim=[1, 1, 2, 2]))
+n.b = L.ReLU(n.a)
+n.c = n.b
+net = n.to_proto()
+""",
+}
+
+
+def dsl_record():
+    from caffe import NetSpec, layers as L, params as P, to_proto
+    out = {}
+    for name, code in DSL_CASES.items():
+        scope = {'L': L, 'P': P, 'NetSpec': NetSpec, 'to_proto': to_proto}
+        exec(code, scope)
+        out[name] = {'code': code, 'net': text_format.MessageToString(scope['net'])}
+    return out
+
+
 def coord_map_record():
     from caffe import coord_map, layers as L, params as P
     out = []
@@ -210,6 +274,8 @@ def main():
     record = parse_generated()
     with open(os.path.join(OUT, 'parse_record.json'), 'w') as f:
         json.dump({'widths': WIDTHS, 'files': record}, f, indent=1, sort_keys=True)
+    with open(os.path.join(OUT, 'dsl_cases.json'), 'w') as f:
+        json.dump(dsl_record(), f, indent=1, sort_keys=True)
     maps = coord_map_record()
     with open(os.path.join(OUT, 'coord_maps.json'), 'w') as f:
         json.dump(maps, f, indent=0, sort_keys=True)
