@@ -97,3 +97,32 @@ def infer_shapes(net, inputs):
                 raise ShapeError(f'{where}: empty output {shape} for {top!r}')
             shapes[top] = shape
     return shapes
+
+
+def param_shapes(net, inputs=None):
+    """{layer: [blob shape, ...]} of the learnable blobs Caffe would allocate (conv, deconv, InnerProduct, Scale,
+    Bias), from the bottoms' shapes; `inputs` as for infer_shapes."""
+    net = read_net(net)
+    shapes = infer_shapes(net, inputs or {})
+    out = {}
+    for layer in net.layer:
+        t = layer.type
+        if t in ('Convolution', 'Deconvolution'):
+            cp = layer.convolution_param
+            cin, cout, g = shapes[layer.bottom[0]][1], cp.num_output, cp.group
+            k = _one(cp.kernel_size, 1)
+            w = (cout, cin // g, k, k) if t == 'Convolution' else (cin, cout // g, k, k)
+            out[layer.name] = [w] + ([(cout,)] if cp.bias_term else [])
+        elif t == 'InnerProduct':
+            ip = layer.inner_product_param
+            cin = math.prod(shapes[layer.bottom[0]][ip.axis or 1:])
+            out[layer.name] = [(ip.num_output, cin)] + ([(ip.num_output,)] if ip.bias_term else [])
+        elif t in ('Scale', 'Bias') and len(layer.bottom) == 1:
+            c = (shapes[layer.bottom[0]][1],)
+            out[layer.name] = [c] + ([c] if t == 'Scale' and layer.scale_param.bias_term else [])
+    return out
+
+
+def count_params(net, inputs=None):
+    """The number of learnable values (frozen deconvolutions included, as a .caffemodel stores them)."""
+    return sum(math.prod(s) for blobs in param_shapes(net, inputs).values() for s in blobs)

@@ -1,5 +1,6 @@
 """The model generators rebuild the reference folders, and the extra nets, deploy nets and thin nets are sound."""
 import ast
+import math
 
 import pytest
 
@@ -249,3 +250,20 @@ def test_input_source_with_labels_makes_a_trainable_net():
     assert infer_shapes(net, {})['score'] == (1, 3, 64, 64)
     with pytest.raises(ValueError, match='labels'):
         models.input_data(tops=('data',), labels=('label',))
+
+
+def test_parameter_counts_match_the_reference_facts(generated):
+    from netspec.shapes import count_params
+    facts = {'voc-fcn32s': 136152917, 'voc-fcn16s': 134815994, 'voc-fcn8s': 134489759,
+             'voc-fcn8s-atonce': 134490527, 'voc-fcn-alexnet': 58704590, 'nyud-fcn32s-color': 140978024,
+             'nyud-fcn32s-hha': 140978024, 'nyud-fcn32s-color-d': 140978600, 'nyud-fcn32s-color-hha': 275402448}
+    for folder, count in facts.items():
+        assert count_params(generated[folder]['deploy.prototxt']) == count, folder
+
+
+def test_googlenet_trunk_has_bvlc_googlenets_parameter_count(generated):
+    from netspec.shapes import param_shapes
+    shapes = param_shapes(generated['voc-fcn-googlenet']['deploy.prototxt'])
+    trunk = sum(math.prod(s) for name, blobs in shapes.items() if name not in ('score_fr', 'upscore') for s in blobs)
+    # bvlc_googlenet: 6,998,552 values, of which the 1000-way classifier holds 1024 * 1000 + 1000
+    assert trunk == 6998552 - 1025000
