@@ -28,7 +28,7 @@ WORKER = textwrap.dedent('''
     spec.loader.exec_module(kit)
     from solvers import distributed
     rank, size = distributed.init_from_env()
-    s = kit.make_solver(sys.argv[2], dropout=False)
+    s = kit.make_solver(sys.argv[2])
     assert (s.rank, s.world_size) == (rank, size) == (rank, 2)
     xs, ys = kit.pool()
     s.feed = lambda solver, i: {'data': xs[2 * solver.iter + rank], 'label': ys[2 * solver.iter + rank]}
@@ -46,7 +46,7 @@ def free_port():
 
 
 def test_two_processes_update_exactly_like_one_with_iter_size_2(tmp_path):
-    path = kit.write_solver(tmp_path, type='Nesterov', momentum=0.99, base_lr=1e-3)
+    path = kit.write_solver(tmp_path, type='Nesterov', momentum=0.99, base_lr=1e-3, dropout=False)
     out = tmp_path / 'ddp.npz'
     env = dict(kit.subprocess_env(), MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port()), WORLD_SIZE='2')
     procs = [subprocess.Popen([sys.executable, '-c', WORKER, str(GOLD / 'testkit.py'), path, str(STEPS), str(out)],
@@ -61,7 +61,7 @@ def test_two_processes_update_exactly_like_one_with_iter_size_2(tmp_path):
     torch.set_num_threads(1)
     try:
         single = kit.make_solver(kit.write_solver(tmp_path, type='Nesterov', momentum=0.99, base_lr=1e-3,
-                                                  iter_size=2), dropout=False)
+                                                  iter_size=2, dropout=False))
         xs, ys = kit.pool()
         single.feed = lambda solver, i: {'data': xs[2 * solver.iter + i], 'label': ys[2 * solver.iter + i]}
         single.step(STEPS)

@@ -1,5 +1,4 @@
 """The solvers against the real Caffe: golden files made by tests/golden/make_solvers.py in the oracle's venv."""
-import importlib.util
 import json
 import pathlib
 
@@ -12,22 +11,6 @@ from solvers import LearningRate, get_solver, SGDSolver
 GOLD = pathlib.Path(__file__).parent / 'golden' / 'solvers'
 RUNS = ['sgd', 'sgd_l1', 'sgd_step', 'nesterov', 'adagrad', 'rmsprop', 'adadelta', 'adam']
 pytestmark = pytest.mark.oracle
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, GOLD / f'{name}.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def net_factory():
-    """runtime.Net where it runs the thin FCN; the plain-torch stand-in before the runtime landed."""
-    try:
-        from runtime import Net  # noqa: F401
-        return None
-    except ImportError:
-        return _load("testkit").factory()
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +28,7 @@ def golden():
 
 
 def run_oracle_recipe(name, golden, steps=10):
-    s = get_solver(GOLD / f'solver_{name}.prototxt', net_factory=net_factory())
+    s = get_solver(GOLD / f'solver_{name}.prototxt')
     init = {k: [golden[f'init/{k}/{i}'] for i in range(len(v))] for k, v in s.net.params.items()}
     s.net.load_arrays(init, source='golden init')
     clipped = []
@@ -76,7 +59,7 @@ def test_ten_steps_give_caffes_weights_and_history(name, golden):
 
 
 def test_every_step_matches_caffe_not_only_the_last(golden):
-    s = get_solver(GOLD / 'solver_nesterov.prototxt', net_factory=net_factory())
+    s = get_solver(GOLD / 'solver_nesterov.prototxt')
     s.net.load_arrays({k: [golden[f'init/{k}/{i}'] for i in range(len(v))] for k, v in s.net.params.items()})
     for it in range(10):
         s.feed = {'data': golden['inputs_data'][it], 'label': golden['inputs_label'][it]}
@@ -102,7 +85,7 @@ def test_clipping_is_exercised_by_the_fixture(golden):
 
 
 def test_sgdsolver_forces_sgd_whatever_the_prototxt_says(golden):
-    s = SGDSolver(GOLD / 'solver_adam.prototxt', net_factory=net_factory())
+    s = SGDSolver(GOLD / 'solver_adam.prototxt')
     assert s.type == 'SGD' and len(s.history) == len(s.learnables)
 
 
