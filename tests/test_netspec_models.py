@@ -267,3 +267,8 @@ def test_googlenet_trunk_has_bvlc_googlenets_parameter_count(generated):
     trunk = sum(math.prod(s) for name, blobs in shapes.items() if name not in ('score_fr', 'upscore') for s in blobs)
     # bvlc_googlenet: 6,998,552 values, of which the 1000-way classifier holds 1024 * 1000 + 1000
     assert trunk == 6998552 - 1025000
+
+
+def test_unsupported_stride_is_a_clear_error():
+    with pytest.raises(ValueError, match='stride must be 32, 16 or 8, not 4'):
+        models.fcn_vgg16(stride=4)

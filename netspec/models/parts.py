@@ -181,6 +181,8 @@ def fcn_head(n, fc7, skips, reference, stride, num_classes, suffix='', final_ks=
     score_pool3c, fuse_pool3, upscore8, score, each with `suffix` inserted before the crop's 'c'.
     Returns the final score top (cropped to `reference`).
     """
+    if stride not in (32, 16, 8):
+        raise ValueError(f'FCN stride must be 32, 16 or 8, not {stride}')
     s = suffix
     top = score(n, 'score_fr' + s, fc7, num_classes)
     if stride == 32:
@@ -188,8 +190,6 @@ def fcn_head(n, fc7, skips, reference, stride, num_classes, suffix='', final_ks=
     else:
         up = upsample(n, 'upscore2' + s, top, num_classes, 4, 2)
         levels = ['pool4'] if stride == 16 else ['pool4', 'pool3']
-        if stride not in (16, 8):
-            raise ValueError(f'FCN stride must be 32, 16 or 8, not {stride}')
         for i, level in enumerate(levels):
             feat = skips[level]
             if scales and level in scales:
