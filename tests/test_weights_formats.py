@@ -82,6 +82,16 @@ def test_caffemodel_with_net_param_carries_the_layer_settings(tmp_path):
     assert len(got.layer[1].blobs) == 0
 
 
+def test_layers_with_blobs_missing_from_the_arrays_are_left_out_not_written_empty(tmp_path):
+    net = caffe_pb2.NetParameter()
+    net.layer.add(name='conv1', type='Convolution')
+    net.layer.add(name='relu1', type='ReLU')
+    net.layer.add(name='fc', type='InnerProduct')
+    for ext in ('caffemodel', 'caffemodel.h5'):
+        write_weights(tmp_path / f'a.{ext}', {'conv1': sample_arrays()['conv1']}, net)
+        assert sorted(read_weights(tmp_path / f'a.{ext}')) == ['conv1', 'relu1']
+
+
 def test_h5_with_net_param_has_empty_groups_for_parameterless_layers(tmp_path):
     net = caffe_pb2.NetParameter()
     net.layer.add(name='conv1', type='Convolution')

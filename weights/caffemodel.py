@@ -236,21 +236,30 @@ def _split_layer(layer_param):
     return lo.SerializeToString(), hi.SerializeToString()
 
 
+# Layer types that own blobs: written without them, Caffe would refuse the file ("Incompatible number of blobs")
+PARAM_TYPES = frozenset(['Convolution', 'Deconvolution', 'InnerProduct', 'Scale', 'Bias', 'BatchNorm', 'PReLU',
+                         'Embed', 'RNN', 'LSTM'])
+
+
 def layer_plan(arrays, net_param=None):
     """[(name, LayerParameter without blobs, [arrays])] in Net::ToProto order.
 
-    With net_param: its V2 layers in order (each with the arrays of that name, [] for parameterless layers), then any
-    arrays whose layer the net lacks. Without: one entry per arrays key.
+    With net_param: its V2 layers in order, each with the arrays of that name; a layer absent from `arrays` is
+    written empty when its type owns no blobs (as Caffe writes ReLU, Pooling, ...) and left out when it does (so the
+    file leaves it untouched rather than failing Caffe's blob-count check); then any arrays whose layer the net
+    lacks. Without net_param: one entry per arrays key.
     """
     plan = []
     seen = set()
     if net_param is not None:
         for lp in net_param.layer:
-            plan.append((lp.name, lp, list(arrays.get(lp.name, []))))
             seen.add(lp.name)
+            if lp.name in arrays or lp.type not in PARAM_TYPES:
+                plan.append((lp.name, lp, list(arrays.get(lp.name, []))))
         for v1 in net_param.layers:
-            plan.append((v1.name, caffe_pb2.LayerParameter(name=v1.name), list(arrays.get(v1.name, []))))
             seen.add(v1.name)
+            if v1.name in arrays:
+                plan.append((v1.name, caffe_pb2.LayerParameter(name=v1.name), list(arrays[v1.name])))
     for name, blobs in arrays.items():
         if name not in seen:
             plan.append((name, caffe_pb2.LayerParameter(name=name), list(blobs)))
