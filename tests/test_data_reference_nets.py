@@ -1,0 +1,117 @@
+"""The reference train/val (trainval/test) prototxts of all 15 model folders run unchanged through the runtime
+on generated datasets laid out where their param_str points (../data/... or ../../data/... from the working
+directory), producing losses and scores.
+
+Only the backbone's num_output values are thinned (by 16) for speed; data layers, param_str, heads, crops and
+losses are the reference's. The runtime zero-initialises weights (Caffe's default constant filler), so every
+score is 0 and each SoftmaxWithLoss (normalize: false) must equal (#non-void pixels) * ln(#classes), exactly the
+labels the data layer delivered; AlexNet's (normalize: true) is ln(21)."""
+import math
+import os
+
+import numpy as np
+import pytest
+
+from datalayers import synthetic
+from test_data_order import PY2_RECORDED
+
+FOLDERS = ['voc-fcn32s', 'voc-fcn16s', 'voc-fcn8s', 'voc-fcn8s-atonce', 'voc-fcn-alexnet', 'siftflow-fcn32s',
+           'siftflow-fcn16s', 'siftflow-fcn8s', 'nyud-fcn32s-color', 'nyud-fcn32s-hha', 'nyud-fcn32s-color-d',
+           'nyud-fcn32s-color-hha', 'pascalcontext-fcn32s', 'pascalcontext-fcn16s', 'pascalcontext-fcn8s']
+N_TRAIN = 8  # every training split has 8 ids, so the Python 2 draws of PY2_RECORDED[8] apply
+
+
+@pytest.fixture(scope='module')
+def world(tmp_path_factory):
+    """<tmp>/data holds all four datasets; nets run from <tmp>/a (../data) or <tmp>/a/b (../../data)."""
+    top = tmp_path_factory.mktemp('world')
+    root = str(top / 'data')
+    size = (32, 48)
+    info = {'voc': synthetic.make_voc(root, n_train=N_TRAIN, n_val=3, size=size, seed=11),
+            'sift': synthetic.make_siftflow(root, n_trainval=N_TRAIN, n_test=3, size=size, seed=12),
+            'nyud': synthetic.make_nyud(root, n_train=5, n_val=3, n_test=3, size=size, seed=13),
+            'context': synthetic.make_pascalcontext(root, n_train=N_TRAIN, n_val=3, size=size, seed=14)}
+    os.makedirs(top / 'a' / 'b')
+    return top, info
+
+
+def thin(net_param, factor=16):
+    """Divide the backbone's widths (conv*/fc* layers) by `factor`; score and upsampling layers keep #classes."""
+    for layer in net_param.layer:
+        if layer.type == 'Convolution' and layer.name.startswith(('conv', 'fc')):
+            p = layer.convolution_param
+            p.num_output = max(2, p.num_output // factor)
+    return net_param
+
+
+def nets_of(folder):
+    names = sorted(os.listdir(folder))
+    train = 'train.prototxt' if 'train.prototxt' in names else 'trainval.prototxt'
+    evaluation = 'val.prototxt' if 'val.prototxt' in names else 'test.prototxt'
+    return [(train, 'train'), (evaluation, 'test')]
+
+
+def expected_labels(info, folder, phase, k):
+    """The label maps (per head) the k-th forward must deliver."""
+    if folder.startswith('voc'):
+        d, split = info['voc'], ('train' if phase == 'train' else 'seg11valid')
+    elif folder.startswith('siftflow'):
+        d, split = info['sift'], ('trainval' if phase == 'train' else 'test')
+    elif folder.startswith('nyud'):
+        d, split = info['nyud'], ('trainval' if phase == 'train' else 'test')
+    else:
+        d, split = info['context'], ('train' if phase == 'train' else 'val')
+    ids = d['splits'][split]
+    i = PY2_RECORDED[N_TRAIN][k] if phase == 'train' else k % len(ids)
+    t = d['truth'][ids[i]]
+    return t if isinstance(t, tuple) else (t,)
+
+
+@pytest.mark.parametrize('folder', FOLDERS)
+def test_reference_nets_run_on_generated_data_with_exact_losses(reference, world, folder, monkeypatch):
+    from netspec import read_net
+    from runtime import Net
+    top, info = world
+    for proto, phase in nets_of(reference / folder):
+        net_param = thin(read_net(str(reference / folder / proto)))
+        data_layer = net_param.layer[0]
+        assert data_layer.type == 'Python'
+        depth = data_layer.python_param.param_str.count('../')
+        monkeypatch.chdir(top / 'a' if depth == 1 else top / 'a' / 'b')
+        net = Net(net_param, phase=phase)
+        losses = [l for l in net_param.layer if l.type == 'SoftmaxWithLoss']
+        assert losses
+        for k in range(1):  # one forward each; test_data_layers checks longer sequences
+            net.forward()
+            labels = expected_labels(info, folder, phase, k)
+            for loss_layer, label in zip(losses, labels):
+                score, gt = loss_layer.bottom[0], loss_layer.bottom[1]
+                got_label = net.blobs[gt].detach().cpu().numpy()
+                np.testing.assert_array_equal(got_label, label[None, None].astype(np.float32))
+                s = net.blobs[score]
+                n_classes = s.shape[1]
+                assert tuple(s.shape[2:]) == label.shape  # cropped back to the input size
+                valid = np.count_nonzero(label != 255)
+                expected = math.log(n_classes) if loss_layer.loss_param.normalize else valid * math.log(n_classes)
+                got = float(net.blobs[loss_layer.top[0]].detach().cpu().reshape(-1)[0])
+                assert got == pytest.approx(expected, rel=1e-5), (folder, proto, loss_layer.name)
+
+
+def test_scoring_a_reference_val_net_counts_every_labelled_pixel(reference, world, monkeypatch):
+    from netspec import read_net
+    from runtime import Net
+    from scoring import compute_hists, heads, scores
+    top, info = world
+    net_param = thin(read_net(str(reference / 'siftflow-fcn16s' / 'test.prototxt')))
+    monkeypatch.chdir(top / 'a')
+    net = Net(net_param, phase='test')
+    ids = info['sift']['splits']['test']
+    (hs, ls), (hg, lg) = compute_hists(net, ids, heads(net_param), progress=False)
+    sem = [info['sift']['truth'][i][0] for i in ids]
+    geo = [info['sift']['truth'][i][1] for i in ids]
+    assert hs.shape == (33, 33) and hg.shape == (3, 3)
+    assert hs.sum() == sum(np.count_nonzero(s != 255) for s in sem)
+    # all-zero scores: argmax is class 0 everywhere, so column 0 holds every pixel
+    assert hs[:, 0].sum() == hs.sum() and hg[:, 0].sum() == hg.sum()
+    assert scores(hg)['overall_acc'] == pytest.approx(sum(np.count_nonzero(g == 0) for g in geo) / hg.sum())
+    assert ls == pytest.approx(np.mean([np.count_nonzero(s != 255) * math.log(33) for s in sem]), rel=1e-5)
