@@ -179,3 +179,14 @@ def test_data_layers_become_inputs_with_reference_channel_counts():
     assert lp.type == 'Input' and list(lp.top) == ['color', 'depth', 'label']
     assert [list(s.dim) for s in lp.input_param.shape] == [[1, 3, 40, 40], [1, 1, 32, 32], [1, 1, 32, 32]]
     assert out.layer[1].type == 'Convolution' and net.layer[0].type == 'Python'
+
+
+def test_mean_channels_extends_a_first_conv_with_the_mean_filter():
+    from weights.surgery import mean_channels
+    src = arange_arrays({'conv1_1': [(2, 3, 3, 3), (2,)]})
+    dst = fake_net({'conv1_1_bgrd': [(2, 4, 3, 3), (2,)]})
+    mean_channels(dst, 'conv1_1_bgrd', src, 'conv1_1')
+    w = dst.params['conv1_1_bgrd'][0].detach().numpy()
+    assert np.array_equal(w[:, :3], src['conv1_1'][0]) and np.allclose(w[:, 3], src['conv1_1'][0].mean(axis=1))
+    with pytest.raises(WeightsError, match='cannot extend'):
+        mean_channels(fake_net({'x': [(3, 4, 3, 3)]}), 'x', src, 'conv1_1')

@@ -51,7 +51,7 @@ def thin(tmp_path_factory):
             layer.blobs.add(num=legacy[0], channels=legacy[1], height=legacy[2], width=legacy[3]).data.extend(
                 a.ravel())
     (d / 'vgg16.caffemodel').write_bytes(net.SerializeToString())
-    for folder in ('voc-fcn32s', 'voc-fcn16s'):
+    for folder in ('voc-fcn32s', 'voc-fcn16s', 'nyud-fcn32s-color-d', 'nyud-fcn32s-color-hha'):
         (d / folder).mkdir()
         for fname, msg in make_folder(folder, width=WIDTH, num_classes=5).items():
             if fname.endswith('.prototxt') and 'solver' not in fname:
@@ -123,6 +123,46 @@ def test_surgery_on_a_truncated_classifier_keeps_the_destination(thin, capsys):
                        '--fcn', str(d / 'voc-fcn32s' / 'train.prototxt'), '--out', str(out)])
     assert rc == 1 and 'cut.caffemodel: truncated caffemodel' in capsys.readouterr().err
     assert out.read_bytes() == b'precious'
+
+
+def test_surgery_inits_the_depth_channel_with_the_mean_of_the_color_filters(thin, capsys):
+    d, clf = thin
+    out = d / 'color-d.caffemodel'
+    rc = surgery.main(['--classifier', str(d / 'vgg16_deploy.prototxt'), '--weights', str(d / 'vgg16.caffemodel'),
+                       '--fcn', str(d / 'nyud-fcn32s-color-d' / 'trainval.prototxt'), '--out', str(out),
+                       '--mean-channels', 'conv1_1:conv1_1_bgrd'])
+    assert rc == 0, capsys.readouterr().err
+    got = weights.read_weights(out)
+    w = got['conv1_1_bgrd'][0]
+    assert w.shape == (2, 4, 3, 3)
+    assert np.array_equal(w[:, :3], clf['conv1_1'][0])
+    assert np.array_equal(w[:, 3], clf['conv1_1'][0].mean(axis=1))
+    assert np.array_equal(got['conv1_1_bgrd'][1], clf['conv1_1'][1])
+    assert np.array_equal(got['conv1_2'][0], clf['conv1_2'][0])
+
+
+def test_surgery_fuses_two_trained_streams_into_suffixed_layers(thin, capsys):
+    d, _ = thin
+    a = weights.read_weights(d / 'vgg16-fcn.caffemodel') if (d / 'vgg16-fcn.caffemodel').exists() else None
+    if a is None:
+        surgery.main(['--classifier', str(d / 'vgg16_deploy.prototxt'), '--weights', str(d / 'vgg16.caffemodel'),
+                      '--fcn', str(d / 'voc-fcn32s' / 'train.prototxt'), '--out', str(d / 'vgg16-fcn.caffemodel')])
+        a = weights.read_weights(d / 'vgg16-fcn.caffemodel')
+    b = {k: [x * 2 for x in v] for k, v in a.items()}
+    weights.write_weights(d / 'color.caffemodel', a)
+    weights.write_weights(d / 'hha.caffemodel', b)
+    deploy = str(d / 'voc-fcn32s' / 'deploy.prototxt')
+    capsys.readouterr()
+    rc = surgery.main(['--transplant', deploy, str(d / 'color.caffemodel'), 'color',
+                       '--transplant', deploy, str(d / 'hha.caffemodel'), 'hha',
+                       '--fcn', str(d / 'nyud-fcn32s-color-hha' / 'trainval.prototxt'),
+                       '--out', str(d / 'color-hha.caffemodel')])
+    assert rc == 0
+    assert 'dropping upscore (no layer upscorecolor in the target)' in capsys.readouterr().out
+    got = weights.read_weights(d / 'color-hha.caffemodel')
+    assert np.array_equal(got['conv1_1color'][0], a['conv1_1'][0])
+    assert np.array_equal(got['fc7hha'][0], b['fc7'][0])
+    assert np.array_equal(got['upscore'][0][1, 1], upsample_filt(64).astype(np.float32))
 
 
 @pytest.mark.parametrize('chain', [('caffemodel', 'caffemodel.h5', 'pth', 'caffemodel')])

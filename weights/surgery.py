@@ -193,3 +193,23 @@ def with_input_layers(net_param, size=224, shapes=None):
 def layer_names(net_param):
     """Layer names of a NetParameter, V2 `layer` or V1 `layers`."""
     return [lp.name for lp in net_param.layer] + [lp.name for lp in net_param.layers]
+
+
+def mean_channels(new_net, new_layer, net, layer):
+    """Init a first conv with extra input channels (NYUD color-D's conv1_1_bgrd from VGG16's conv1_1): the source's
+    filters on its input channels, their mean over those channels on each extra channel, and the source's bias."""
+    src, dst = _params(net), _params(new_net)
+    for n, p, what in ((layer, src, 'source'), (new_layer, dst, 'target')):
+        if n not in p or len(p[n]) < 1:
+            raise WeightsError(f'mean_channels: the {what} net has no layer {n!r} with blobs')
+    w = _numpy(src[layer][0])
+    t_shape = tuple(dst[new_layer][0].shape)
+    if w.ndim != 4 or len(t_shape) != 4 or t_shape[0] != w.shape[0] or t_shape[2:] != w.shape[2:] \
+            or t_shape[1] < w.shape[1]:
+        raise WeightsError(f'mean_channels: cannot extend {layer!r} weight {w.shape} to {new_layer!r} {t_shape}')
+    out = np.empty(t_shape, dtype=w.dtype)
+    out[:, :w.shape[1]] = w
+    out[:, w.shape[1]:] = w.mean(axis=1, keepdims=True)
+    _write(dst[new_layer][0], out)
+    if len(src[layer]) > 1 and len(dst[new_layer]) > 1:
+        _write(dst[new_layer][1], _numpy(src[layer][1]).reshape(tuple(dst[new_layer][1].shape)))
