@@ -10,6 +10,9 @@ Interfaces:
         history holds one array per learnable parameter, in the net's learnable-params order (Caffe's history_).
     match_arrays(target_shapes, arrays, source, strict=False)      Caffe's CopyTrainedLayersFrom rules
     WeightsError                                                   every error of this package (a ValueError)
+    weights.surgery: transplant, upsample_filt, interp, expand_score, mean_channels, with_input_layers
+    weights.atomic: atomic_path / atomic_file (temp file beside the destination + os.replace)
+    python -m weights.bench --mb 300: time and peak memory of reading/writing a large caffemodel
 
 Blobs come back as stored: legacy num/channels/height/width dims stay 4-D (an old InnerProduct weight is 1x1xMxN);
 float data is float32, double_data float64. Layers without blobs appear with an empty list (.caffemodel, .h5).

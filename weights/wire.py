@@ -9,7 +9,6 @@ import mmap
 
 import numpy as np
 
-from .errors import WeightsError
 
 # wire types
 VARINT, I64, LEN, I32 = 0, 1, 2, 5
@@ -168,7 +167,3 @@ def unpacked_run(src, pos, end, keybyte, width, dtype):
     vals = np.ascontiguousarray(rec[:run, 1:]).view(np.dtype(dtype).newbyteorder('<')).reshape(-1)
     return vals.astype(np.dtype(dtype), copy=False), start + run * (width + 1)
 
-
-def check(cond, path, what):
-    if not cond:
-        raise WeightsError(f'{path}: {what}')
