@@ -195,16 +195,7 @@ class NYUDSeg(SegDataset):
         return load_bgr(f'{self.root}/data/images/img_{idx}.png', self.mean_bgr, self.layout())
 
     def load_depth(self, idx):
-        from .io import open_image
-        im = open_image(f'{self.root}/data/depth/img_{idx}.png', 'depth image', self.layout())
-        d = np.array(im, dtype=np.float32)
-        if d.ndim != 2:
-            raise DatasetError(f'depth image {self.root}/data/depth/img_{idx}.png has shape {d.shape}; '
-                               f'expected a single-channel image')
-        with np.errstate(divide='ignore'):
-            d = np.log(d)
-        d -= self.mean_logd[0]
-        return d[np.newaxis, ...]
+        return load_depth(f'{self.root}/data/depth/img_{idx}.png', self.layout())
 
     def load_hha(self, idx):
         return load_bgr(f'{self.root}/data/hha/img_{idx}.png', self.mean_hha, self.layout(), what='HHA image',
@@ -220,6 +211,19 @@ class NYUDSeg(SegDataset):
         idx = self.ids[i]
         fn = {'color': self.load_image, 'depth': self.load_depth, 'hha': self.load_hha, 'label': self.load_label}
         return tuple(self.blob(fn[t](idx)) for t in self.tops)
+
+
+def load_depth(path, layout=''):
+    """NYUD depth: a single-channel PNG read as float32 -> natural log -> minus 7.844 -> 1 x H x W."""
+    from .io import open_image
+    im = open_image(path, 'depth image', layout)
+    d = np.array(im, dtype=np.float32)
+    if d.ndim != 2:
+        raise DatasetError(f'depth image {path} has shape {d.shape}; expected a single-channel image')
+    with np.errstate(divide='ignore'):
+        d = np.log(d)
+    d -= NYUDSeg.mean_logd[0]
+    return d[np.newaxis, ...]
 
 
 #: the three names of the 59-class list renamed to the full list's spelling (task name -> main name)

@@ -1,0 +1,132 @@
+"""Inference on image files (the logic behind tools/infer.py, after the reference infer.py): preprocess as the
+model's data layer does, run a deploy net with its Input reshaped to the image, argmax the score blob, write
+label PNGs with the VOC palette and a side-by-side picture (image | overlay | labels).
+
+A folder without deploy.prototxt gets one derived from its eval net: the Python data layer becomes an Input
+layer for its image tops (not the label tops), and every layer that needs a label is dropped."""
+import os
+
+import numpy as np
+from PIL import Image
+
+from .report import eval_prototxt
+
+#: the mean the reference infer.py subtracts (BGR)
+INFER_MEAN = (104.00698793, 116.66876762, 122.67891434)
+LABEL_TOPS = ('label', 'sem', 'geo')
+
+
+def _family(folder):
+    name = os.path.basename(os.path.normpath(str(folder)))
+    for fam in ('voc', 'siftflow', 'nyud', 'pascalcontext'):
+        if name.startswith(fam):
+            return fam
+    return 'voc'
+
+
+def deploy_net(folder):
+    """(deploy NetParameter, [score blob names], {input top: kind}) for a model folder."""
+    from netspec import caffe_pb2, read_net
+    import datalayers
+    from .evaluate import heads
+    path = os.path.join(folder, 'deploy.prototxt')
+    if os.path.isfile(path):
+        net = read_net(path)
+        inputs = [t for l in net.layer if l.type == 'Input' for t in l.top]
+        scores = ['score'] if any('score' in l.top for l in net.layer) else [net.layer[-1].top[0]]
+        return net, scores, {t: ('color' if t in ('data', 'color') else t) for t in inputs}
+    src = read_net(eval_prototxt(folder))
+    scores = [h[0] for h in heads(src)]
+    dl = datalayers.data_layers(src)
+    if len(dl) != 1:
+        raise ValueError(f'{folder}: no deploy.prototxt and no single reference data layer to derive one from')
+    data_layer = dl[0]
+    params = datalayers.parse_param_str(data_layer.python_param.param_str)
+    kinds = {}
+    for t, name in zip(data_layer.top, params.get('tops', data_layer.top)):
+        if name not in LABEL_TOPS:
+            kinds[t] = 'color' if name in ('data', 'color') else name
+    net = caffe_pb2.NetParameter()
+    net.CopyFrom(src)
+    del net.layer[:]
+    removed = {t for t in data_layer.top if t not in kinds}
+    for layer in src.layer:
+        if layer is data_layer or layer.name == data_layer.name:
+            inp = net.layer.add(name='input', type='Input')
+            inp.top.extend(kinds)
+            for t in kinds:
+                inp.input_param.shape.add().dim.extend([1, 1 if kinds[t] == 'depth' else 3, 1, 1])
+            continue
+        if layer.type in ('SoftmaxWithLoss', 'Accuracy') or removed.intersection(layer.bottom):
+            removed.update(layer.top)
+            continue
+        net.layer.add().CopyFrom(layer)
+    return net, [s for s in scores if s not in removed], kinds
+
+
+def preprocess(path, kind, family):
+    """One input image as its data layer would deliver it: float32 1 x C x H x W."""
+    from datalayers.io import load_bgr
+    from datalayers.datasets import NYUDSeg, SIFTFlowSeg, PASCALContextSeg, load_depth
+    if kind == 'depth':
+        arr = load_depth(path)
+    elif kind == 'hha':
+        arr = load_bgr(path, NYUDSeg.mean_hha, '', what='HHA image', reverse=False)
+    else:
+        mean = {'voc': np.array(INFER_MEAN), 'siftflow': SIFTFlowSeg.mean, 'nyud': NYUDSeg.mean_bgr,
+                'pascalcontext': PASCALContextSeg.mean}[family]
+        arr = load_bgr(path, mean, '')
+    return np.ascontiguousarray(arr[np.newaxis], dtype=np.float32)
+
+
+def side_by_side(rgb, seg, palette):
+    """Image | image with labels blended (vis_seg) | label colours, as one uint8 picture."""
+    from datalayers.palette import color_seg, vis_seg
+    return np.concatenate([rgb, vis_seg(rgb, seg, palette), color_seg(seg, palette)], axis=1)
+
+
+def infer(folder, weights, images, out_dir, extra=None, device='cpu', net=None, progress=True):
+    """Label each image; returns [{image, outputs: {score blob: (png path, vis path)}, shape}].
+
+    extra: {input kind ('depth', 'hha'): [paths aligned with images]} for NYUD nets that need them."""
+    from datalayers.palette import make_palette, save_indexed_png
+    extra = extra or {}
+    net_param, score_blobs, kinds = deploy_net(folder)
+    need = sorted(set(kinds.values()) - {'color'} - set(extra))
+    if need:
+        raise ValueError(f'{folder}: the net also needs {", ".join(need)} images for each input image '
+                         f'(pass them with --{" / --".join(need)})')
+    for k, paths in extra.items():
+        if len(paths) != len(images):
+            raise ValueError(f'{len(paths)} {k} images given for {len(images)} images')
+    if net is None:
+        from runtime import Net
+        net = Net(net_param, weights=weights, phase='test', device=device)
+    family = _family(folder)
+    palette = make_palette(256)
+    os.makedirs(out_dir, exist_ok=True)
+    results = []
+    items = list(enumerate(images))
+    if progress:
+        import sys
+        from tqdm import tqdm
+        items = tqdm(items, desc='infer', unit='img', file=sys.stderr)
+    import torch
+    for i, path in items:
+        inputs = {t: preprocess(path if kind == 'color' else extra[kind][i], kind, family)
+                  for t, kind in kinds.items()}
+        with torch.no_grad():
+            net.forward(**inputs)
+        rgb = np.asarray(Image.open(path).convert('RGB'))
+        stem = os.path.splitext(os.path.basename(path))[0]
+        outs = {}
+        for s in score_blobs:
+            seg = net.blobs[s].detach()[0].argmax(0).cpu().numpy().astype(np.uint8)
+            suffix = '' if len(score_blobs) == 1 else '_' + s
+            png = os.path.join(out_dir, f'{stem}{suffix}.png')
+            vis = os.path.join(out_dir, f'{stem}{suffix}_vis.png')
+            save_indexed_png(png, seg, palette)
+            Image.fromarray(side_by_side(rgb, seg, palette)).save(vis)
+            outs[s] = (png, vis)
+        results.append({'image': path, 'shape': rgb.shape[:2], 'outputs': outs})
+    return results

@@ -1,0 +1,31 @@
+"""Label images with a model: label PNGs (VOC palette) and side-by-side pictures (image | overlay | labels).
+
+    python tools/infer.py --model voc-fcn8s --weights fcn8s-heavy-pascal.caffemodel image.jpg ... --out out/
+
+Uses the folder's deploy.prototxt, or one derived from its eval net (data layer -> Input). Any image size.
+NYUD nets that read depth or HHA take them with --depth / --hha (one per image, in the same order).
+"""
+import argparse
+
+
+def main(argv=None):
+    from scoring.inference import infer
+    ap = argparse.ArgumentParser(description='Label images with a model folder and its weights.')
+    ap.add_argument('--model', required=True, help='model folder (deploy.prototxt, or val/test.prototxt)')
+    ap.add_argument('--weights', help='.caffemodel / .h5 / .pth (omit: zero-initialised)')
+    ap.add_argument('images', nargs='+', metavar='IMAGE')
+    ap.add_argument('--out', required=True, help='output folder')
+    ap.add_argument('--depth', nargs='+', help='NYUD depth PNGs, one per image')
+    ap.add_argument('--hha', nargs='+', help='NYUD HHA PNGs, one per image')
+    ap.add_argument('--device', default='cpu')
+    args = ap.parse_args(argv)
+    extra = {k: v for k, v in (('depth', args.depth), ('hha', args.hha)) if v}
+    results = infer(args.model, args.weights, args.images, args.out, extra=extra, device=args.device)
+    for r in results:
+        for blob, (png, vis) in r['outputs'].items():
+            print(f"{r['image']} ({r['shape'][1]}x{r['shape'][0]}) {blob}: {png}  {vis}")
+    return results
+
+
+if __name__ == '__main__':
+    main()
