@@ -109,7 +109,9 @@ def _h5_string(loc, name, text):
     tid.set_size(len(raw))
     tid.set_strpad(h5py.h5t.STR_NULLTERM)
     space = h5py.h5s.create(h5py.h5s.SCALAR)
-    ds = h5py.h5d.create(loc.id, name.encode(), tid, space)
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_obj_track_times(False)  # reproducible files, as h5py's create_dataset makes them
+    ds = h5py.h5d.create(loc.id, name.encode(), tid, space, dcpl=dcpl)
     ds.write(h5py.h5s.ALL, h5py.h5s.ALL, np.array(raw, dtype=f'S{len(raw)}'), mtype=tid)
 
 
