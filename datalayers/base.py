@@ -3,11 +3,15 @@
 The layer modules (voc_layers, ...) mix this into ``runtime.Layer`` (``import runtime as caffe``). As in the
 reference: setup parses param_str and checks the tops; reshape reads the current sample and shapes the tops
 (1 x C x H x W at the image's own size); forward copies it out and moves to the next index (a new random draw,
-or +1 wrapping). param_str may add 'prefetch': k (default 0) to read k samples ahead in background threads;
-the order and arrays do not change.
+or +1 wrapping). Beyond the reference, the next samples are read ahead by a background thread so a forward
+never waits on decoding: param_str may set 'prefetch': k (default 2; 0 reads on demand like the reference)
+and 'workers': w (default 1). The order and the arrays do not depend on them (tests/test_data_loader.py).
 """
 from .loader import SampleStream
 from .params import parse_param_str
+
+#: samples a data layer reads ahead unless its param_str says otherwise
+DEFAULT_PREFETCH = 2
 
 
 class SegDataLayer:
@@ -26,7 +30,7 @@ class SegDataLayer:
         # the reference's attribute names
         self.split, self.random, self.seed = self.dataset.split, self.dataset.randomize, self.dataset.seed
         self.indices = self.dataset.ids
-        self.stream = SampleStream(self.dataset, prefetch=params.get('prefetch', 0),
+        self.stream = SampleStream(self.dataset, prefetch=params.get('prefetch', DEFAULT_PREFETCH),
                                    workers=params.get('workers', 1))
         self.idx = self.stream.peek_index()  # the first draw happens at setup, as in the reference
 

@@ -114,12 +114,16 @@ def do_seg_tests(net, iteration, save_format, dataset, layer='score', gt='label'
 
 def seg_tests(solver, save_format, dataset, layer='score', gt='label', loss='loss', exclude=(), out=None):
     """The reference seg_tests: test net 0 shares the training net's weights, then do_seg_tests at the
-    solver's current iteration. Works with any solver exposing .net, .test_nets and .iter; sharing uses
-    test_net.share_with(net) where the runtime provides it, else a copy of the weights."""
+    solver's current iteration. Sharing uses solver.share_weights() (solvers.SGDSolver), else
+    test_net.share_with(net), else a copy of the weights."""
     print('>>>', datetime.now(), 'Begin seg tests', file=out or sys.stdout)
     test_net = solver.test_nets[0]
-    if hasattr(test_net, 'share_with'):
+    if hasattr(solver, 'share_weights'):
+        solver.share_weights()
+    elif hasattr(test_net, 'share_with'):
         test_net.share_with(solver.net)
     else:
         test_net.load_arrays(solver.net.to_arrays(), source='training net')
-    return do_seg_tests(test_net, solver.iter, save_format, dataset, layer, gt, loss, exclude, out)
+    import torch
+    with torch.no_grad():
+        return do_seg_tests(test_net, solver.iter, save_format, dataset, layer, gt, loss, exclude, out)

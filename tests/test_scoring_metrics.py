@@ -134,3 +134,42 @@ def test_benchmark_tool_runs_and_prints_the_metric_time(capsys):
     bench_score.main(['--images', '12'])
     out = capsys.readouterr().out
     assert re.search(r'metric time .* s', out) and 'mean IU' in out
+
+
+def test_seg_tests_prints_the_reference_lines_and_shares_weights():
+    import io
+    from scoring import seg_tests
+
+    class FakeNet:
+        """Two forwards over a 2-image split: scores and labels known in advance."""
+        def __init__(self):
+            self.k, self.blobs = 0, {}
+            self.labels = [np.array([[0, 1], [1, 255]]), np.array([[2, 2], [0, 1]])]
+
+        def forward(self):
+            lab = self.labels[self.k % 2]
+            score = np.zeros((1, 3, 2, 2), np.float32)
+            score[0, 1] = 1.0  # always predicts class 1
+            self.blobs = {'score': score, 'label': lab[None, None].astype(np.float32),
+                          'loss': np.array(2.0 + self.k, np.float32)}
+            self.k += 1
+
+    class FakeSolver:
+        iter = 4000
+        shared = False
+
+        def __init__(self):
+            self.test_nets = [FakeNet()]
+
+        def share_weights(self):
+            self.shared = True
+
+    solver, out = FakeSolver(), io.StringIO()
+    hist = seg_tests(solver, None, ['a', 'b'], out=out)
+    assert solver.shared
+    np.testing.assert_array_equal(hist, [[0, 2, 0], [0, 3, 0], [0, 2, 0]])
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith('>>> ') and lines[0].endswith('Begin seg tests')
+    tail = [l.split(' Iteration 4000 ', 1)[1] for l in lines[1:]]
+    assert tail == ['loss 2.5', f'overall accuracy {3 / 7}', f'mean accuracy {1 / 3}',
+                    f'mean IU {(3 / 7) / 3}', f'fwavacc {3 / 7 * 3 / 7}']
