@@ -22,8 +22,9 @@ from .state import filter_net, make_state, upgrade_net
 class _Context:
     """What every layer of one net shares."""
 
-    def __init__(self, phase, device, dtype):
+    def __init__(self, phase, device, dtype, force_backward=False):
         self.phase, self.device, self.dtype = phase, device, dtype
+        self.force_backward = force_backward
 
 
 def _detaching(fn, indices):
@@ -55,7 +56,7 @@ class Net(nn.Module):
         self.net_param = filter_net(net_param, state, where)
         self.name = self.net_param.name
         self.source = where
-        self._ctx = _Context(self.phase, torch.device(device), torch.float32)
+        self._ctx = _Context(self.phase, torch.device(device), torch.float32, self.net_param.force_backward)
         self._build()
         self._blob_values = [None] * len(self._blob_names)
         self._loss_values = []
@@ -108,7 +109,8 @@ class Net(nn.Module):
                 raise layer.error(f'propagate_down must be given once per bottom ({len(lp.bottom)} bottoms, '
                                   f'{len(lp.propagate_down)} values)')
             fn = layer.forward
-            stop = [i for i, pd in enumerate(lp.propagate_down) if not pd]
+            # (force_backward overrides it, as in Caffe's Net::Init)
+            stop = [] if self.net_param.force_backward else [i for i, pd in enumerate(lp.propagate_down) if not pd]
             if stop:
                 fn = _detaching(fn, stop)
             if isinstance(layer, Input):

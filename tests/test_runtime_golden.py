@@ -53,9 +53,19 @@ def keys(store, prefix):
     return sorted({k[len(prefix):].rsplit(':', 1)[0] for k in store.files if k.startswith(prefix)})
 
 
+def _net_cases():
+    """Every net at both sizes; the default suite runs each net at one size (alternating, so both sizes are
+    covered), the rest is marked slow."""
+    cases = []
+    for k, folder in enumerate(mk.FOLDERS):
+        for j, size in enumerate(mk.SIZES):
+            marks = () if j == k % len(mk.SIZES) else (pytest.mark.slow,)
+            cases.append(pytest.param(folder, size, id=f'{folder}-{size[0]}x{size[1]}', marks=marks))
+    return cases
+
+
 @pytest.mark.parametrize('device', DEVICES)
-@pytest.mark.parametrize('size', mk.SIZES, ids=lambda s: f'{s[0]}x{s[1]}')
-@pytest.mark.parametrize('folder', mk.FOLDERS)
+@pytest.mark.parametrize('folder,size', _net_cases())
 def test_thin_reference_net_matches_caffe_forward_and_backward(folder, size, device):
     store = np.load(FIXTURES / f'nets_{folder}.npz')
     H, W = size

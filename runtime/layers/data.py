@@ -1,4 +1,6 @@
-"""Input: blobs the caller fills (net.forward(name=array)); each keeps its last value, as a pycaffe blob does."""
+"""Input: blobs the caller fills (net.forward(name=array)); each keeps its last value, as a pycaffe blob does.
+
+With force_backward the Input blobs receive gradients too (their .grad is Caffe's input diff)."""
 import numpy as np
 import torch
 
@@ -20,7 +22,10 @@ class Input(CaffeLayer):
         if len(shapes) == 1:
             shapes = shapes * nt
         self.shapes = shapes
-        self.values = [torch.zeros(s, dtype=ctx.dtype, device=ctx.device) for s in shapes]
+        self.values = [self._leaf(torch.zeros(s, dtype=ctx.dtype, device=ctx.device)) for s in shapes]
+
+    def _leaf(self, t):
+        return t.requires_grad_(True) if self.ctx.force_backward else t
 
     def top_shapes(self, bottom_shapes):
         return [tuple(v.shape) for v in self.values]
@@ -30,8 +35,8 @@ class Input(CaffeLayer):
         if isinstance(value, torch.Tensor):
             t = value.detach().to(device=self.ctx.device, dtype=self.ctx.dtype)
         else:
-            t = torch.as_tensor(np.asarray(value, dtype=np.float32)).to(self.ctx.device)
-        self.values[i] = t
+            t = torch.from_numpy(np.array(value, dtype=np.float32, copy=True)).to(self.ctx.device)
+        self.values[i] = self._leaf(t)
 
     def forward(self):
         return self.values

@@ -199,8 +199,8 @@ class ArgMax(CaffeLayer):
 
     def top_shapes(self, bottom_shapes):
         s = tuple(bottom_shapes[0])
-        if self.axis is None:
-            return [(s[0], 2 if self.out_max_val else 1, self.top_k)]
+        if self.axis is None:    # Caffe: max(3, axes) axes, (N, 1 or 2, top_k, 1, ...)
+            return [(s[0], 2 if self.out_max_val else 1, self.top_k) + (1,) * (len(s) - 3)]
         return [s[:self.axis] + (self.top_k,) + s[self.axis + 1:]]
 
     @torch.no_grad()
@@ -217,5 +217,5 @@ class ArgMax(CaffeLayer):
         idx = (n - 1 - idx.narrow(dim, 0, self.top_k)).to(x.dtype)
         if self.axis is None:
             out = torch.stack([idx, vals], 1) if self.out_max_val else idx.unsqueeze(1)
-            return (out,)
+            return (out.reshape(self.top_shapes([x.shape])[0]),)
         return (vals if self.out_max_val else idx,)

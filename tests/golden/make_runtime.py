@@ -20,6 +20,7 @@
 This file imports caffe only inside main(); the tests import its pure-numpy helpers.
 """
 import os
+import re
 import sys
 import tempfile
 import zlib
@@ -34,6 +35,7 @@ FOLDERS = ('voc-fcn32s', 'voc-fcn16s', 'voc-fcn8s', 'voc-fcn8s-atonce', 'voc-fcn
            'nyud-fcn32s-color-hha', 'pascalcontext-fcn32s', 'pascalcontext-fcn16s', 'pascalcontext-fcn8s')
 SIZES = ((37, 45), (50, 33))
 SAMPLES = 512
+AUTO_SPLIT = re.compile(r'_split_\d+$')    # the Split blobs Caffe inserts by itself (blob_layer_i_split_j)
 LABEL_TOPS = ('label', 'sem', 'geo')
 ONE_CHANNEL_TOPS = LABEL_TOPS + ('depth',)
 IGNORE = 255
@@ -184,9 +186,9 @@ def semantics_cases():
     labels={label input: classes}, phase='TRAIN'|'TEST', backward=bool, ignore=bool)}."""
     cases = {}
 
-    def add(name, text, check, labels=None, phase='TRAIN', backward=True, ignore=True):
+    def add(name, text, check, labels=None, phase='TRAIN', backward=True, ignore=True, force_backward=True):
         cases[name] = dict(text=text, check=list(check), labels=labels or {}, phase=phase, backward=backward,
-                           ignore=ignore)
+                           ignore=ignore, force_backward=force_backward)
 
     pools = {
         'max_k3s2p1': 'pool: MAX kernel_size: 3 stride: 2 pad: 1',
@@ -328,11 +330,12 @@ def semantics_cases():
     add('misc', text, ['concat1', 'concat2', 'flat', 'flat2', 'reshape', 'reshape2', 'sigmoid', 'tanh', 'power',
                        'power2', 'leaky', 'softmax', 'softmax2', 'split_a'])
 
-    # in-place layers: the blob shows the last value, the gradient passes through both
+    # in-place layers: the blob shows the last value, the gradient passes through both. (Not ReLU before an in-place
+    # Scale: Caffe's in-place ReLU backward reads its mask from the blob, which the Scale has overwritten by then.)
     text = _input('data', (1, 3, 6, 7))
     text += _layer('conv', 'Convolution', ['data'], ['conv'], 'convolution_param { num_output: 4 kernel_size: 3 }')
-    text += _layer('relu', 'ReLU', ['conv'], ['conv'])
     text += _layer('scale', 'Scale', ['conv'], ['conv'], 'scale_param { bias_term: true }')
+    text += _layer('relu', 'ReLU', ['conv'], ['conv'])
     text += _layer('pool', 'Pooling', ['conv'], ['pool'], 'pooling_param { pool: MAX kernel_size: 2 stride: 2 }')
     add('in_place', text, ['pool'])
 
@@ -343,7 +346,12 @@ def semantics_cases():
     text += _layer('conv2', 'Convolution', ['conv1'], ['conv2'], 'propagate_down: false '
                    'convolution_param { num_output: 2 kernel_size: 1 }')
     text += _layer('conv3', 'Convolution', ['conv1'], ['conv3'], 'convolution_param { num_output: 2 kernel_size: 1 }')
-    add('propagate_down', text, ['conv2', 'conv3'])
+    add('propagate_down', text, ['conv2', 'conv3'], force_backward=False)   # force_backward overrides it
+    text = _input('data', (1, 3, 6, 7))
+    text += _layer('conv1', 'Convolution', ['data'], ['conv1'], 'convolution_param { num_output: 4 kernel_size: 3 }')
+    text += _layer('conv2', 'Convolution', ['conv1'], ['conv2'], 'propagate_down: false '
+                   'convolution_param { num_output: 2 kernel_size: 1 }')
+    add('propagate_down_forced', text, ['conv2'])
 
     # forward-only layers (Caffe has no backward for them)
     text = _input('data', (2, 5, 3, 4)) + _input('label', (2, 1, 3, 4))
@@ -377,10 +385,10 @@ def semantics_cases():
     return cases
 
 
-def loss_harness(text, shapes):
+def loss_harness(text, shapes, force_backward=True):
     """The case's text with force_backward and, for each checked top t, an Input w_t and Eltwise PROD wl_t with
     loss_weight 1."""
-    out = 'force_backward: true\n' + text
+    out = ('force_backward: true\n' if force_backward else '') + text
     for t, shape in shapes.items():
         out += _input(f'w_{t}', shape)
         out += _layer(f'wl_{t}', 'Eltwise', [t, f'w_{t}'], [f'wl_{t}'], 'loss_weight: 1 eltwise_param { operation: PROD }')
@@ -446,7 +454,7 @@ def make_nets(caffe, pb2, text_format, folders):
             net.backward()
             store[f'{tag}/prototxt'] = np.array(text)
             for n, b in net.blobs.items():
-                if '_split_' in n:
+                if AUTO_SPLIT.search(n):
                     continue
                 summarize(store, f'{tag}/blob/{n}', b.data)
             lr = {lp.name: [p.lr_mult for p in lp.param] for lp in thin.layer}
@@ -467,7 +475,7 @@ def make_semantics(caffe, pb2, text_format):
         phase = caffe.TRAIN if case['phase'] == 'TRAIN' else caffe.TEST
         net0 = _caffe_net(caffe, case['text'], phase)
         shapes = {t: net0.blobs[t].data.shape for t in case['check']}
-        text = loss_harness(case['text'], shapes) if case['backward'] else case['text']
+        text = loss_harness(case['text'], shapes, case['force_backward']) if case['backward'] else case['text']
         net = _caffe_net(caffe, text, phase)
         net_param = text_format.Parse(text, pb2.NetParameter())
         _fill_weights(net, net_param)
@@ -488,10 +496,11 @@ def make_semantics(caffe, pb2, text_format):
         for n, v in inputs.items():
             store[f'{name}/input/{n}'] = v
         for n, b in net.blobs.items():
-            if '_split_' in n:
+            if AUTO_SPLIT.search(n):
                 continue
             store[f'{name}/blob/{n}'] = b.data.copy()
-            if case['backward'] and n in inputs and n not in case['labels'] and not n.startswith('w_'):
+            if case['backward'] and case['force_backward'] and n in inputs and n not in case['labels'] \
+                    and not n.startswith('w_'):
                 store[f'{name}/diff/{n}'] = b.diff.copy()
         lr = {lp.name: [p.lr_mult for p in lp.param] for lp in net_param.layer}
         if case['backward']:
