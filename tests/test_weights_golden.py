@@ -104,3 +104,22 @@ def test_solverstate_round_trip_through_caffe(fmt, ext):
     model = weights.read_weights(g(state.learned_net))
     for i in range(2):
         assert np.array_equal(model['ip'][i], restored[f'w1_{i}'])
+
+
+@pytest.mark.parametrize('variant', ['v1', 'unpacked', 'double'])
+def test_old_encodings_read_as_caffe_reads_them(variant):
+    """V1 `layers` with legacy 4-D dims (the VGG16 release), unpacked floats, double_data: after Caffe's copy rules
+    (legacy dims right-aligned, doubles cast to float), our arrays equal what the real Caffe loaded, bit for bit."""
+    caffe_read = npz_layers(g(f'caffe_read_ours_vgg16_thin_{variant}.npz'))
+    got = weights.read_weights(g(f'ours_vgg16_thin_{variant}.caffemodel'))
+    if variant == 'v1':
+        assert got['fc6'][0].shape == (1, 1, 16, 392) and got['fc6'][1].shape == (1, 1, 1, 16)
+    if variant == 'double':
+        assert got['fc6'][0].dtype == np.float64
+    target = {k: [v[i].shape for i in sorted(v)] for k, v in caffe_read.items()}
+    matched = weights.match_arrays(target, got, f'ours_vgg16_thin_{variant}.caffemodel')
+    assert set(matched) == set(caffe_read)
+    for layer, blobs in caffe_read.items():
+        for i, want in blobs.items():
+            ours = np.asarray(matched[layer][i], dtype=np.float32)
+            assert np.array_equal(ours.view(np.uint32), want.view(np.uint32)), (layer, i)

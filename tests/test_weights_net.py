@@ -42,6 +42,16 @@ def test_net_loads_caffe_written_weights_bit_exactly(net, ext):
             assert np.array_equal(p.detach().numpy(), want[f'{layer}.{i}']), (layer, i)
 
 
+@pytest.mark.oracle
+@pytest.mark.parametrize('variant', ['v1', 'unpacked', 'double'])
+def test_net_loads_old_encodings_as_the_real_caffe_does(variant):
+    n = Net(g('vgg16_thin.prototxt'), weights=g(f'ours_vgg16_thin_{variant}.caffemodel'))
+    want = np.load(g(f'caffe_read_ours_vgg16_thin_{variant}.npz'))
+    for layer, blobs in n.params.items():
+        for i, p in enumerate(blobs):
+            assert np.array_equal(p.detach().numpy(), want[f'{layer}.{i}']), (layer, i)
+
+
 @pytest.mark.parametrize('ext', ['caffemodel', 'caffemodel.h5', 'pth'])
 def test_net_save_then_copy_from_restores_every_blob(tmp_path, ext):
     a = Net(g('caffenet_thin.prototxt'), weights=g('caffe_caffenet_thin.caffemodel'))

@@ -12,7 +12,10 @@ or `python tests/golden/make_weights.py all` from the project env, which runs th
 2. ours: the project writes other seeded weights for the same nets with weights.write_weights (.caffemodel with the
    net's layer settings, .caffemodel.h5), and a solver state (binary and HDF5) for a one-layer solver net, keeping
    what it meant to write in ours_<net>.npz / ours_solver.npz.
-3. caffe-load: Caffe loads the project's files and dumps what it got (caffe_read_ours_<net>[_h5].npz); it restores
+   It also hand-builds old encodings of thin VGG16 weights with the schema: V1 `layers` with legacy 4-D dims,
+   unpacked float data, and double_data (ours_vgg16_thin_{v1,unpacked,double}.caffemodel).
+3. caffe-load: Caffe loads the project's files and dumps what it got (caffe_read_ours_<net>[_h5].npz, and
+   caffe_read_ours_vgg16_thin_<variant>.npz for the old encodings); it restores
    the project's solver states, steps once with base_lr 0 and momentum 1 (so each weight moves by exactly its
    restored history), and snapshots again in the same format (caffe_bin_iter_8.*, caffe_h5_iter_8.*).
 
@@ -207,6 +210,7 @@ def ours():
         write_weights(os.path.join(OUT, f'ours_{name}.caffemodel'), arrays, net_param)
         write_weights(os.path.join(OUT, f'ours_{name}.caffemodel.h5'), arrays, net_param)
         np.savez(os.path.join(OUT, f'ours_{name}.npz'), **flat)
+    legacy_variants(net_param_of=lambda n: read_net(os.path.join(OUT, n + '.prototxt')))
     w0 = seeded(SOLVER_SHAPES, 99)
     hist = seeded(SOLVER_SHAPES, 98)
     write_weights(os.path.join(OUT, 'ours_solver_w0.caffemodel'), {'ip': w0})
@@ -216,6 +220,63 @@ def ours():
     write_solverstate(os.path.join(OUT, 'ours.solverstate.h5'),
                       SolverState(iter=7, learned_net='ours_solver_w0.caffemodel.h5', history=hist, current_step=3))
     np.savez(os.path.join(OUT, 'ours_solver.npz'), w0_0=w0[0], w0_1=w0[1], h_0=hist[0], h_1=hist[1])
+
+
+VARIANTS = ('v1', 'unpacked', 'double')
+
+
+def legacy_variants(net_param_of):
+    """Old encodings of thin VGG16 weights, hand-built with the schema: V1 `layers` with type enums and legacy
+    4-D dims (the ILSVRC VGG16 release), float data written unpacked, and double_data."""
+    import struct
+    from netspec import caffe_pb2
+    shapes = np.load(os.path.join(OUT, 'caffe_vgg16_thin.npz'))
+    arrays = {}
+    for key in shapes.files:
+        layer, _ = key.rsplit('.', 1)
+        arrays.setdefault(layer, []).append(shapes[key].shape)
+    arrays = {k: seeded(v, 9000 + j) for j, (k, v) in enumerate(arrays.items())}
+    V1 = caffe_pb2.V1LayerParameter
+    kinds = {'Input': None, 'Convolution': V1.CONVOLUTION, 'ReLU': V1.RELU, 'Pooling': V1.POOLING,
+             'InnerProduct': V1.INNER_PRODUCT, 'Dropout': V1.DROPOUT, 'Softmax': V1.SOFTMAX}
+    v1 = caffe_pb2.NetParameter(name='VGG_ILSVRC_16_layers')
+    dbl = caffe_pb2.NetParameter(name='VGG_ILSVRC_16_layers')
+    unpacked = b''
+    flat = {}
+    for lp in net_param_of('vgg16_thin').layer:
+        if kinds[lp.type] is None:
+            continue
+        layer = v1.layers.add(name=lp.name, type=kinds[lp.type])
+        dlayer = dbl.layer.add(name=lp.name, type=lp.type)
+        body = caffe_pb2.LayerParameter(name=lp.name, type=lp.type).SerializeToString()
+        for i, a in enumerate(arrays.get(lp.name, [])):
+            flat[f'{lp.name}.{i}'] = a
+            legacy = (1,) * (4 - a.ndim) + a.shape
+            layer.blobs.add(num=legacy[0], channels=legacy[1], height=legacy[2], width=legacy[3]).data.extend(
+                a.ravel())
+            d = dlayer.blobs.add()
+            d.shape.dim.extend(a.shape)
+            d.double_data.extend(a.astype(np.float64).ravel() * (1 + 1e-9))  # not float32-representable
+            shape = caffe_pb2.BlobShape(dim=a.shape).SerializeToString()
+            blob = b'\x3a' + _varint(len(shape)) + shape + b''.join(b'\x2d' + struct.pack('<f', v) for v in a.ravel())
+            body += b'\x3a' + _varint(len(blob)) + blob
+        unpacked += b'\xa2\x06' + _varint(len(body)) + body
+    with open(os.path.join(OUT, 'ours_vgg16_thin_v1.caffemodel'), 'wb') as f:
+        f.write(v1.SerializeToString())
+    with open(os.path.join(OUT, 'ours_vgg16_thin_unpacked.caffemodel'), 'wb') as f:
+        f.write(unpacked)
+    with open(os.path.join(OUT, 'ours_vgg16_thin_double.caffemodel'), 'wb') as f:
+        f.write(dbl.SerializeToString())
+    np.savez(os.path.join(OUT, 'ours_vgg16_thin_variants.npz'), **flat)
+
+
+def _varint(n):
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
 
 
 def caffe_load():
@@ -228,6 +289,11 @@ def caffe_load():
         net = caffe.Net(proto, caffe.TEST)
         net.copy_from(os.path.join(OUT, f'ours_{name}.caffemodel.h5'))
         np.savez(os.path.join(OUT, f'caffe_read_ours_{name}_h5.npz'),
+                 **{f'{n}.{i}': b.data.copy() for n, bs in net.params.items() for i, b in enumerate(bs)})
+    for variant in VARIANTS:
+        net = caffe.Net(os.path.join(OUT, 'vgg16_thin.prototxt'),
+                        os.path.join(OUT, f'ours_vgg16_thin_{variant}.caffemodel'), caffe.TEST)
+        np.savez(os.path.join(OUT, f'caffe_read_ours_vgg16_thin_{variant}.npz'),
                  **{f'{n}.{i}': b.data.copy() for n, bs in net.params.items() for i, b in enumerate(bs)})
     cwd = os.getcwd()
     os.chdir(OUT)  # learned_net and snapshot paths are relative to the working directory, as in Caffe
