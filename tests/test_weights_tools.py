@@ -210,3 +210,22 @@ def test_tools_run_as_scripts_and_document_their_flags():
         r = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', tool), '--help'], capture_output=True,
                            text=True, env=env, timeout=60)
         assert r.returncode == 0 and flag in r.stdout
+
+
+@pytest.mark.oracle
+def test_surgery_equals_the_reference_procedure_run_in_the_real_caffe(tmp_path, capsys):
+    """tests/golden/make_weights.py ran the reference's transplant + interp in pycaffe (Caffe-written thin VGG16
+    into a thin FCN-32s); tools/surgery.py on the same files gives the same blobs, bit for bit."""
+    gw = os.path.join(ROOT, 'tests', 'golden', 'weights')
+    out = tmp_path / 'ours.caffemodel'
+    rc = surgery.main(['--classifier', os.path.join(gw, 'vgg16_thin.prototxt'),
+                       '--weights', os.path.join(gw, 'caffe_vgg16_thin.caffemodel'),
+                       '--fcn', os.path.join(gw, 'fcn32s_thin.prototxt'), '--out', str(out)])
+    assert rc == 0
+    ours = weights.read_weights(out)
+    caffe = weights.read_weights(os.path.join(gw, 'caffe_surgery_fcn32s_thin.caffemodel'))
+    with_blobs = [k for k, v in caffe.items() if v]
+    assert [k for k, v in ours.items() if v] == with_blobs
+    for k in with_blobs:
+        for a, b in zip(ours[k], caffe[k]):
+            assert a.shape == b.shape and np.array_equal(a.view(np.uint32), b.view(np.uint32)), k

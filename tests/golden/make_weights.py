@@ -8,7 +8,8 @@ or `python tests/golden/make_weights.py all` from the project env, which runs th
 
 1. caffe-save: thin VGG16 classifier, thin CaffeNet/AlexNet and a thin FCN-8s (prototxts written below, tiny
    channel counts) get seeded weights and are saved by Caffe as .caffemodel and .caffemodel.h5, with the arrays in
-   caffe_<net>.npz.
+   caffe_<net>.npz. Then the reference's surgery (transplant + interp) runs in pycaffe from that VGG16 into a
+   thin FCN-32s: caffe_surgery_fcn32s_thin.caffemodel.
 2. ours: the project writes other seeded weights for the same nets with weights.write_weights (.caffemodel with the
    net's layer settings, .caffemodel.h5), and a solver state (binary and HDF5) for a one-layer solver net, keeping
    what it meant to write in ours_<net>.npz / ours_solver.npz.
@@ -142,6 +143,38 @@ def fcn8s(size=64, fc=16, classes=5, first_pad=100):
             _deconv('upscore8', 'fuse_pool3', c, 16, 8) + _crop('score', 'upscore8', 'data', 31))
 
 
+def fcn32s(size=64, fc=16, classes=5):
+    """Thin FCN-32s deploy net (voc-fcn32s: upscore 64/32, crop 19), sized to take the thin VGG16's weights."""
+    return ('name: "FCN32s_thin"\n' + _input((1, 3, size, size)) + vgg_body(100, lr=True) +
+            _conv('fc6', 'pool5', fc, 7, lr=True) + _relu('relu6', 'fc6') + _drop('drop6', 'fc6') +
+            _conv('fc7', 'fc6', fc, 1, lr=True) + _relu('relu7', 'fc7') + _drop('drop7', 'fc7') +
+            _conv('score_fr', 'fc7', classes, 1, lr=True) +
+            _deconv('upscore', 'score_fr', classes, 64, 32) + _crop('score', 'upscore', 'data', 19))
+
+
+def reference_surgery(caffe, out_path):
+    """The FCN reference's own procedure in pycaffe (surgery.transplant's flat assignment, then interp with
+    upsample_filt on the diagonal), from the Caffe-written thin VGG16 into the thin FCN-32s."""
+    clf = caffe.Net(os.path.join(OUT, 'vgg16_thin.prototxt'), os.path.join(OUT, 'caffe_vgg16_thin.caffemodel'),
+                    caffe.TEST)
+    fcn = caffe.Net(os.path.join(OUT, 'fcn32s_thin.prototxt'), caffe.TEST)
+    for p in clf.params:
+        if p not in fcn.params:
+            continue
+        for i in range(len(clf.params[p])):
+            if i > len(fcn.params[p]) - 1:
+                break
+            fcn.params[p][i].data.flat = clf.params[p][i].data.flat
+    for name in [k for k in fcn.params if 'up' in k]:
+        m, k, h, w = fcn.params[name][0].data.shape
+        factor = (h + 1) // 2
+        center = factor - 1 if h % 2 == 1 else factor - 0.5
+        og = np.ogrid[:h, :h]
+        filt = (1 - abs(og[0] - center) / factor) * (1 - abs(og[1] - center) / factor)
+        fcn.params[name][0].data[range(m), range(k), :, :] = filt
+    fcn.save(out_path)
+
+
 SOLVER_NET = '''name: "solvernet"
 layer {
   name: "data" type: "DummyData" top: "data" top: "target"
@@ -165,6 +198,7 @@ def solver_text(fmt):
 def write_prototxts():
     os.makedirs(OUT, exist_ok=True)
     texts = {'vgg16_thin': vgg16_classifier(), 'caffenet_thin': caffenet(), 'fcn8s_thin': fcn8s(),
+             'fcn32s_thin': fcn32s(),
              'solvernet': SOLVER_NET, 'solver_bin': solver_text('bin'), 'solver_h5': solver_text('h5')}
     for name, text in texts.items():
         with open(os.path.join(OUT, name + '.prototxt'), 'w') as f:
@@ -191,6 +225,7 @@ def caffe_save():
         net.save(os.path.join(OUT, f'caffe_{name}.caffemodel'))
         net.save_hdf5(os.path.join(OUT, f'caffe_{name}.caffemodel.h5'))
         np.savez(os.path.join(OUT, f'caffe_{name}.npz'), **flat)
+    reference_surgery(caffe, os.path.join(OUT, 'caffe_surgery_fcn32s_thin.caffemodel'))
 
 
 def ours():
