@@ -12,6 +12,11 @@ exactly as the reference data layers expect, and returns a dict describing it:
 
 Generators: make_voc (VOC2011 + SBD), make_siftflow, make_nyud, make_pascalcontext, and make_all.
 
+Because the layout under ``root`` is the reference's ``data/`` layout, a reference prototxt runs on it either
+from a working directory where its ``../data`` (or ``../../data``) is ``root``, or after
+``datalayers.rebase_net(net_param, root)``; ``info['params'][split]`` is the param dict pointing at it directly.
+Command line: ``python -m datalayers.synthetic ROOT [--seed S] [--size MIN MAX]`` writes all four.
+
 Images are learnable scenes: each class has its own shape (disk, square or triangle by class id), colour and
 stripe texture, drawn on a textured background; where the format has a void label, a band of `void_width`
 pixels along every region boundary is void. Everything is determined by `seed`; image sides are drawn from
@@ -336,3 +341,20 @@ def make_all(root, seed=0, **kw):
     """All four datasets under one root: {'voc': ..., 'siftflow': ..., 'nyud': ..., 'pascalcontext': ...}."""
     return {'voc': make_voc(root, seed=seed, **kw), 'siftflow': make_siftflow(root, seed=seed + 1, **kw),
             'nyud': make_nyud(root, seed=seed + 2, **kw), 'pascalcontext': make_pascalcontext(root, seed=seed + 3, **kw)}
+
+
+def main(argv=None):
+    import argparse
+    ap = argparse.ArgumentParser(description='Write small synthetic datasets in the four reference layouts.')
+    ap.add_argument('root', help="folder to write (the reference's data/ layout)")
+    ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--size', type=int, nargs=2, default=(64, 120), metavar=('MIN', 'MAX'))
+    args = ap.parse_args(argv)
+    info = make_all(args.root, seed=args.seed, size=tuple(args.size))
+    for name, d in info.items():
+        print(name, {s: len(ids) for s, ids in d['splits'].items()})
+    return info
+
+
+if __name__ == '__main__':
+    main()

@@ -24,7 +24,8 @@ def eval_prototxt(folder):
 
 
 def prepare_net_param(prototxt, data_root=None, split=None):
-    """The eval NetParameter with its data layer's dataset folders re-rooted at data_root and its split set."""
+    """The eval NetParameter with its data layer's dataset folders re-rooted at data_root, its split set, and
+    randomize off (scoring visits each id once in file order, even on a split whose name contains 'train')."""
     import datalayers
     from datalayers.params import parse_param_str
     from netspec import read_net
@@ -35,11 +36,12 @@ def prepare_net_param(prototxt, data_root=None, split=None):
                          f'pascalcontext_layers) to read a split from')
     if data_root is not None:
         datalayers.rebase_net(net_param, data_root)
-    if split is not None:
-        for l in layers:
-            params = parse_param_str(l.python_param.param_str, l.name)
+    for l in layers:
+        params = parse_param_str(l.python_param.param_str, l.name)
+        if split is not None:
             params['split'] = split
-            l.python_param.param_str = repr(params)
+        params['randomize'] = False
+        l.python_param.param_str = repr(params)
     return net_param
 
 

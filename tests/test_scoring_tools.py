@@ -119,3 +119,12 @@ def test_infer_asks_for_hha_images_where_the_net_needs_them(reference, tmp_path)
     from scoring.inference import infer
     with pytest.raises(ValueError, match='hha'):
         infer(str(reference / 'nyud-fcn32s-color-hha'), None, ['x.png'], str(tmp_path))
+
+
+def test_scoring_prepares_the_eval_net_in_file_order_at_the_data_root(reference):
+    import datalayers
+    from scoring.report import prepare_net_param
+    p = prepare_net_param(str(reference / 'voc-fcn16s' / 'val.prototxt'), '/d', split='train')
+    params = datalayers.parse_param_str(p.layer[0].python_param.param_str)
+    assert params == {'voc_dir': '/d/pascal/VOC2011', 'seed': 1337, 'split': 'train',
+                      'mean': (104.00699, 116.66877, 122.67892), 'randomize': False}
