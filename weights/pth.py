@@ -26,7 +26,8 @@ def read_pth(path):
         name, _, idx = str(k).rpartition('.')
         if not name or not idx.isdigit() or not isinstance(v, torch.Tensor):
             raise WeightsError(f'{path}: entry {k!r} is not "<layer name>.<blob index>" -> tensor '
-                               f'(the layout write_weights gives .pth files)')
+                               f'(the layout write_weights and Net.save give .pth files; a module state_dict '
+                               f'saved with torch.save is not it)')
         layers.setdefault(name, {})[int(idx)] = v.detach().numpy()
     out = collections.OrderedDict()
     for name, blobs in layers.items():
