@@ -344,20 +344,49 @@ class Solver:
         self.last_snapshot = state_path
         return state_path
 
-    def _python_layers(self, net):
-        for layer in getattr(net, 'python_layers', None) or []:
-            yield layer
-        if not getattr(net, 'python_layers', None):
-            for m in getattr(net, 'modules', lambda: [])():
-                impl = getattr(m, 'impl', None) or getattr(m, 'layer', None)
-                if impl is not None and hasattr(impl, 'get_state') and hasattr(impl, 'set_state'):
-                    yield impl
+    @staticmethod
+    def _python_layers(net):
+        """The Python-layer objects of a net (runtime.Net keeps each in its layer's `impl`)."""
+        return [l.impl for l in getattr(net, 'layers', []) if getattr(l, 'impl', None) is not None]
+
+    @staticmethod
+    def _layer_state(impl):
+        """A data layer's sample-order state: its own get_state(), or that of a datalayers SampleStream (the
+        order's generator, its position and the indices already drawn ahead); None when it has none."""
+        if hasattr(impl, 'get_state'):
+            return ('custom', impl.get_state())
+        stream = getattr(impl, 'stream', None)
+        order = getattr(stream, 'order', None)
+        if order is not None and hasattr(order, '_rng') and hasattr(stream, '_pending'):
+            rng = order._rng.getstate() if order._rng is not None else None
+            return ('stream', rng, getattr(order, '_next', 0), [i for i, _ in stream._pending])
+        return None
+
+    @staticmethod
+    def _set_layer_state(impl, state):
+        import collections
+        if state is None:
+            return
+        if state[0] == 'custom':
+            impl.set_state(state[1])
+            return
+        _, rng, nxt, pending = state
+        stream = impl.stream
+        if rng is not None:
+            stream.order._rng.setstate(rng)
+        stream.order._next = nxt
+        for _, job in stream._pending:
+            if job is not None and hasattr(job, 'cancel'):
+                job.cancel()
+        stream._pending = collections.deque((i, None) for i in pending)
+        if pending and hasattr(impl, 'idx'):
+            impl.idx = pending[0]
 
     def _write_rngstate(self, path):
         from weights.atomic import atomic_file
         state = {'torch': torch.get_rng_state(), 'numpy': np.random.get_state(), 'python': random.getstate(),
                  'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                 'layers': [l.get_state() for l in self._python_layers(self.net) if hasattr(l, 'get_state')],
+                 'layers': [self._layer_state(l) for l in self._python_layers(self.net)],
                  'iter': self.iter}
         with atomic_file(path, 'solver RNG state') as f:
             pickle.dump(state, f, protocol=4)
@@ -399,9 +428,13 @@ class Solver:
             random.setstate(s['python'])
             if s.get('cuda') is not None and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(s['cuda'])
-            for layer, ls in zip([l for l in self._python_layers(self.net) if hasattr(l, 'set_state')],
-                                 s.get('layers', [])):
-                layer.set_state(ls)
+            layers = self._python_layers(self.net)
+            if len(layers) != len(s.get('layers', [])):
+                log.warning('%s: %d data-layer states for %d Python layers; their order is not restored',
+                            rng, len(s.get('layers', [])), len(layers))
+            else:
+                for impl, ls in zip(layers, s['layers']):
+                    self._set_layer_state(impl, ls)
         else:
             log.warning('%s not found: random states (dropout, data order) are not restored', rng)
         self.share_weights()
