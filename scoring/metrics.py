@@ -29,9 +29,8 @@ def fast_hist(a, b, n):
         b = b.astype(np.int64)
     if a.dtype == np.uint8 and n <= 255 and b.dtype.itemsize <= 2:
         # fast path: n * a + b in 16 bits; a void/out-of-range label (n <= a <= 255) lands at n * n or beyond
-        idx = a.astype(np.uint16)
-        idx *= np.uint16(n)
-        idx += b.astype(np.uint16, copy=False)
+        idx = np.multiply(a, np.uint16(n), dtype=np.uint16)
+        np.add(idx, b, out=idx, casting='unsafe')
         counts = np.bincount(idx, minlength=n * n)
         return counts[:n * n].reshape(n, n)
     valid = (a < n) if a.dtype.kind == 'u' else (a >= 0) & (a < n)
