@@ -102,8 +102,13 @@ def test_surgery_from_stage_makes_fcn16s_from_a_trained_fcn32s(thin, capsys):
 
 def test_surgery_from_stage_refuses_mismatched_shapes_and_keeps_the_destination(thin, capsys):
     d, _ = thin
-    bad = weights.read_weights(d / 'vgg16.caffemodel')  # fc6 as legacy IP weights: not the 32s conv shape
-    weights.write_weights(d / 'bad32.caffemodel', {'fc6': bad['fc6']})
+    init32 = d / 'vgg16-fcn.caffemodel'
+    if not init32.exists():
+        surgery.main(['--classifier', str(d / 'vgg16_deploy.prototxt'), '--weights', str(d / 'vgg16.caffemodel'),
+                      '--fcn', str(d / 'voc-fcn32s' / 'train.prototxt'), '--out', str(init32)])
+    bad = weights.read_weights(init32)
+    bad['fc6'] = weights.read_weights(d / 'vgg16.caffemodel')['fc6']  # legacy IP weights: not the 32s conv shape
+    weights.write_weights(d / 'bad32.caffemodel', bad)
     out = d / 'keep.caffemodel'
     out.write_bytes(b'precious')
     rc = surgery.main(['--from-stage', str(d / 'voc-fcn32s' / 'deploy.prototxt'), str(d / 'bad32.caffemodel'),
@@ -229,3 +234,21 @@ def test_surgery_equals_the_reference_procedure_run_in_the_real_caffe(tmp_path, 
     for k in with_blobs:
         for a, b in zip(ours[k], caffe[k]):
             assert a.shape == b.shape and np.array_equal(a.view(np.uint32), b.view(np.uint32)), k
+
+
+def test_surgery_from_an_h5_missing_a_layer_fails_and_keeps_the_destination(thin, capsys):
+    d, _ = thin
+    init32 = d / 'vgg16-fcn.caffemodel'
+    if not init32.exists():
+        surgery.main(['--classifier', str(d / 'vgg16_deploy.prototxt'), '--weights', str(d / 'vgg16.caffemodel'),
+                      '--fcn', str(d / 'voc-fcn32s' / 'train.prototxt'), '--out', str(init32)])
+    arrays = weights.read_weights(init32)
+    del arrays['fc7']
+    weights.write_weights(d / 'no-fc7.caffemodel.h5', arrays)
+    out = d / 'keep3.caffemodel'
+    out.write_bytes(b'precious')
+    rc = surgery.main(['--from-stage', str(d / 'voc-fcn32s' / 'deploy.prototxt'), str(d / 'no-fc7.caffemodel.h5'),
+                       '--fcn', str(d / 'voc-fcn16s' / 'train.prototxt'), '--out', str(out)])
+    err = capsys.readouterr().err
+    assert rc == 1 and "no-fc7.caffemodel.h5: holds no blobs for layer(s) ['fc7']" in err
+    assert out.read_bytes() == b'precious'

@@ -23,8 +23,8 @@ import sys
 
 from netspec import read_net
 from runtime import Net
-from weights import read_weights
-from weights.surgery import interp, layer_names, mean_channels, transplant, with_input_layers
+from weights import WeightsError, read_weights
+from weights.surgery import interp, layer_names, mean_channels, owners_of_blobs, transplant, with_input_layers
 
 
 def _shape(text):
@@ -60,9 +60,16 @@ def build_parser():
 
 
 def _source_arrays(prototxt, weights_path):
-    """The weights a Caffe Net(prototxt, weights) would hold: the file's layers that the prototxt names."""
+    """The weights a Caffe Net(prototxt, weights) would hold: the file's layers that the prototxt names.
+
+    Unlike Caffe, which leaves such layers at their fillers, a file lacking blobs for a layer of its own net that
+    owns some is an error: a source for surgery must be complete."""
     arrays = read_weights(weights_path)
-    names = set(layer_names(read_net(prototxt)))
+    net = read_net(prototxt)
+    names = set(layer_names(net))
+    missing = [n for n in owners_of_blobs(net) if not arrays.get(n)]
+    if missing:
+        raise WeightsError(f'{weights_path}: holds no blobs for layer(s) {missing} of {prototxt}')
     kept = {k: v for k, v in arrays.items() if k in names and len(v)}
     for k in arrays:
         if k not in names and len(arrays[k]):

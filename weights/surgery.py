@@ -213,3 +213,13 @@ def mean_channels(new_net, new_layer, net, layer):
     _write(dst[new_layer][0], out)
     if len(src[layer]) > 1 and len(dst[new_layer]) > 1:
         _write(dst[new_layer][1], _numpy(src[layer][1]).reshape(tuple(dst[new_layer][1].shape)))
+
+
+def owners_of_blobs(net_param):
+    """Names of the layers of a NetParameter (V2 or V1) whose type owns parameter blobs."""
+    from netspec import caffe_pb2
+    from .caffemodel import PARAM_TYPES
+    V1 = caffe_pb2.V1LayerParameter
+    v1_types = {V1.CONVOLUTION, V1.DECONVOLUTION, V1.INNER_PRODUCT}
+    return ([lp.name for lp in net_param.layer if lp.type in PARAM_TYPES] +
+            [lp.name for lp in net_param.layers if lp.type in v1_types])
