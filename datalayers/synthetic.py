@@ -338,9 +338,11 @@ def make_pascalcontext(root, n_train=6, n_val=4, size=(64, 120), num_classes=60,
 
 
 def make_all(root, seed=0, **kw):
-    """All four datasets under one root: {'voc': ..., 'siftflow': ..., 'nyud': ..., 'pascalcontext': ...}."""
+    """All four datasets under one root: {'voc': ..., 'siftflow': ..., 'nyud': ..., 'pascalcontext': ...};
+    keyword arguments (e.g. size) go to every generator."""
     return {'voc': make_voc(root, seed=seed, **kw), 'siftflow': make_siftflow(root, seed=seed + 1, **kw),
-            'nyud': make_nyud(root, seed=seed + 2, **kw), 'pascalcontext': make_pascalcontext(root, seed=seed + 3, **kw)}
+            'nyud': make_nyud(root, seed=seed + 2, **kw),
+            'pascalcontext': make_pascalcontext(root, seed=seed + 3, **kw)}
 
 
 def main(argv=None):

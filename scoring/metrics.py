@@ -14,8 +14,8 @@ def fast_hist(a, b, n):
     """n x n confusion matrix (int64) of ground truth `a` against prediction `b` (any shapes of equal size).
 
     Same result as the reference's bincount(n * a[k] + b[k]) with k = (0 <= a < n), computed (for uint8
-    labels) with 16-bit indices and no mask, since a skipped label's index already falls past the n*n cells. Predictions outside
-    [0, n) are an error (the reference would count them in a wrong cell)."""
+    labels) with 16-bit indices and no mask, since a skipped label's index already falls past the n*n cells.
+    Predictions outside [0, n) are an error (the reference would count them in a wrong cell)."""
     a = np.asarray(a)
     b = np.asarray(b)
     if a.size != b.size:

@@ -103,7 +103,8 @@ def format_report(report):
         for e in report['paper']:
             if geo:
                 if e['geo_acc'] is not None:
-                    lines.append(f"  {('paper, geom. acc.: ' + e['row'])[:44]:44s}{e['geo_acc']:12.1f}   [{e['source']}]"
+                    row = ('paper, geom. acc.: ' + e['row'])[:44]
+                    lines.append(f"  {row:44s}{e['geo_acc']:12.1f}   [{e['source']}]"
                                  + ('' if e['verified'] else ' UNVERIFIED'))
                 continue
             vals = ''.join(f"{('-' if e[m] is None else f'{e[m]:.1f}'):>12s}" for m in METRICS)
