@@ -139,6 +139,31 @@ class _Reader:
         arrays += [self.blob(b[0], b[1], name, i) for i, b in enumerate(blob_ranges, start=len(arrays))]
         return msg, name, arrays
 
+    def _check_layer_fits(self, pos, end, index):
+        """A layer entry longer than the rest of the file: say which layer (its name is at its start)."""
+        buf = self.src.buf
+        try:
+            key, p = wire.read_varint(buf, pos, end)
+            if key & 7 != wire.LEN or (key >> 3) not in _KINDS:
+                return
+            length, p = wire.read_varint(buf, p, end)
+        except wire.Malformed:
+            return
+        if p + length <= end:
+            return
+        name_field = _KINDS[key >> 3][1]
+        name = None
+        try:
+            for num, wt, val, _ in wire.iter_fields(buf, p, end):
+                if num == name_field and wt == wire.LEN:
+                    name = self.src.bytes(*val).decode('utf-8', 'replace')
+                    break
+        except wire.Malformed:
+            pass
+        what = f'layer {name!r} (#{index})' if name is not None else f'layer #{index}'
+        self.where = what
+        raise wire.Malformed(f'its entry needs {length} bytes but only {end - p} remain', truncated=True)
+
     def net(self, want_net):
         """The whole NetParameter -> (OrderedDict {layer: [arrays]}, NetParameter without blobs or None)."""
         buf, end = self.src.buf, self.src.size
@@ -150,6 +175,8 @@ class _Reader:
         n = 0
         while pos < end:
             fstart = pos
+            self.where = f'layer #{n}' if n else 'the start of the file'
+            self._check_layer_fits(pos, end, n)
             num, wt, val, pos = wire.next_field(buf, pos, end)
             if not _wire_type_ok(desc, num, wt):
                 raise wire.Malformed(f'NetParameter field {num} has wire type {wt}')
