@@ -44,5 +44,14 @@ class SegDataLayer:
             blob.data[...] = a
         self.stream.advance()
 
+    def get_state(self):
+        """The sample-order state (picklable), for a solver snapshot; see SampleStream.get_state."""
+        return self.stream.get_state()
+
+    def set_state(self, state):
+        """Continue the sample order from get_state() (a resumed solver sees the samples it would have seen)."""
+        self.stream.set_state(state)
+        self.idx = self.stream.peek_index()
+
     def backward(self, top, propagate_down, bottom):
         pass

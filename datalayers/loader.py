@@ -51,6 +51,20 @@ class SampleStream:
         self._pending.popleft()
         self._fill()
 
+    def get_state(self):
+        """A picklable snapshot of the stream's position (for resuming training with the same sample order):
+        the order's state and the indices already drawn but not yet consumed (the current one first)."""
+        return {'order': self.order.get_state(), 'pending': [i for i, _ in self._pending]}
+
+    def set_state(self, state):
+        """Resume from get_state(): the next samples are those the snapshotted stream would have given."""
+        for _, job in self._pending:
+            if job is not None:
+                job.cancel()
+        self.order.set_state(state['order'])
+        self._pending = collections.deque(
+            (i, None if self._pool is None else self._pool.submit(self.dataset.load, i)) for i in state['pending'])
+
     def close(self):
         if self._pool is not None:
             for _, job in self._pending:

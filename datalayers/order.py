@@ -34,5 +34,17 @@ class SampleOrder:
         self._next = (idx + 1) % self.n
         return idx
 
+    def get_state(self):
+        """Where the order stands (picklable): the generator's state, or the next sequential index."""
+        return {'rng': self._rng.getstate() if self._rng is not None else None, 'next': self._next}
+
+    def set_state(self, state):
+        if (state['rng'] is None) == self.randomize:
+            raise ValueError('SampleOrder.set_state: state of a ' + ('sequential' if self.randomize else 'random') +
+                             ' order given to a ' + ('random' if self.randomize else 'sequential') + ' one')
+        if state['rng'] is not None:
+            self._rng.setstate(state['rng'])
+        self._next = state['next']
+
     def take(self, k):
         return [next(self) for _ in range(k)]

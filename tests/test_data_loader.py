@@ -65,3 +65,24 @@ def test_a_read_error_surfaces_when_that_sample_is_reached(voc, tmp_path):
     with pytest.raises(datalayers.DatasetError, match=f"img/{ds.ids[1]}.jpg"):
         stream.current()
     stream.close()
+
+
+@pytest.mark.parametrize('split,prefetch', [('train', 0), ('train', 3), ('seg11valid', 2)])
+def test_layer_state_resumes_the_same_sample_order(voc, split, prefetch):
+    """get_state after k forwards, set_state on a fresh layer: the next samples are those the first would give
+    (what a solver snapshot/restore needs)."""
+    import pickle
+    module, layer = voc['layers'][split]
+    params = dict(voc['params'][split], prefetch=prefetch)
+    tops = ['data', 'label']
+    a = data_net(module, layer, params, tops)
+    run(a, tops, 3)
+    impl = a.layers[0].impl
+    state = pickle.loads(pickle.dumps(impl.get_state()))
+    expected = run(a, tops, 5)
+    b = data_net(module, layer, params, tops)
+    b.layers[0].impl.set_state(state)
+    got = run(b, tops, 5)
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(g['label'], e['label'])
+        np.testing.assert_array_equal(g['data'], e['data'])
