@@ -1,7 +1,16 @@
 """What a net sees: the reference Python data layers, a prefetching loader and synthetic datasets.
 
-The layer modules (voc_layers, siftflow_layers, nyud_layers, pascalcontext_layers) import the runtime; this
-package's own namespace does not, so datasets, loaders and the synthetic generator work without it.
+- Layers (python_param module/layer as in the reference prototxts): voc_layers.VOCSegDataLayer,
+  voc_layers.SBDDSegDataLayer, siftflow_layers.SIFTFlowSegDataLayer, nyud_layers.NYUDSegDataLayer,
+  pascalcontext_layers.PASCALContextSegDataLayer. They import the runtime (``import runtime as caffe``); this
+  package's own namespace does not, so datasets, loaders and the synthetic generator work without it.
+- Datasets (datasets.py): VOCSeg, SBDDSeg, SIFTFlowSeg, NYUDSeg, PASCALContextSeg, built from a param dict;
+  ``ids``, ``order()`` (the reference's sample order), ``load(i)`` -> float32 1 x C x H x W arrays per top.
+  ``dataset_from_layer(module, layer, param_str)`` / ``dataset_for_net(net_param)`` build one from a net.
+- Loader (loader.py): ``SegLoader(dataset, prefetch=4, workers=2, processes=False, limit=None)`` iterates
+  {top: array} in the layer's order with background reads; the layers read through the same SampleStream.
+- Synthetic data (synthetic.py): make_voc, make_siftflow, make_nyud, make_pascalcontext, make_all.
+- Paths: ``rebase_net(net_param, root)`` points a net's data layers at a dataset root (the reference's data/).
 """
 from .datasets import (SegDataset, VOCSeg, SBDDSeg, SIFTFlowSeg, NYUDSeg, PASCALContextSeg, VOC_MEAN,
                        CONTEXT_RENAMES)
