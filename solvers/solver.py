@@ -196,7 +196,8 @@ class Solver:
         """Run `iters` iterations (Caffe's Solver::Step; max_iter is not consulted)."""
         start_iter, stop_iter = self.iter, self.iter + int(iters)
         self._losses, self.smoothed_loss = [], 0.0
-        bar = progress(iters, f'{self.param.snapshot_prefix or "train"}', self.progress_bar if self.rank == 0 else False)
+        bar = progress(iters, os.path.basename(self.param.snapshot_prefix) or 'train',
+                       self.progress_bar if self.rank == 0 else False)
         p = self.param
         with self._signals():
             try:

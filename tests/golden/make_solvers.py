@@ -218,8 +218,35 @@ def solver_runs(tmp):
     np.savez_compressed(os.path.join(OUT, 'solvers.npz'), **out)
 
 
+def restore_check(state_path):
+    """Caffe restores a snapshot written by this project (solvers.Solver.snapshot of the golden SGD run after 5
+    steps) and runs steps 6..10; prints the largest relative difference to the golden weights after step 10."""
+    xs, ys = step_inputs()
+    g = np.load(os.path.join(OUT, 'solvers.npz'))
+    state_path = os.path.abspath(state_path)
+    os.chdir(OUT)  # Caffe resolves the solver's net path against the working directory
+    solver = caffe.get_solver('solver_sgd.prototxt')
+    solver.restore(state_path)
+    assert solver.iter == 5, solver.iter
+    for step in range(5, STEPS):
+        solver.net.blobs['data'].data[...] = xs[step]
+        solver.net.blobs['label'].data[...] = ys[step]
+        solver.step(1)
+    worst = 0.0
+    for lname, blobs in solver.net.params.items():
+        for i, b in enumerate(blobs):
+            ref = g[f'sgd/step{STEPS}/{lname}/{i}']
+            worst = max(worst, float(np.abs(b.data - ref).max() / max(np.abs(ref).max(), 1e-30)))
+    print(f'Caffe restored {state_path} (iter {solver.iter}): max relative difference to the golden run {worst:.3g}')
+    return worst
+
+
 def main():
     caffe.set_mode_cpu()
+    if sys.argv[1:2] == ['restore']:
+        for path in sys.argv[2:]:
+            assert restore_check(path) < 1e-5
+        return
     os.makedirs(OUT, exist_ok=True)
     tmp = tempfile.mkdtemp()
     try:
