@@ -32,7 +32,10 @@ class SegDataset:
         self.randomize = randomized(self.split, self.params.get('randomize', True))
         self.seed = self.params.get('seed', None)
         self.setup()
-        self.ids = read_split(self.split_path(), self.layout())
+        try:
+            self.ids = read_split(self.split_path(), self.layout())
+        except DatasetError as e:
+            raise DatasetError(f'{layer}: {e}') from None
 
     def required_keys(self):
         return (self.dir_key, 'split')
