@@ -22,9 +22,17 @@ from .state import filter_net, make_state, upgrade_net
 class _Context:
     """What every layer of one net shares."""
 
-    def __init__(self, phase, device, dtype, force_backward=False):
+    def __init__(self, phase, device, dtype, force_backward=False, channels_last=False):
         self.phase, self.device, self.dtype = phase, device, dtype
         self.force_backward = force_backward
+        self.channels_last = channels_last
+
+    def layout(self, t):
+        """A 4-axis tensor in the net's memory layout (channels_last speeds up CPU convolutions; values and
+        shapes are unchanged)."""
+        if self.channels_last and t.dim() == 4:
+            return t.contiguous(memory_format=torch.channels_last)
+        return t
 
 
 def _detaching(fn, indices):
@@ -46,7 +54,7 @@ def _legacy_match(src, dst):
 class Net(nn.Module):
     """A Caffe net in PyTorch; see the package docstring and HELPERS' contract."""
 
-    def __init__(self, proto, weights=None, phase='test', device='cpu', stages=(), level=0):
+    def __init__(self, proto, weights=None, phase='test', device='cpu', stages=(), level=0, memory_format='auto'):
         super().__init__()
         src = proto if isinstance(proto, (str, os.PathLike)) and '\n' not in str(proto) else '<net>'
         where = str(src) if src != '<net>' else (getattr(proto, 'name', '') or '<net>')
@@ -56,7 +64,11 @@ class Net(nn.Module):
         self.net_param = filter_net(net_param, state, where)
         self.name = self.net_param.name
         self.source = where
-        self._ctx = _Context(self.phase, torch.device(device), torch.float32, self.net_param.force_backward)
+        device = torch.device(device)
+        if memory_format not in ('auto', 'channels_last', 'contiguous'):
+            raise ValueError(f"memory_format must be 'auto', 'channels_last' or 'contiguous', not {memory_format!r}")
+        channels_last = memory_format == 'channels_last' or (memory_format == 'auto' and device.type == 'cpu')
+        self._ctx = _Context(self.phase, device, torch.float32, self.net_param.force_backward, channels_last)
         self._build()
         self._blob_values = [None] * len(self._blob_names)
         self._loss_values = []
@@ -117,6 +129,8 @@ class Net(nn.Module):
                 self._input_layers.append((layer, tslots))
                 for ti, t in enumerate(lp.top):
                     self._inputs.append((t, layer, ti))
+            if getattr(layer, 'can_run_in_place', False) and lp.top[0] == lp.bottom[0]:
+                layer.in_place = self._fresh(lp.bottom[0], li)
             self.layers.append(layer)
             self.layer_dict[name] = layer
             self.add_module(self._module_name(name, li), layer)
@@ -125,6 +139,19 @@ class Net(nn.Module):
         self._slots = dict(slots)
         self.blob_shapes = shapes
         self._output_names = self._outputs()
+
+    # layers whose top is a new tensor that no saved-for-backward state refers to
+    _FRESH = ('Convolution', 'Deconvolution', 'InnerProduct', 'Eltwise', 'Scale', 'LRN', 'Pooling')
+
+    def _fresh(self, blob, index):
+        """Whether layer `index` may overwrite `blob` in place: its current value was made by a layer in
+        _FRESH and nothing else has read it since (so no other layer's backward needs the old values)."""
+        for lp in reversed(self.net_param.layer[:index]):
+            if blob in lp.top:
+                return lp.type in self._FRESH and blob not in lp.bottom
+            if blob in lp.bottom:
+                return False
+        return False
 
     def _outputs(self):
         available = set()
@@ -261,7 +288,7 @@ class Net(nn.Module):
 
     def to_arrays(self):
         """{layer name: [float32 numpy arrays]} in Caffe's blob order and shapes."""
-        return OrderedDict((n, [p.detach().cpu().numpy().astype(np.float32, copy=True) for p in ps])
+        return OrderedDict((n, [np.ascontiguousarray(p.detach().cpu().numpy(), dtype=np.float32).copy() for p in ps])
                            for n, ps in self.params.items())
 
     def copy_from(self, path):

@@ -74,9 +74,9 @@ def test_in_place_blob_shows_the_last_value():
 
 def test_default_fillers_are_caffes():
     net = conv_net()
-    assert float(net.params['score'][0].abs().sum()) == 0 and float(net.params['score'][1].abs().sum()) == 0
-    assert float(net.params['up'][0].abs().sum()) == 0
-    assert 0.05 < float(net.params['conv'][0].std()) < 0.2
+    assert float(net.params['score'][0].detach().abs().sum()) == 0 and float(net.params['score'][1].detach().abs().sum()) == 0
+    assert float(net.params['up'][0].detach().abs().sum()) == 0
+    assert 0.05 < float(net.params['conv'][0].detach().std()) < 0.2
 
 
 def test_input_blobs_keep_their_last_value():
@@ -196,7 +196,7 @@ def test_load_arrays_follows_copy_trained_layers_from():
     w = np.arange(36, dtype=np.float32).reshape(3, 3, 2, 2)
     copied = net.load_arrays({'score': [np.ones((3, 4, 1, 1)), np.full(3, 2.0)], 'not_in_net': [w]})
     assert copied == ['score']
-    assert float(net.params['score'][1].sum()) == 6
+    assert float(net.params['score'][1].detach().sum()) == 6
     with pytest.raises(LayerError, match=r"file\.caffemodel.*blob 0 of layer 'score'.*\(3, 4, 2, 2\).*\(3, 4, 1, 1\)"):
         net.load_arrays({'score': [np.ones((3, 4, 2, 2)), np.ones(3)]}, source='file.caffemodel')
     with pytest.raises(LayerError, match="number of blobs for layer 'score'.*1.*2"):
@@ -207,7 +207,7 @@ def test_load_arrays_accepts_legacy_4d_shapes_right_aligned():
     net = Net(inp('x', 2, 5) + 'layer { name: "ip" type: "InnerProduct" bottom: "x" top: "y" '
               'inner_product_param { num_output: 3 } }')
     net.load_arrays({'ip': [np.ones((1, 1, 3, 5)), np.ones((1, 1, 1, 3))]})
-    assert tuple(net.params['ip'][0].shape) == (3, 5) and float(net.params['ip'][1].sum()) == 3
+    assert tuple(net.params['ip'][0].shape) == (3, 5) and float(net.params['ip'][1].detach().sum()) == 3
     with pytest.raises(LayerError):
         net.load_arrays({'ip': [np.ones((1, 3, 1, 5)), np.ones(3)]})
 

@@ -54,7 +54,7 @@ class CaffeLayer(nn.Module):
             raise self.error(f'blob {i} would have the shape {shape}')
         t = torch.empty(shape, dtype=self.ctx.dtype, device=self.ctx.device)
         fill(t, filler, where=f'layer {self.name!r} blob {i}')
-        p = nn.Parameter(t, requires_grad=lr != 0)
+        p = nn.Parameter(self.ctx.layout(t), requires_grad=lr != 0)
         self.blobs.append(p)
         self.specs.append((lr, decay))
         return p

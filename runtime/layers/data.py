@@ -25,6 +25,7 @@ class Input(CaffeLayer):
         self.values = [self._leaf(torch.zeros(s, dtype=ctx.dtype, device=ctx.device)) for s in shapes]
 
     def _leaf(self, t):
+        t = self.ctx.layout(t)
         return t.requires_grad_(True) if self.ctx.force_backward else t
 
     def top_shapes(self, bottom_shapes):

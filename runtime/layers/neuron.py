@@ -14,14 +14,20 @@ class _Neuron(CaffeLayer):
 
 @register
 class ReLU(_Neuron):
-    """max(x, 0) + negative_slope * min(x, 0); gradient 1 where x > 0, else negative_slope (0 at x = 0)."""
+    """max(x, 0) + negative_slope * min(x, 0); gradient 1 where x > 0, else negative_slope (0 at x = 0).
+
+    In place (top = bottom), the net lets it overwrite its bottom when that is safe (Net._fresh), as Caffe does."""
     type_name = 'ReLU'
+    can_run_in_place = True
+    in_place = False
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)
         self.slope = lp.relu_param.negative_slope
 
     def forward(self, x):
+        if self.in_place:
+            return (torch.relu_(x) if self.slope == 0 else F.leaky_relu_(x, self.slope),)
         if self.slope == 0:
             return (torch.relu(x),)
         return (F.leaky_relu(x, self.slope),)

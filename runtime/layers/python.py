@@ -175,7 +175,8 @@ class Python(CaffeLayer):
         self.impl.reshape(self.bottom, self.top)
         self.impl.forward(self.bottom, self.top)
         device, dtype = self.ctx.device, self.ctx.dtype
-        return [torch.from_numpy(np.array(b.data, dtype=np.float32, copy=True)).to(device, dtype) for b in self.top]
+        return [self.ctx.layout(torch.from_numpy(np.array(b.data, dtype=np.float32, copy=True)).to(device, dtype))
+                for b in self.top]
 
     def forward(self, *bottoms):
         if self.has_backward and torch.is_grad_enabled() and any(b.requires_grad for b in bottoms):

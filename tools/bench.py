@@ -1,0 +1,31 @@
+"""Time the runtime against a hand-written nn.Module of full-width VGG16 FCN-8s (same weights, same machine).
+
+    python tools/bench.py [--size 500] [--repeat 2]
+"""
+import argparse
+
+import torch
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--size', type=int, default=500, help='input height and width (default 500)')
+    ap.add_argument('--repeat', type=int, default=2, help='timed runs of each model (the best counts)')
+    ap.add_argument('--threads', type=int, default=None, help='torch threads (default: torch\'s choice)')
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from runtime import bench
+    r = bench.run(size=args.size, repeat=args.repeat)
+    peak = r['peak_gflops']
+    print(f'threads: {torch.get_num_threads()}, large-GEMM peak: {peak:.1f} GFLOP/s')
+    for key, flops in (('forward', r['flops'][0]), ('forward_backward', r['flops'][1])):
+        ours, hand = r[key]
+        print(f'{key:17s} runtime {ours:7.3f} s   hand-written {hand:7.3f} s   ratio {ours / hand:.3f}   '
+              f'runtime {flops / ours / 1e9:6.1f} GFLOP/s ({100 * flops / ours / 1e9 / peak:.0f}% of peak), '
+              f'{flops / 1e9:.0f} GFLOP')
+    print(f'forward score max |runtime - hand-written|: {r["forward_max_abs_diff"]:.3g}')
+
+
+if __name__ == '__main__':
+    main()
