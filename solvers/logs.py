@@ -36,15 +36,29 @@ def setup_logging(level=logging.INFO, stream=None, logfile=None):
     for h in list(log.handlers):
         if getattr(h, '_solvers_handler', False):
             log.removeHandler(h)
-    handlers = [logging.StreamHandler(stream or sys.stderr)]
+    handlers = [logging.StreamHandler(stream) if stream is not None else _StderrHandler()]
     if logfile:
         handlers.append(logging.FileHandler(logfile))
     for h in handlers:
         h.setFormatter(GlogFormatter())
         h._solvers_handler = True
         log.addHandler(h)
-    log.propagate = False
     return log
+
+
+class _StderrHandler(logging.StreamHandler):
+    """A handler that writes to whatever sys.stderr is at the time of each record."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
 
 
 def progress(total, desc, enabled=None, initial=0):

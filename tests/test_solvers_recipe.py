@@ -105,7 +105,18 @@ def test_resume_continues_the_data_order_and_weights_exactly(voc):
             assert torch.equal(p, q), name
 
 
-def test_tools_solve_runs_a_folder_and_prints_the_four_metrics(voc, capsys):
+@pytest.fixture
+def solvers_log():
+    """tools/solve.py installs a glog-format handler on the 'solvers' logger; take it away afterwards."""
+    from solvers.logs import log
+    before = list(log.handlers)
+    yield log
+    for h in list(log.handlers):
+        if h not in before:
+            log.removeHandler(h)
+
+
+def test_tools_solve_runs_a_folder_and_prints_the_four_metrics(voc, capsys, solvers_log):
     from tools.solve import main
     root, folder, info = voc
     rc = main([str(folder), '--weights', str(root / 'base.caffemodel'), '--data', str(root / 'data'), '--iters', '2',
@@ -115,7 +126,7 @@ def test_tools_solve_runs_a_folder_and_prints_the_four_metrics(voc, capsys):
     assert 'iteration 2 [label]: overall accuracy' in text and 'mean IU' in text and 'f.w. IU' in text
 
 
-def test_tools_solve_reports_an_unknown_folder(tmp_path, capsys):
+def test_tools_solve_reports_an_unknown_folder(tmp_path, capsys, solvers_log):
     from tools.solve import main
     assert main([str(tmp_path / 'not-a-recipe')]) == 2
     assert 'no reference recipe' in capsys.readouterr().err
