@@ -130,3 +130,27 @@ def test_tools_solve_reports_an_unknown_folder(tmp_path, capsys, solvers_log):
     from tools.solve import main
     assert main([str(tmp_path / 'not-a-recipe')]) == 2
     assert 'no reference recipe' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('folder_name, make, heads', [
+    ('siftflow-fcn32s', 'make_siftflow', {'sem', 'geo'}),
+    ('nyud-fcn32s-color', 'make_nyud', {'label'}),
+])
+def test_other_datasets_score_every_head_on_their_eval_split(tmp_path, folder_name, make, heads):
+    """SIFT Flow scores both heads (and reports the semantic one without its absent classes, as the paper);
+    NYUD scores its `test` split (the reference's solve.py passed an undefined `val`)."""
+    from datalayers import synthetic
+    info = getattr(synthetic, make)(str(tmp_path / 'data'), size=(64, 72), seed=0)
+    nc = None if folder_name.startswith('siftflow') else info['num_classes']
+    solver, history = train(tmp_path / folder_name, data=str(tmp_path / 'data'), iters=1, score_every=1,
+                            width=WIDTH, num_classes=nc, out=str(tmp_path / 'run'), stdout=io.StringIO())
+    (it, report), = history
+    assert set(report) == heads
+    test_split = info['splits']['test']
+    for gt, r in report.items():
+        maps = [info['truth'][i] for i in test_split]
+        maps = [m[1 if gt == 'geo' else 0] if isinstance(m, tuple) else m for m in maps]
+        truth = sum(int(np.sum(m < r['hist'].shape[0])) for m in maps)
+        assert r['hist'].sum() == truth
+    if 'sem' in report:
+        assert 'paper' in report['sem'] and 'paper' not in report['geo']
