@@ -98,6 +98,10 @@ class Solver:
         self._losses, self.smoothed_loss = [], 0.0
         self._loss_weights = loss_weights(getattr(self.net, 'net_param', caffe_pb2.NetParameter()))
         self.callbacks = []
+        for w in self.param.weights:  # Caffe master's SolverParameter.weights: initial weights, train and test nets
+            log.info('Loading weights from %s', w)
+            for n in [self.net] + self.test_nets:
+                n.copy_from(w)
         self.share_weights()
 
     # -- construction helpers -------------------------------------------------------------------------------------

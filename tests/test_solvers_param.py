@@ -115,3 +115,19 @@ def test_logs_are_in_caffes_format_and_parse_with_caffes_regexes(tmp_path, caplo
     assert {m.group(2) for m in map(REGEX_TRAIN_OUTPUT.search, lines) if m} == {'loss'}
     assert [float(m.group(1)) for m in map(REGEX_LEARNING_RATE.search, lines) if m] == [0.0125, 0.0125]
     assert len([m for m in map(REGEX_TEST_OUTPUT.search, lines) if m]) == 2
+
+
+def test_solver_weights_field_initializes_the_nets(tmp_path):
+    import importlib.util
+    import pathlib
+    import numpy as np
+    from weights import write_weights
+    gold = pathlib.Path(__file__).parent / 'golden' / 'solvers'
+    spec = importlib.util.spec_from_file_location('solvers_testkit', gold / 'testkit.py')
+    kit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(kit)
+    arrays = kit.init_arrays()
+    write_weights(str(tmp_path / 'init.caffemodel'), arrays)
+    from solvers import get_solver
+    s = get_solver(kit.write_solver(tmp_path, weights='init.caffemodel', dropout=False))
+    np.testing.assert_array_equal(s.net.params['conv2'][0].detach().numpy(), arrays['conv2'][0])
