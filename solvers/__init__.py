@@ -5,6 +5,16 @@
     s.net, s.test_nets, s.iter
     s.step(n); s.solve(); s.snapshot(); s.restore('snapshot/train_iter_4000.solverstate')
 
+Data: the train net's own data layers, or Input blobs set pycaffe-style (`s.net.set_input('data', x)`; they keep
+their values), or `s.feed` = {input: array} or a callable feed(solver, pass_index) -> {input: array}.
+
+The reference training loop (tools/solve.py) as a library function, for scripts and the demo:
+
+    from solvers.recipe import train
+    solver, history = train('voc-fcn32s', weights='vgg16-fcn.caffemodel', data='data', iters=100000,
+                            score_every=4000, device='cuda', out='runs/voc-fcn32s')
+    # history: [(iteration, {gt blob: {'overall_acc', 'mean_acc', 'mean_iu', 'fwavacc', 'loss', 'hist'}})]
+
 Modules: rules (the update rules on tensors), lr_policy (GetLearningRate), param (solver.prototxt), solver (the
 Solver object: step/test/snapshot/restore, signals, logs), distributed (Caffe's multi-GPU meaning on
 torch.distributed), recipe (the reference training loop behind tools/solve.py).

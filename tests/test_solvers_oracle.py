@@ -31,11 +31,9 @@ def run_oracle_recipe(name, golden, steps=10):
     s = get_solver(GOLD / f'solver_{name}.prototxt')
     init = {k: [golden[f'init/{k}/{i}'] for i in range(len(v))] for k, v in s.net.params.items()}
     s.net.load_arrays(init, source='golden init')
-    clipped = []
     for it in range(steps):
         s.feed = {'data': golden['inputs_data'][it], 'label': golden['inputs_label'][it]}
         s.step(1)
-        clipped.append(s.learnables and True)
     return s
 
 
@@ -59,10 +57,12 @@ def test_ten_steps_give_caffes_weights_and_history(name, golden):
 
 
 def test_every_step_matches_caffe_not_only_the_last(golden):
+    """Fed the pycaffe way: the Input blobs are set on the net (they keep their values), then step(1)."""
     s = get_solver(GOLD / 'solver_nesterov.prototxt')
     s.net.load_arrays({k: [golden[f'init/{k}/{i}'] for i in range(len(v))] for k, v in s.net.params.items()})
     for it in range(10):
-        s.feed = {'data': golden['inputs_data'][it], 'label': golden['inputs_label'][it]}
+        s.net.set_input('data', golden['inputs_data'][it])
+        s.net.set_input('label', golden['inputs_label'][it])
         s.step(1)
         assert relerr(s.net.params['conv1'][0].detach().numpy(), golden[f'nesterov/step{it + 1}/conv1/0']) < 1e-5
 
