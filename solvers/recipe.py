@@ -195,8 +195,12 @@ def initialize(solver, weights=None):
     layer whose name contains "up". Returns the interpolated layer names."""
     from weights.surgery import interp
     if weights:
-        solver.net.copy_from(weights)
-        log.info('Initialized %s from %s', solver.net.name if hasattr(solver.net, 'name') else 'the net', weights)
+        copied = solver.net.copy_from(weights) or []
+        rest = [k for k in solver.net.params if k not in copied and 'up' not in k]
+        log.info('Initialized %d layers from %s', len(copied), weights)
+        if rest:
+            log.warning('Layers not in %s keep their fillers (zero unless the prototxt sets one): %s', weights,
+                        ', '.join(rest))
     layers = [k for k in solver.net.params if 'up' in k]
     if layers:
         interp(solver.net, layers)
