@@ -1,6 +1,7 @@
 """The reference recipe as a library (solvers.recipe.train) and tools/solve.py, on small generated datasets."""
 import io
 import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -154,3 +155,33 @@ def test_other_datasets_score_every_head_on_their_eval_split(tmp_path, folder_na
         assert r['hist'].sum() == truth
     if 'sem' in report:
         assert 'paper' in report['sem'] and 'paper' not in report['geo']
+
+
+def test_ctrl_c_on_tools_solve_snapshots_then_stops(voc, tmp_path):
+    """A real Ctrl-C (SIGINT from outside) to a running tools/solve.py: it finishes the iteration, writes the
+    snapshot pair, says where, and exits normally."""
+    import signal
+    import subprocess
+    import sys
+    root, folder, info = voc
+    env = dict(os.environ, OMP_NUM_THREADS='1',
+               PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[1]) + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    cmd = [sys.executable, '-m', 'tools.solve', str(folder), '--weights', str(root / 'base.caffemodel'), '--data',
+           str(root / 'data'), '--iters', '100000', '--base-lr', '4e-11', '--out', str(tmp_path)]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                         cwd=str(pathlib.Path(__file__).resolve().parents[1]))
+    try:
+        for line in p.stderr:
+            if 'Iteration 0, lr' in line:
+                break
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    states = sorted((tmp_path / 'snapshot').glob('train_iter_*.solverstate'))
+    assert len(states) == 1
+    n = int(states[0].name.split('_iter_')[1].split('.')[0])
+    assert 1 <= n < 100000 and (tmp_path / 'snapshot' / f'train_iter_{n}.caffemodel').exists()
+    assert f'Stopped at iteration {n}; last snapshot: {states[0]}' in out
