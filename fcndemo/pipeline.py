@@ -1,0 +1,402 @@
+"""The demo pipeline: synthetic VOC data -> classifier -> surgery -> FCN-32s -> FCN-16s -> FCN-8s -> Table 2.
+
+`run(Config(...))` does every step on the CPU in a few minutes and returns the results dict it also writes as
+results.json. Each step uses the project's own parts: datalayers.synthetic (the dataset, in the VOC/SBD layout),
+netspec (fcndemo.nets, written with the DSL), runtime.Net + solvers (training; the FCN stages through
+solvers.recipe.train, the loop behind tools/solve.py, on the reference data layers), weights.surgery (transplant,
+interp) and scoring (the four metrics of the paper's Table 2).
+"""
+import dataclasses
+import json
+import logging
+import os
+import sys
+import time
+
+import numpy as np
+
+from . import nets
+
+STAGES = (32, 16, 8)
+METRICS = (('overall_acc', 'pixel acc.'), ('mean_acc', 'mean acc.'), ('mean_iu', 'mean IU'), ('fwavacc', 'f.w. IU'))
+
+
+@dataclasses.dataclass
+class Config:
+    """Every size of the demo. The defaults are the full demo (minutes on 2 cores); quick() the shortened one."""
+    out: str = 'demo-output'
+    seed: int = 0
+    # the segmentation dataset (synthetic VOC2011 val + SBD train)
+    num_classes: int = 4            # background + 3 shape classes
+    n_train: int = 48
+    n_val: int = 16
+    size: tuple = (112, 144)        # image sides drawn from this range
+    # the "ILSVRC" classifier: single-object crops, Input blobs, normalized loss
+    crop: int = 128
+    clf_images: int = 256
+    clf_batch: int = 8
+    clf_iters: int = 80
+    clf_lr: float = 1e-3
+    # the FCN stages (32s, 16s, 8s): iterations, fixed learning rates, scoring interval
+    iters: tuple = (480, 240, 240)
+    lrs: tuple = (3e-10, 3e-11, 3e-12)
+    score_every: int = 80
+    momentum: float = 0.99
+    trunk_lr_mult: float = 1.0      # lr_mult of conv1..fc7 relative to the reference's 1 (weights) / 2 (biases)
+    weight_decay: float = 5e-4
+    n_examples: int = 4             # predictions drawn next to their images
+    progress: bool = None           # tqdm bars (default: when stderr is a terminal)
+
+    @classmethod
+    def quick(cls, **kw):
+        """The shortened demo (the test's): smaller data, fewer iterations; FCN-8s still beats FCN-32s."""
+        base = dict(n_train=24, n_val=8, size=(96, 112), clf_images=96, clf_iters=40, iters=(160, 80, 80),
+                    score_every=80, n_examples=2)
+        base.update(kw)
+        return cls(**base)
+
+
+# -- the data ---------------------------------------------------------------------------------------------------
+
+def make_dataset(cfg):
+    """The synthetic VOC2011 (val: seg11valid) + SBD (train) under <out>/data, as the reference expects them."""
+    from datalayers.synthetic import make_voc
+    return make_voc(os.path.join(cfg.out, 'data'), n_train=cfg.n_train, n_val=cfg.n_val, size=tuple(cfg.size),
+                    num_classes=cfg.num_classes, seed=cfg.seed)
+
+
+def classification_set(n, crop, num_classes, seed):
+    """The demo's "ILSVRC": n crop x crop scenes with one object each, labelled by its class (0-based over the
+    object classes), preprocessed as the VOC data layers do (RGB -> BGR, minus the VOC mean, C x H x W)."""
+    from datalayers.datasets import VOC_MEAN
+    from datalayers.synthetic import paint_scene
+    rng = np.random.default_rng([seed, 1])
+    classes = np.arange(1, num_classes)
+    x = np.empty((n, 3, crop, crop), np.float32)
+    y = np.empty(n, np.float32)
+    for i in range(n):
+        img, label = paint_scene(rng, crop, crop, classes, n_objects=(1, 1))
+        c = int(label.max())
+        x[i] = (img[:, :, ::-1].astype(np.float32) - np.array(VOC_MEAN, np.float32)).transpose(2, 0, 1)
+        y[i] = c - 1
+    return x, y
+
+
+# -- logging: Caffe-format log files, and the loss curve read back from the log records ----------------------------
+
+class LossRecorder(logging.Handler):
+    """Collects (iteration, smoothed loss) from the solver's 'Iteration N, loss = X' lines."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.points = []
+
+    def emit(self, record):
+        if record.msg == 'Iteration %d, loss = %s' and len(record.args) == 2:
+            self.points.append((int(record.args[0]), float(record.args[1])))
+
+
+class _SolverLog:
+    """Within the block, the solvers' log goes to `path` (glog format) and into a LossRecorder."""
+
+    def __init__(self, path):
+        self.path, self.recorder = path, LossRecorder()
+
+    def __enter__(self):
+        from solvers.logs import GlogFormatter, log
+        self.log = log
+        self.file = logging.FileHandler(self.path, mode='w')
+        self.file.setFormatter(GlogFormatter())
+        self.saved = (log.level, log.propagate)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+        log.addHandler(self.file)
+        log.addHandler(self.recorder)
+        return self.recorder
+
+    def __exit__(self, *exc):
+        self.log.removeHandler(self.file)
+        self.log.removeHandler(self.recorder)
+        self.file.close()
+        self.log.setLevel(self.saved[0])
+        self.log.propagate = self.saved[1]
+
+
+def _bar(total, desc, enabled):
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, disable=not enabled, leave=False, dynamic_ncols=True, file=sys.stderr)
+
+
+# -- the classifier ---------------------------------------------------------------------------------------------
+
+def _solver_param(train_net, base_lr, momentum, weight_decay, seed, display=10):
+    from netspec import caffe_pb2
+    p = caffe_pb2.SolverParameter(base_lr=base_lr, lr_policy='fixed', momentum=momentum, weight_decay=weight_decay,
+                                  display=display, average_loss=display, max_iter=100000000, random_seed=seed)
+    p.train_net_param.CopyFrom(train_net)
+    return p
+
+
+def train_classifier(cfg, folder, progress):
+    """Train the classifier with Caffe SGD on Input blobs fed from the in-memory crops; returns
+    (weights path, held-out accuracy, loss curve)."""
+    import torch
+    from netspec import write_text
+    from solvers import get_solver
+    os.makedirs(folder, exist_ok=True)
+    net_param = nets.classifier(batch=cfg.clf_batch, crop=cfg.crop, num_classes=cfg.num_classes - 1)
+    write_text(net_param, os.path.join(folder, 'train.prototxt'))
+    x, y = classification_set(cfg.clf_images, cfg.crop, cfg.num_classes, cfg.seed)
+    n_test = max(cfg.clf_batch, cfg.clf_images // 8)
+    xt, yt, xs, ys = x[n_test:], y[n_test:], x[:n_test], y[:n_test]
+    rng = np.random.default_rng([cfg.seed, 2])
+    with _SolverLog(os.path.join(folder, 'train.log')) as rec:
+        solver = get_solver(_solver_param(net_param, cfg.clf_lr, 0.9, cfg.weight_decay, cfg.seed),
+                            progress_bar=progress)
+        order = []
+
+        def feed(_solver, _pass):
+            while len(order) < cfg.clf_batch:
+                order.extend(rng.permutation(len(xt)).tolist())
+            idx = [order.pop() for _ in range(cfg.clf_batch)]
+            return {'data': xt[idx], 'label': yt[idx]}
+        solver.feed = feed
+        solver.step(cfg.clf_iters)
+    correct = 0
+    with torch.no_grad():
+        for s in range(0, n_test - cfg.clf_batch + 1, cfg.clf_batch):
+            out = solver.net.forward(data=xs[s:s + cfg.clf_batch], label=ys[s:s + cfg.clf_batch])
+            correct += float(out['accuracy']) * cfg.clf_batch
+    acc = correct / (n_test // cfg.clf_batch * cfg.clf_batch)
+    path = os.path.join(folder, 'classifier.caffemodel')
+    solver.net.save(path)
+    return path, acc, rec.points
+
+
+# -- surgery ----------------------------------------------------------------------------------------------------
+
+def convolutionalize(cfg, classifier_weights, path):
+    """surgery.transplant of the classifier into FCN-32s (fc6/fc7 InnerProduct -> convolutions, fc8 dropped) and
+    bilinear upsampling (surgery.interp); writes the FCN-32s initialization to `path`. Returns the log lines."""
+    from netspec.models import input_data
+    from runtime import Net
+    from weights.surgery import interp, transplant
+    lines = []
+    clf = Net(nets.classifier(batch=1, crop=cfg.crop, num_classes=cfg.num_classes - 1), weights=classifier_weights)
+    fcn = Net(nets.fcn(input_data((1, 3, cfg.crop, cfg.crop)), stride=32, num_classes=cfg.num_classes,
+                       crop=cfg.crop))
+    transplant(fcn, clf, log=lines.append)
+    interp(fcn)
+    fcn.save(path)
+    return lines
+
+
+# -- the FCN stages through solvers.recipe.train (tools/solve.py's loop) -------------------------------------------
+
+def write_stage(cfg, info, stride, folder, base_lr):
+    """The stage's folder as the reference has it: train.prototxt, val.prototxt, solver.prototxt."""
+    from netspec import caffe_pb2, write_text
+    from netspec.models.folders import solver_text
+    os.makedirs(folder, exist_ok=True)
+    for fname, split in (('train.prototxt', 'train'), ('val.prototxt', 'seg11valid')):
+        net = nets.fcn(nets.voc_source(info['params'][split], split), stride=stride, num_classes=cfg.num_classes,
+                       crop=cfg.crop, trunk_lr_mult=cfg.trunk_lr_mult)
+        write_text(net, os.path.join(folder, fname))
+    s = caffe_pb2.SolverParameter(train_net='train.prototxt', test_net=['val.prototxt'], test_iter=[cfg.n_val],
+                                  test_interval=999999999, display=10, average_loss=10, lr_policy='fixed',
+                                  base_lr=base_lr, momentum=cfg.momentum, iter_size=1, max_iter=100000,
+                                  weight_decay=cfg.weight_decay, test_initialization=False)
+    with open(os.path.join(folder, 'solver.prototxt'), 'w') as f:
+        f.write(solver_text(s))
+
+
+def train_stage(cfg, info, stride, init_weights, iters, base_lr, progress):
+    """Train one FCN stage from `init_weights`; returns a dict with the final weights, the scoring history
+    (from scoring, through the recipe), the loss curve and the time taken."""
+    from solvers.recipe import train
+    name = f'voc-fcn{stride}s'   # the reference folder name selects the recipe's loop
+    folder = os.path.join(cfg.out, name)
+    write_stage(cfg, info, stride, folder, base_lr)
+    t0 = time.time()
+    with open(os.path.join(folder, 'scores.log'), 'w') as scores_log, \
+            _SolverLog(os.path.join(folder, 'train.log')) as rec:
+        solver, history = train(folder, weights=init_weights, iters=iters, score_every=cfg.score_every, out=folder,
+                                progress=progress, seed=cfg.seed, stdout=scores_log)
+    weights = os.path.join(folder, 'final.caffemodel')
+    solver.net.save(weights)
+    for layer in (solver.net, *solver.test_nets):
+        _close_data_layers(layer)
+    final = history[-1][1]['label']
+    return {'stride': stride, 'folder': folder, 'weights': weights, 'iters': iters, 'base_lr': base_lr,
+            'seconds': time.time() - t0, 'loss_curve': rec.points,
+            'val_curve': [(it, r['label']['mean_iu'], r['label']['loss']) for it, r in history],
+            'metrics': {k: float(final[k]) for k, _ in METRICS}, 'val_loss': float(final['loss']),
+            'hist': np.asarray(final['hist']).tolist()}
+
+
+def _close_data_layers(net):
+    """Stop the data layers' prefetch threads (they hold the dataset open)."""
+    for layer in getattr(net, 'layers', []):
+        stream = getattr(getattr(layer, 'impl', None), 'stream', None)
+        if stream is not None and hasattr(stream, 'close'):
+            stream.close()
+
+
+# -- outputs ----------------------------------------------------------------------------------------------------
+
+def format_table(stages):
+    """The paper's Table 2 layout: one row per net, the four metrics in percent."""
+    head = f"{'':10s}" + ''.join(f'{label:>12s}' for _, label in METRICS)
+    rows = [head]
+    for s in stages:
+        rows.append(f"FCN-{s['stride']}s".ljust(10) + ''.join(f"{100 * s['metrics'][k]:12.1f}" for k, _ in METRICS))
+    return rows
+
+
+def predict(cfg, info, stages, path):
+    """A few val images: image | ground truth | each stage's prediction, one row per image, as a PNG."""
+    import torch
+    from PIL import Image
+    from datalayers.datasets import VOCSeg
+    from datalayers.palette import color_seg, make_palette
+    from netspec.models import input_data
+    from runtime import Net
+    ds = VOCSeg(info['params']['seg11valid'])
+    palette = make_palette(256)
+    n = min(cfg.n_examples, len(ds))
+    loaded = {s['stride']: Net(nets.fcn(input_data((1, 3, cfg.crop, cfg.crop)), stride=s['stride'],
+                                        num_classes=cfg.num_classes, crop=cfg.crop), weights=s['weights'])
+              for s in stages}
+    rows = []
+    for i in range(n):
+        data, label = ds.load(i)
+        rgb = np.asarray(Image.open(os.path.join(ds.root, 'JPEGImages', ds.ids[i] + '.jpg')).convert('RGB'))
+        cells = [rgb, color_seg(label[0, 0].astype(np.uint8), palette)]
+        for s in stages:
+            with torch.no_grad():
+                score = loaded[s['stride']].forward(data=data)['score']
+            cells.append(color_seg(score[0].argmax(0).numpy().astype(np.uint8), palette))
+        gap = np.full((rgb.shape[0], 4, 3), 255, np.uint8)
+        row = np.concatenate([c for cell in cells for c in (cell, gap)][:-1], axis=1)
+        rows.append(row)
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 6), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    Image.fromarray(np.concatenate(rows, axis=0)).save(path)
+    return ['image', 'ground truth'] + [f"FCN-{s['stride']}s" for s in stages]
+
+
+def plot_curves(clf_curve, stages, path):
+    """Training loss (the solver's smoothed loss) of the classifier and of each stage, and val mean IU."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4))
+    if clf_curve:
+        it, loss = zip(*clf_curve)
+        ax[0].plot(it, loss)
+    ax[0].set(title='classifier (normalized loss)', xlabel='iteration', ylabel='loss')
+    offset = 0
+    for s in stages:
+        if s['loss_curve']:
+            it, loss = zip(*s['loss_curve'])
+            ax[1].plot(np.array(it) + offset, loss, label=f"FCN-{s['stride']}s")
+        if s['val_curve']:
+            it, miu, _ = zip(*s['val_curve'])
+            ax[2].plot(np.array(it) + offset, 100 * np.array(miu), 'o-', label=f"FCN-{s['stride']}s")
+        offset += s['iters']
+    ax[1].set(title='FCN training loss (summed over pixels)', xlabel='iteration (stages in sequence)',
+              ylabel='loss', yscale='log')
+    ax[2].set(title='val mean IU', xlabel='iteration (stages in sequence)', ylabel='mean IU (%)')
+    ax[1].legend()
+    ax[2].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def _write_json(obj, path):
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(obj, f, indent=1)
+    os.replace(tmp, path)
+
+
+# -- the whole demo ---------------------------------------------------------------------------------------------
+
+def run(cfg, out=sys.stdout):
+    """Run the demo; print progress lines, the table and where everything is to `out`; return the results."""
+    if len(cfg.iters) != len(STAGES) or len(cfg.lrs) != len(STAGES):
+        raise ValueError(f'iters and lrs need one value per stage ({len(STAGES)})')
+    progress = sys.stderr.isatty() if cfg.progress is None else cfg.progress
+    t_start = time.time()
+    os.makedirs(cfg.out, exist_ok=True)
+
+    def say(msg):
+        print(msg, file=out, flush=True)
+
+    timings = {}
+    t = time.time()
+    info = make_dataset(cfg)
+    timings['data'] = time.time() - t
+    say(f"[1/6] synthetic VOC dataset: {cfg.n_train} train (SBD layout), {cfg.n_val} val (VOC2011 layout), "
+        f"{cfg.num_classes} classes, in {info['root']} ({timings['data']:.1f} s)")
+
+    t = time.time()
+    clf_dir = os.path.join(cfg.out, 'classifier')
+    clf_weights, clf_acc, clf_curve = train_classifier(cfg, clf_dir, progress)
+    timings['classifier'] = time.time() - t
+    say(f"[2/6] classifier (InnerProduct fc6/fc7/fc8, {cfg.crop}x{cfg.crop} crops): {cfg.clf_iters} iterations, "
+        f"held-out accuracy {100 * clf_acc:.1f}% ({timings['classifier']:.1f} s)")
+
+    t = time.time()
+    init = os.path.join(cfg.out, 'fcn32s-init.caffemodel')
+    surgery_log = convolutionalize(cfg, clf_weights, init)
+    timings['surgery'] = time.time() - t
+    say(f"[3/6] surgery: classifier -> FCN-32s ({'; '.join(l for l in surgery_log if 'coercing' in l)})")
+
+    stages = []
+    for k, (stride, iters, lr) in enumerate(zip(STAGES, cfg.iters, cfg.lrs)):
+        s = train_stage(cfg, info, stride, init, iters, lr, progress)
+        stages.append(s)
+        init = s['weights']
+        timings[f'fcn{stride}s'] = s['seconds']
+        m = s['metrics']
+        say(f"[{4 + k}/6] FCN-{stride}s: {iters} iterations at lr {lr:g}: mean IU {100 * m['mean_iu']:.1f}, "
+            f"pixel acc. {100 * m['overall_acc']:.1f} ({s['seconds']:.1f} s)")
+
+    t = time.time()
+    table = format_table(stages)
+    table_path = os.path.join(cfg.out, 'results.json')
+    curves_path = os.path.join(cfg.out, 'curves.png')
+    pred_path = os.path.join(cfg.out, 'predictions.png')
+    plot_curves(clf_curve, stages, curves_path)
+    columns = predict(cfg, info, stages, pred_path)
+    timings['figures'] = time.time() - t
+    timings['total'] = time.time() - t_start
+    results = {
+        'table': {f"FCN-{s['stride']}s": {k: s['metrics'][k] for k, _ in METRICS} for s in stages},
+        'metric_names': dict(METRICS),
+        'table_text': table,
+        'split': f"seg11valid ({cfg.n_val} images)",
+        'classifier': {'weights': clf_weights, 'heldout_accuracy': clf_acc, 'loss_curve': clf_curve},
+        'stages': [{k: v for k, v in s.items()} for s in stages],
+        'config': {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(cfg).items()},
+        'timings': timings,
+        'files': {'results': table_path, 'curves': curves_path, 'predictions': pred_path,
+                  'predictions_columns': columns, 'data': info['root'], 'classifier': clf_weights,
+                  'fcn32s_init': os.path.join(cfg.out, 'fcn32s-init.caffemodel'),
+                  **{f"fcn{s['stride']}s": s['folder'] for s in stages}},
+    }
+    _write_json(results, table_path)
+    say('')
+    say(f"Table 2 on the demo data (seg11valid, {cfg.n_val} images; metrics in %):")
+    for line in table:
+        say('  ' + line)
+    say('')
+    say(f"done in {timings['total']:.0f} s. Outputs in {os.path.abspath(cfg.out)}:")
+    say(f"  results (table, curves, timings): {table_path}")
+    say(f"  training curves:                  {curves_path}")
+    say(f"  predictions ({' | '.join(columns)}): {pred_path}")
+    say(f"  nets, solvers, Caffe logs, weights: {', '.join(s['folder'] for s in stages)}, {clf_dir}")
+    say(f"  synthetic dataset:                {info['root']}")
+    return results
