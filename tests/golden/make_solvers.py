@@ -12,6 +12,9 @@ Writes tests/golden/solvers/:
   iter_size 2, mixed lr_mult/decay_mult (lr_mult 0 included), clip_gradients, L2 weight decay (and one L1 run); the
   inputs of every step, the weights after every step, and the history after step 10 (read from Caffe's own
   .solverstate snapshot).
+- npz_data_layer.py, pydata.npz, thin_fcn_pydata.prototxt, solver_pydata.prototxt, pydata_run.npz: the same thin
+  FCN fed by a Python data layer in a seeded random order, SGD with iter_size 2 (each pass draws its own sample):
+  the weights after every step.
 - sgd_iter_10.solverstate / .caffemodel and sgd_h5_iter_10.solverstate.h5 / .caffemodel.h5: Caffe's own snapshots,
   so tests can check that ours have the same layout.
 Never import the project here (the oracle's protobuf is older).
@@ -241,6 +244,47 @@ def restore_check(state_path):
     return worst
 
 
+def python_layer_run(tmp):
+    """The training flow of the reference recipes: a Python data layer (npz_data_layer.py, random order) feeds
+    the net, and every one of the iter_size passes draws its own sample. SGD, momentum 0.99, iter_size 2, clipping;
+    10 steps from the same initial weights; saves the weights after each step (pydata_run.npz)."""
+    sys.path.insert(0, OUT)
+    rng = np.random.RandomState(777)
+    data = (rng.randn(6, 1, 3, 16, 16) * 2).astype(np.float32)
+    label = rng.randint(0, 3, size=(6, 1, 1, 16, 16)).astype(np.float32)
+    label[rng.rand(*label.shape) < 0.15] = 255
+    np.savez(os.path.join(OUT, 'pydata.npz'), data=data, label=label)
+    net = THIN_FCN.replace(
+        'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 16 dim: 16 } } }\n'
+        'layer { name: "label" type: "Input" top: "label" input_param { shape { dim: 1 dim: 1 dim: 16 dim: 16 } } }',
+        'layer { name: "data" type: "Python" top: "data" top: "label" python_param { module: "npz_data_layer" '
+        'layer: "NpzDataLayer" param_str: "{\'npz\': \'pydata.npz\', \'seed\': 1337}" } }')
+    assert 'Python' in net
+    write(os.path.join(OUT, 'thin_fcn_pydata.prototxt'), net)
+    s = dict(type='SGD', iter_size=2, clip_gradients=25.0, weight_decay=5e-3, base_lr=2e-3, momentum=0.99)
+    text = solver_text('thin_fcn_pydata.prototxt', 'pydata', s)
+    write(os.path.join(OUT, 'solver_pydata.prototxt'), text)
+    cwd = os.getcwd()
+    os.chdir(OUT)
+    try:
+        solver = caffe.get_solver('solver_pydata.prototxt')
+    finally:
+        os.chdir(cwd)
+    init = np.load(os.path.join(OUT, 'solvers.npz'))
+    for lname, blobs in solver.net.params.items():
+        for i, b in enumerate(blobs):
+            b.data[...] = init[f'init/{lname}/{i}']
+    out = {}
+    for step in range(STEPS):
+        solver.step(1)
+        out[f'loss/{step}'] = np.float32(solver.net.blobs['loss'].data)
+        for lname, blobs in solver.net.params.items():
+            for i, b in enumerate(blobs):
+                out[f'step{step + 1}/{lname}/{i}'] = b.data.copy()
+    np.savez_compressed(os.path.join(OUT, 'pydata_run.npz'), **out)
+    print('python data layer run: loss', [float(out[f'loss/{k}']) for k in (0, STEPS - 1)])
+
+
 def main():
     caffe.set_mode_cpu()
     if sys.argv[1:2] == ['restore']:
@@ -250,11 +294,13 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     tmp = tempfile.mkdtemp()
     try:
-        what = sys.argv[1:] or ['lr', 'solvers']
+        what = sys.argv[1:] or ['lr', 'solvers', 'pydata']
         if 'lr' in what:
             lr_policies(tmp)
         if 'solvers' in what:
             solver_runs(tmp)
+        if 'pydata' in what:
+            python_layer_run(tmp)
     finally:
         shutil.rmtree(tmp)
 
