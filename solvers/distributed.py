@@ -45,10 +45,11 @@ def reduce_gradients(diffs, world_size):
         off += n
 
 
-def agree(values, world_size):
-    """All-reduce (sum) a few floats across processes: the loss (NaN anywhere spreads) and stop requests."""
+def agree(values, world_size, device='cpu'):
+    """All-reduce (sum) a few floats across processes: the loss (NaN anywhere spreads) and stop requests.
+    `device`: where the backend wants its tensors (CUDA for NCCL)."""
     import torch.distributed as dist
-    t = torch.tensor(values, dtype=torch.float64)
+    t = torch.tensor(values, dtype=torch.float64, device=device)
     if world_size > 1:
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t.tolist()

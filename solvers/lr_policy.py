@@ -61,7 +61,8 @@ class LearningRate:
         else:  # sigmoid
             z = f32(-gamma * f32(f32(it) - f32(p.stepsize)))
             try:
-                e = f32(math.exp(float(z)))
+                with np.errstate(over='ignore'):
+                    e = f32(math.exp(float(z)))
             except OverflowError:
                 e = f32(np.inf)
             rate = f32(base * f32(f32(1) / f32(f32(1) + e)))

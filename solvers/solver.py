@@ -222,7 +222,8 @@ class Solver:
                         self.net.backward()
                     loss /= p.iter_size
                     if self.world_size > 1:
-                        tot, req = distributed.agree([loss, 1.0 if self._request else 0.0], self.world_size)
+                        tot, req = distributed.agree([loss, 1.0 if self._request else 0.0], self.world_size,
+                                                      self.device)
                         if not math.isfinite(tot):
                             loss = tot
                         if req and not self._request:
