@@ -131,3 +131,17 @@ def test_solver_weights_field_initializes_the_nets(tmp_path):
     from solvers import get_solver
     s = get_solver(kit.write_solver(tmp_path, weights='init.caffemodel', dropout=False))
     np.testing.assert_array_equal(s.net.params['conv2'][0].detach().numpy(), arrays['conv2'][0])
+
+
+def test_every_reference_solver_loads_and_has_a_recipe(reference):
+    from solvers.recipe import RECIPES
+    folders = sorted(p.parent for p in reference.glob('*/solver.prototxt'))
+    assert len(folders) == 15
+    for folder in folders:
+        p, base = load_param(folder / 'solver.prototxt')
+        assert p.type == 'SGD' and p.lr_policy == 'fixed', folder.name
+        assert round(p.momentum, 6) in (0.9, 0.99), folder.name
+        assert p.train_net.startswith(str(folder)) and p.test_net[0].startswith(str(folder))
+        assert folder.name in RECIPES
+        if p.snapshot:
+            assert p.snapshot_prefix == str(folder / 'snapshot' / 'train')
