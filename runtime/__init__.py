@@ -9,8 +9,8 @@
 from .phase import TRAIN, TEST, Phase, phase_of
 from .layers.python import Layer, Blob
 from .layers import REGISTRY, register, UnsupportedLayerError
-from .state import filter_net, upgrade_net
+from .state import filter_net, upgrade_net, with_inputs
 from .net import Net
 
 __all__ = ['Net', 'Layer', 'Blob', 'TRAIN', 'TEST', 'REGISTRY', 'register', 'filter_net', 'upgrade_net',
-           'UnsupportedLayerError', 'phase_of']
+           'UnsupportedLayerError', 'phase_of', 'with_inputs']

@@ -13,6 +13,7 @@ from torch import nn
 
 from netspec import caffe_pb2
 from .net import Net
+from .state import with_inputs
 
 VGG = [('conv1_1', 3, 64, 100), ('conv1_2', 64, 64, 1), 'pool1',
        ('conv2_1', 64, 128, 1), ('conv2_2', 128, 128, 1), 'pool2',
@@ -62,22 +63,6 @@ class HandFCN8s(nn.Module):
         if label is None:
             return score
         return F.cross_entropy(score, label[:, 0].long(), ignore_index=255, reduction='sum')
-
-
-def with_inputs(net_param, shapes):
-    """A copy of net_param whose Python (data) layers are Input layers giving `shapes` ({top: shape})."""
-    out = caffe_pb2.NetParameter()
-    out.CopyFrom(net_param)
-    out.ClearField('layer')
-    for lp in net_param.layer:
-        if lp.type == 'Python':
-            layer = out.layer.add(name=lp.name, type='Input')
-            layer.top.extend(lp.top)
-            for t in lp.top:
-                layer.input_param.shape.add().dim.extend(shapes[t])
-        else:
-            out.layer.add().CopyFrom(lp)
-    return out
 
 
 def conv_flops(net, backward=False):

@@ -122,3 +122,24 @@ def filter_net(net_param, state, where='<net>'):
             out.layer.add().CopyFrom(lp)
     out.state.CopyFrom(state)
     return out
+
+
+def with_inputs(net_param, shapes):
+    """A copy of net_param whose Python (data) layers are Input layers giving `shapes` ({top: shape}): a way to run
+    a training net on arrays of your own (net.forward(data=..., label=...))."""
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(net_param)
+    out.ClearField('layer')
+    for lp in net_param.layer:
+        if lp.type == 'Python':
+            layer = out.layer.add(name=lp.name, type='Input')
+            layer.top.extend(lp.top)
+            layer.include.extend(lp.include)
+            layer.exclude.extend(lp.exclude)
+            for t in lp.top:
+                if t not in shapes:
+                    raise KeyError(f'with_inputs: no shape given for top {t!r} of Python layer {lp.name!r}')
+                layer.input_param.shape.add().dim.extend(shapes[t])
+        else:
+            out.layer.add().CopyFrom(lp)
+    return out

@@ -84,10 +84,10 @@ def test_input_blobs_keep_their_last_value():
     with torch.no_grad():
         for p in net.parameters():
             p.normal_(0, 0.3)
-    first = float(net.forward(**random_inputs(1))['loss'])
-    again = float(net.forward()['loss'])
+    first = float(net.forward(**random_inputs(1))['loss'].detach())
+    again = float(net.forward()['loss'].detach())
     assert first == again
-    assert float(net.forward(**random_inputs(2))['loss']) != first
+    assert float(net.forward(**random_inputs(2))['loss'].detach()) != first
 
 
 def test_backward_accumulates_like_caffe_diffs_and_skips_lr_mult_zero():

@@ -48,7 +48,13 @@ class CaffeLayer(nn.Module):
         i = len(self.blobs)
         lr, decay = 1.0, 1.0
         if i < len(self.lp.param):
-            lr, decay = self.lp.param[i].lr_mult, self.lp.param[i].decay_mult
+            spec = self.lp.param[i]
+            lr, decay = spec.lr_mult, spec.decay_mult
+            if spec.name:
+                owner = self.ctx.param_names.setdefault(spec.name, self.name)
+                if owner != self.name:
+                    raise self.error(f'blob {i} shares the parameter {spec.name!r} with layer {owner!r}; sharing '
+                                     'parameters by ParamSpec.name is not supported')
         shape = tuple(int(s) for s in shape)
         if any(s <= 0 for s in shape):
             raise self.error(f'blob {i} would have the shape {shape}')
