@@ -6,15 +6,16 @@ gradients all-reduced across processes (distributed); ApplyUpdate (rules.apply_u
 lr_policy.LearningRate); iter += 1; a snapshot every `snapshot` iterations or when Ctrl-C asked for one.
 
 Exact resume: a snapshot is `<prefix>_iter_N.caffemodel` + `.solverstate` (or the .h5 pair), which the real Caffe
-reads, plus `<prefix>_iter_N.rngstate`, a small sidecar (ignored by Caffe) holding what Caffe's files do not: the
-torch/numpy/Python random states (dropout, the reference data layers' sample order) and the state of any Python
-layer that offers get_state()/set_state(). The solverstate is written last, so a snapshot whose .solverstate exists
+reads, plus `<prefix>_iter_N.rngstate`, a small sidecar (an .npz ignored by Caffe) holding what Caffe's files do not: the
+torch/numpy/Python random states (dropout) and each Python data layer's sample order (a datalayers SampleStream's,
+or what a layer's own get_state() returns, JSON-able, given back to its set_state()). Test nets' sequential
+position is not saved (scoring runs whole splits, which returns them to the start). The solverstate is written last, so a snapshot whose .solverstate exists
 is complete; each file is written atomically (weights.atomic), so a crash or a full disk never destroys the
 previous snapshot.
 """
+import json
 import math
 import os
-import pickle
 import random
 import signal
 import threading
@@ -29,6 +30,36 @@ from .logs import fmt, log, progress
 from .lr_policy import LearningRate
 from .param import load_param, net_specs, offset_python_seeds
 from .rules import Learnable, apply_update, history_sets, new_history
+
+
+def _jsonable(x):
+    """Random and layer states as JSON, losslessly: tuples tagged {"__tuple__": [...]}, dict keys strings."""
+    if isinstance(x, tuple):
+        return {'__tuple__': [_jsonable(v) for v in x]}
+    if isinstance(x, list):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, dict):
+        if not all(isinstance(k, str) for k in x):
+            raise TypeError(f'a layer state dict needs string keys to be saved: {list(x)[:5]}')
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.floating):
+        return float(x)
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    return x
+
+
+def _tuples(x):
+    """The inverse of _jsonable."""
+    if isinstance(x, dict):
+        if set(x) == {'__tuple__'}:
+            return tuple(_tuples(v) for v in x['__tuple__'])
+        return {k: _tuples(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_tuples(v) for v in x]
+    return x
 
 
 class LossNotFinite(FloatingPointError):
@@ -389,13 +420,32 @@ class Solver:
             impl.idx = pending[0]
 
     def _write_rngstate(self, path):
+        """The random states as an .npz (arrays plus one JSON document; no pickle, so loading it runs no code)."""
         from weights.atomic import atomic_file
-        state = {'torch': torch.get_rng_state(), 'numpy': np.random.get_state(), 'python': random.getstate(),
-                 'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                 'layers': [self._layer_state(l) for l in self._python_layers(self.net)],
-                 'iter': self.iter}
+        np_state = np.random.get_state()
+        doc = {'format': 'fcn-solvers-rngstate-1', 'iter': self.iter,
+               'numpy': [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
+               'python': _jsonable(random.getstate()),
+               'layers': _jsonable([self._layer_state(l) for l in self._python_layers(self.net)])}
+        arrays = {'torch': torch.get_rng_state().numpy(), 'numpy_keys': np_state[1]}
+        if torch.cuda.is_available():
+            for i, st in enumerate(torch.cuda.get_rng_state_all()):
+                arrays[f'cuda_{i}'] = st.numpy()
         with atomic_file(path, 'solver RNG state') as f:
-            pickle.dump(state, f, protocol=4)
+            np.savez(f, doc=np.array(json.dumps(doc)), **arrays)
+
+    def _read_rngstate(self, path):
+        with np.load(path, allow_pickle=False) as z:
+            doc = json.loads(str(z['doc']))
+            torch.set_rng_state(torch.from_numpy(z['torch'].copy()))
+            name, pos, has_gauss, cached = doc['numpy']
+            np.random.set_state((name, z['numpy_keys'].copy(), pos, has_gauss, cached))
+            cuda = [torch.from_numpy(z[k].copy()) for k in sorted((k for k in z.files if k.startswith('cuda_')),
+                                                                  key=lambda k: int(k[5:]))]
+        random.setstate(_tuples(doc['python']))
+        if cuda and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(cuda)
+        return _tuples(doc['layers'])
 
     def restore(self, state_file):
         """Solver::Restore from a .solverstate[.h5]: iter, learned_net weights, history, current_step, plus the
@@ -427,19 +477,13 @@ class Solver:
         base = base[:-len('.solverstate')] if base.endswith('.solverstate') else base
         rng = base + '.rngstate'
         if os.path.exists(rng):
-            with open(rng, 'rb') as f:
-                s = pickle.load(f)
-            torch.set_rng_state(s['torch'])
-            np.random.set_state(s['numpy'])
-            random.setstate(s['python'])
-            if s.get('cuda') is not None and torch.cuda.is_available():
-                torch.cuda.set_rng_state_all(s['cuda'])
+            states = self._read_rngstate(rng)
             layers = self._python_layers(self.net)
-            if len(layers) != len(s.get('layers', [])):
+            if len(layers) != len(states):
                 log.warning('%s: %d data-layer states for %d Python layers; their order is not restored',
-                            rng, len(s.get('layers', [])), len(layers))
+                            rng, len(states), len(layers))
             else:
-                for impl, ls in zip(layers, s['layers']):
+                for impl, ls in zip(layers, states):
                     self._set_layer_state(impl, ls)
         else:
             log.warning('%s not found: random states (dropout, data order) are not restored', rng)
