@@ -490,6 +490,22 @@ class Solver:
         self.share_weights()
         return self
 
+    # -- resources ------------------------------------------------------------------------------------------------
+    def close(self):
+        """Stop the data layers' background readers (prefetch threads/processes) of every net."""
+        for net in [self.net] + list(self.test_nets):
+            for impl in self._python_layers(net):
+                closer = getattr(impl, 'close', None) or getattr(getattr(impl, 'stream', None), 'close', None)
+                if callable(closer):
+                    closer()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
     # -- signals --------------------------------------------------------------------------------------------------
     def _signals(self):
         solver = self

@@ -185,3 +185,15 @@ def test_ctrl_c_on_tools_solve_snapshots_then_stops(voc, tmp_path):
     n = int(states[0].name.split('_iter_')[1].split('.')[0])
     assert 1 <= n < 100000 and (tmp_path / 'snapshot' / f'train_iter_{n}.caffemodel').exists()
     assert f'Stopped at iteration {n}; last snapshot: {states[0]}' in out
+
+
+def test_solver_close_stops_the_data_layers_readers(voc):
+    root, folder, info = voc
+    solver, _ = train(folder, data=str(root / 'data'), iters=1, score_every=1000, out=str(root / 'close'),
+                      stdout=io.StringIO())
+    streams = [l.impl.stream for n in [solver.net] + solver.test_nets for l in n.layers
+               if getattr(getattr(l, 'impl', None), 'stream', None) is not None]
+    assert len(streams) == 2
+    with solver:
+        pass
+    assert all(not s._pending for s in streams)
