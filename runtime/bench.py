@@ -70,12 +70,13 @@ def conv_flops(net, backward=False):
     the first layer, whose input needs none) and the weight gradients of learnable weights."""
     total = 0
     first = True
+    shapes = {k: tuple(v.shape) for k, v in net.blobs.items() if v is not None} or net.blob_shapes
     for layer, lp in zip(net.layers, net.net_param.layer):
         if lp.type not in ('Convolution', 'Deconvolution'):
             continue
         w = layer.weight
-        spatial = net.blob_shapes[lp.top[0]] if lp.type == 'Convolution' else net.blob_shapes[lp.bottom[0]]
-        n = net.blob_shapes[lp.bottom[0]][0]
+        spatial = shapes[lp.top[0]] if lp.type == 'Convolution' else shapes[lp.bottom[0]]
+        n = shapes[lp.bottom[0]][0]
         f = 2 * w.numel() * spatial[2] * spatial[3] * n
         total += f
         if backward:

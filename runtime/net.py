@@ -214,6 +214,9 @@ class Net(nn.Module):
         unless torch.no_grad is active."""
         for name, value in inputs.items():
             self.set_input(name, value)
+        # drop the last forward's blobs first, so their memory can serve this one (as Caffe reuses its blobs)
+        self._blob_values = [None] * len(self._blob_names)
+        self._loss_values = []
         record = self.phase == TRAIN or self.net_param.force_backward or getattr(self, 'record_graph', False)
         with torch.set_grad_enabled(record and torch.is_grad_enabled()):
             blobs = self._run()

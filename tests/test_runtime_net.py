@@ -130,7 +130,7 @@ layer { name: "b" type: "SoftmaxWithLoss" bottom: "ip" bottom: "y" top: "b" loss
     net = Net(text, phase='train')
     out = net.forward(x=np.ones((1, 4)), y=np.array([2]))
     assert sorted(out) == ['a', 'b']
-    assert net.loss() == pytest.approx(1.5 * float(out['a']))
+    assert net.loss() == pytest.approx(1.5 * float(out['a'].detach()))
 
 
 def test_include_exclude_by_phase_stage_and_level():
