@@ -38,20 +38,21 @@ class Config:
     clf_iters: int = 80
     clf_lr: float = 1e-3
     # the FCN stages (32s, 16s, 8s): iterations, fixed learning rates, scoring interval
-    iters: tuple = (480, 240, 240)
-    lrs: tuple = (3e-10, 3e-11, 3e-12)
-    score_every: int = 80
+    iters: tuple = (1200, 600, 600)
+    lrs: tuple = (1e-9, 1e-10, 1e-11)
+    score_every: int = 200
     momentum: float = 0.99
     trunk_lr_mult: float = 1.0      # lr_mult of conv1..fc7 relative to the reference's 1 (weights) / 2 (biases)
     weight_decay: float = 5e-4
     n_examples: int = 4             # predictions drawn next to their images
     progress: bool = None           # tqdm bars (default: when stderr is a terminal)
+    threads: int = 1                # torch intra-op threads: one per process is fastest on a shared machine
 
     @classmethod
     def quick(cls, **kw):
         """The shortened demo (the test's): smaller data, fewer iterations; FCN-8s still beats FCN-32s."""
-        base = dict(n_train=24, n_val=8, size=(96, 112), clf_images=96, clf_iters=40, iters=(160, 80, 80),
-                    score_every=80, n_examples=2)
+        base = dict(n_train=24, n_val=8, size=(96, 112), clf_images=96, clf_iters=40, iters=(300, 150, 150),
+                    score_every=150, n_examples=2)
         base.update(kw)
         return cls(**base)
 
@@ -151,7 +152,7 @@ def train_classifier(cfg, folder, progress):
     xt, yt, xs, ys = x[n_test:], y[n_test:], x[:n_test], y[:n_test]
     rng = np.random.default_rng([cfg.seed, 2])
     with _SolverLog(os.path.join(folder, 'train.log')) as rec:
-        solver = get_solver(_solver_param(net_param, cfg.clf_lr, 0.9, cfg.weight_decay, cfg.seed),
+        solver = get_solver(_solver_param(net_param, cfg.clf_lr, 0.9, cfg.weight_decay, cfg.seed, display=5),
                             progress_bar=progress)
         order = []
 
@@ -327,6 +328,17 @@ def run(cfg, out=sys.stdout):
     """Run the demo; print progress lines, the table and where everything is to `out`; return the results."""
     if len(cfg.iters) != len(STAGES) or len(cfg.lrs) != len(STAGES):
         raise ValueError(f'iters and lrs need one value per stage ({len(STAGES)})')
+    import torch
+    threads = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _run(cfg, out)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(cfg, out):
     progress = sys.stderr.isatty() if cfg.progress is None else cfg.progress
     t_start = time.time()
     os.makedirs(cfg.out, exist_ok=True)

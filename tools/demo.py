@@ -40,13 +40,15 @@ def main(argv=None):
     ap.add_argument('--iters', type=_ints, help='FCN-32s,16s,8s iterations, e.g. 600,300,300')
     ap.add_argument('--lrs', type=_floats, help='FCN-32s,16s,8s fixed learning rates')
     ap.add_argument('--score-every', type=int, help='scoring interval during each stage')
+    ap.add_argument('--threads', type=int, help="torch's intra-op threads (default 1: fastest when the cores are "
+                                                "shared; 0 leaves torch's choice)")
     ap.add_argument('--no-progress', action='store_true', help='no progress bars')
     args = ap.parse_args(argv)
 
     fcndemo = _fcndemo()
     kw = {k: v for k, v in dict(out=args.out, seed=args.seed, n_train=args.n_train, n_val=args.n_val, size=args.size,
                                 clf_iters=args.clf_iters, iters=args.iters, lrs=args.lrs,
-                                score_every=args.score_every).items() if v is not None}
+                                score_every=args.score_every, threads=args.threads).items() if v is not None}
     if args.no_progress:
         kw['progress'] = False
     cfg = fcndemo.Config.quick(**kw) if args.quick else fcndemo.Config(**kw)
