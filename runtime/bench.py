@@ -171,3 +171,65 @@ def run(size=500, repeat=2, seed=0, log=print):
     results['peak_gflops'] = peak
     results['flops'] = (fwd_flops, bwd_flops)
     return results
+
+
+# Runs inside the Caffe oracle's own Python (never imports this project): times pycaffe on the same nets.
+_CAFFE_SNIPPET = r'''
+import json, sys, time
+import numpy as np
+import caffe
+caffe.set_mode_cpu()
+folder, size, repeat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rng = np.random.RandomState(0)
+out = {}
+for key, name, phase in (('forward', 'deploy.prototxt', caffe.TEST), ('forward_backward', 'train.prototxt', caffe.TRAIN)):
+    net = caffe.Net(folder + '/' + name, phase)
+    for blobs in net.params.values():
+        for b in blobs:
+            b.data[...] = rng.randn(*b.data.shape) * 0.01
+    net.blobs['data'].data[...] = rng.randn(*net.blobs['data'].data.shape) * 50
+    if 'label' in net.blobs:
+        net.blobs['label'].data[...] = rng.randint(0, 21, net.blobs['label'].data.shape)
+    times = []
+    for i in range(repeat + 1):
+        t = time.perf_counter()
+        net.forward()
+        if phase == caffe.TRAIN:
+            net.backward()
+        times.append(time.perf_counter() - t)
+    out[key] = min(times[1:])
+    del net
+print('CAFFE_TIMES ' + json.dumps(out))
+'''
+
+
+def caffe_times(env_sh, size=500, repeat=1, log=print):
+    """Caffe's own forward and forward+backward times for the same FCN-8s nets, run by the oracle build sourced
+    from `env_sh` in a separate process (its protobuf and numpy differ from this project's)."""
+    import json
+    import subprocess
+    import tempfile
+
+    from netspec import write_text
+    from netspec.models import make_folder
+    nets = make_folder('voc-fcn8s')
+    shapes = {'data': (1, 3, size, size), 'label': (1, 1, size, size)}
+    with tempfile.TemporaryDirectory() as tmp:
+        deploy = caffe_pb2.NetParameter()
+        deploy.CopyFrom(nets['deploy.prototxt'])
+        for lp in deploy.layer:
+            if lp.type == 'Input':
+                del lp.input_param.shape[:]
+                lp.input_param.shape.add().dim.extend(shapes['data'])
+        write_text(deploy, f'{tmp}/deploy.prototxt')
+        write_text(with_inputs(nets['train.prototxt'], shapes), f'{tmp}/train.prototxt')
+        script = f'{tmp}/caffe_bench.py'
+        with open(script, 'w') as f:
+            f.write(_CAFFE_SNIPPET)
+        cmd = f'source {env_sh} && python {script} {tmp} {size} {repeat}'
+        log(f'Caffe (oracle from {env_sh}), {size}x{size}, {repeat} timed run(s) after a warm-up:')
+        res = subprocess.run(['bash', '-c', cmd], capture_output=True, text=True)
+        for line in res.stdout.splitlines():
+            if line.startswith('CAFFE_TIMES '):
+                return json.loads(line[len('CAFFE_TIMES '):])
+        raise RuntimeError(f'the Caffe run failed (exit {res.returncode}): {res.stderr[-2000:]}')

@@ -139,3 +139,18 @@ def test_eltwise_coefficients_only_for_sum():
     with pytest.raises(LayerError, match="'e'.*SUM"):
         Net(inp('a', 1, 2) + inp('b', 1, 2) + 'layer { name: "e" type: "Eltwise" bottom: "a" bottom: "b" top: "e" '
             'eltwise_param { operation: MAX coeff: 1 coeff: 2 } }')
+
+
+@pytest.mark.parametrize('memory_format', ['channels_last', 'contiguous'])
+def test_forward_only_matrix_product_paths_match_torch_convolution(memory_format):
+    net = Net(inp('x', 2, 6, 9, 11) + '''
+layer { name: "fc6" type: "Convolution" bottom: "x" top: "fc6" convolution_param { num_output: 8 kernel_h: 7
+  kernel_w: 5 pad: 1 weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } } }
+layer { name: "fc7" type: "Convolution" bottom: "fc6" top: "fc7" convolution_param { num_output: 5 kernel_size: 1
+  weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } } }''', memory_format=memory_format)
+    x = torch.randn(2, 6, 9, 11)
+    out = net.forward(x=x)['fc7']
+    p = net.params
+    ref = torch.nn.functional.conv2d(torch.nn.functional.conv2d(x, p['fc6'][0], p['fc6'][1], 1, 1),
+                                     p['fc7'][0], p['fc7'][1])
+    torch.testing.assert_close(out, ref.detach(), rtol=1e-5, atol=1e-5 * float(ref.abs().max()))

@@ -11,6 +11,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--size', type=int, default=500, help='input height and width (default 500)')
     ap.add_argument('--repeat', type=int, default=2, help='timed runs of each model (the best counts)')
+    ap.add_argument('--caffe', metavar='ENV_SH', default=None,
+                    help="also time the real Caffe: the oracle's env.sh (e.g. /opt/caffe-oracle/env.sh)")
     ap.add_argument('--threads', type=int, default=None, help='torch threads (default: torch\'s choice)')
     args = ap.parse_args(argv)
     if args.threads:
@@ -25,6 +27,11 @@ def main(argv=None):
               f'runtime {flops / ours / 1e9:6.1f} GFLOP/s ({100 * flops / ours / 1e9 / peak:.0f}% of peak), '
               f'{flops / 1e9:.0f} GFLOP')
     print(f'forward score max |runtime - hand-written|: {r["forward_max_abs_diff"]:.3g}')
+    if args.caffe:
+        c = bench.caffe_times(args.caffe, size=args.size, repeat=args.repeat)
+        for key in ('forward', 'forward_backward'):
+            ours = r[key][0]
+            print(f'{key:17s} Caffe   {c[key]:7.3f} s   runtime {ours:7.3f} s   Caffe / runtime {c[key] / ours:.2f}')
 
 
 if __name__ == '__main__':
