@@ -4,12 +4,12 @@ Errors name the file, and for text the line and column, plus the field and messa
 """
 import os
 import re
-import tempfile
 
 from google.protobuf import message as _message
 from google.protobuf import text_format
 
 from . import caffe_pb2
+from .atomic import atomic_file
 
 
 class PrototxtError(ValueError):
@@ -77,22 +77,9 @@ def to_text(msg):
 
 
 def _atomic_write(path, data, mode):
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, mode) as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    kind = 'text file' if 'b' not in mode else 'binary file'
+    with atomic_file(path, kind, mode, PrototxtError) as f:
+        f.write(data)
 
 
 def write_text(msg, path):

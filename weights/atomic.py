@@ -1,41 +1,14 @@
-"""Atomic writes: write beside the destination, then os.replace; a failure leaves the destination untouched."""
-import contextlib
-import os
-import tempfile
+"""Atomic writes for weight files: netspec.atomic's, raising WeightsError."""
+from netspec.atomic import atomic_file as _atomic_file, atomic_path as _atomic_path
 
 from .errors import WeightsError
 
 
-@contextlib.contextmanager
 def atomic_path(path, kind='file'):
-    """Yield a temporary path in the destination's folder; on success it replaces `path`, on failure it is removed."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=folder)
-    except OSError as e:
-        raise WeightsError(f'{path}: cannot write {kind}: {e.strerror}') from None
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a plain open() would honour the umask
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Yield a temporary path beside `path` that replaces it on success (see netspec.atomic.atomic_path)."""
+    return _atomic_path(path, kind, WeightsError)
 
 
-@contextlib.contextmanager
 def atomic_file(path, kind='file', mode='wb'):
-    """Yield an open (buffered) file whose content replaces `path` only when the block completes."""
-    with atomic_path(path, kind) as tmp:
-        with open(tmp, mode, buffering=1 << 20) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
+    """Yield an open file whose content replaces `path` on success (see netspec.atomic.atomic_file)."""
+    return _atomic_file(path, kind, mode, WeightsError)
