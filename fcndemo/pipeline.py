@@ -326,11 +326,12 @@ def _write_json(obj, path):
 
 # -- the whole demo ---------------------------------------------------------------------------------------------
 
-def run(cfg, out=sys.stdout):
+def run(cfg, out=None):
     """Run the demo; print progress lines, the table and where everything is to `out`; return the results."""
     if len(cfg.iters) != len(STAGES) or len(cfg.lrs) != len(STAGES):
         raise ValueError(f'iters and lrs need one value per stage ({len(STAGES)})')
     import torch
+    out = out or sys.stdout
     threads = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)

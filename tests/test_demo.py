@@ -11,6 +11,58 @@ import pytest
 from tools import demo
 
 
+def _fcndemo():
+    return demo._fcndemo()
+
+
+@pytest.mark.parametrize('stride', [32, 16, 8])
+def test_demo_fcn_crops_fit_and_return_the_input_size_at_every_size(stride):
+    """fc6 as a 4x4 convolution keeps every crop offset (from netspec.crop) valid: score is H x W for any H, W."""
+    from netspec.shapes import infer_shapes
+    nets = _fcndemo().nets
+    net = nets.fcn(nets.voc_source({'voc_dir': 'x', 'split': 'seg11valid', 'mean': (0, 0, 0)}, 'seg11valid'),
+                   stride=stride, num_classes=4)
+    for h in range(32, 260, 3):
+        for w in (h, h + 1, h + 17):
+            shapes = infer_shapes(net, {'data': (1, 3, h, w), 'label': (1, 1, h, w)})
+            assert shapes['score'] == (1, 4, h, w), (h, w)
+    offsets = nets.crop_offsets(net)
+    assert offsets['score'] == [{32: 67, 16: 75, 8: 79}[stride]]
+
+
+def test_demo_classifier_has_innerproduct_fc6_fc7_fc8_and_the_fcn_has_them_as_convolutions():
+    nets = _fcndemo().nets
+    from netspec.models import input_data
+    clf = {l.name: l.type for l in nets.classifier().layer}
+    fcn = {l.name: l for l in nets.fcn(input_data((1, 3, 128, 128)), stride=8).layer}
+    assert [clf[k] for k in ('fc6', 'fc7', 'fc8')] == ['InnerProduct'] * 3
+    assert [fcn[k].type for k in ('fc6', 'fc7')] == ['Convolution'] * 2
+    assert list(fcn['fc6'].convolution_param.kernel_size) == [4] and list(fcn['conv1'].convolution_param.pad) == [100]
+    assert 'fc8' not in fcn
+    # the recipe: zero-initialized score layers (no filler), fixed upsampling
+    for name in ('score_fr', 'score_pool4', 'score_pool3'):
+        assert not fcn[name].convolution_param.HasField('weight_filler'), name
+    for name in ('upscore2', 'upscore_pool4', 'upscore8'):
+        assert fcn[name].param[0].lr_mult == 0, name
+
+
+def test_demo_stages_follow_the_caffe_recipe(quick_run):
+    """Fixed rate dropping per stage, momentum 0.99, summed loss (normalize: false), each stage from the last."""
+    from netspec import read_net, read_solver
+    out, text, results = quick_run
+    rates = []
+    for stride in (32, 16, 8):
+        folder = os.path.join(out, f'voc-fcn{stride}s')
+        sp = read_solver(os.path.join(folder, 'solver.prototxt'))
+        assert (sp.lr_policy, sp.momentum) == ('fixed', pytest.approx(0.99))
+        rates.append(sp.base_lr)
+        loss, = [l for l in read_net(os.path.join(folder, 'train.prototxt')).layer if l.type == 'SoftmaxWithLoss']
+        assert loss.loss_param.HasField('normalize') and not loss.loss_param.normalize
+        with open(os.path.join(folder, 'train.log')) as f:
+            assert 'Initialized' in f.read()
+    assert rates[0] > rates[1] > rates[2]
+
+
 @pytest.fixture(scope='module')
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp('demo')
