@@ -77,6 +77,7 @@ class Net(nn.Module):
         self._build()
         self._blob_values = [None] * len(self._blob_names)
         self._loss_values = []
+        self.record_graph = False     # set True to get gradients from a TEST net (TRAIN nets always record)
         if weights is not None:
             self.copy_from(weights)
 
@@ -217,7 +218,7 @@ class Net(nn.Module):
         # drop the last forward's blobs first, so their memory can serve this one (as Caffe reuses its blobs)
         self._blob_values = [None] * len(self._blob_names)
         self._loss_values = []
-        record = self.phase == TRAIN or self.net_param.force_backward or getattr(self, 'record_graph', False)
+        record = self.phase == TRAIN or self.net_param.force_backward or self.record_graph
         with torch.set_grad_enabled(record and torch.is_grad_enabled()):
             blobs = self._run()
         self._blob_values = blobs

@@ -4,6 +4,7 @@ caffe`: `class X(caffe.Layer)` with setup/reshape/forward/backward and blobs wit
 The module named in python_param is imported from sys.path first, then from the `datalayers` package.
 """
 import importlib
+import inspect
 import math
 
 import numpy as np
@@ -80,6 +81,9 @@ class Layer:
     param_str = ''
     phase = None
 
+    def __init__(self, layer_param=None):
+        pass
+
     def setup(self, bottom, top):
         pass
 
@@ -150,10 +154,14 @@ class Python(CaffeLayer):
         impl.param_str = p.param_str
         impl.phase = ctx.phase
         impl.blobs = []
-        try:
-            impl.__init__()
-        except TypeError:
-            pass
+        init = getattr(cls, '__init__', object.__init__)
+        if init not in (object.__init__, Layer.__init__):
+            # pycaffe constructs the class with the LayerParameter; accept classes written either way
+            try:
+                takes_param = len(inspect.signature(init).parameters) > 1
+            except (TypeError, ValueError):
+                takes_param = False
+            init(impl, lp) if takes_param else init(impl)
         self.impl = impl
         self.bottom = [Blob(s) for s in bottom_shapes]
         self.top = [Blob() for _ in lp.top]
