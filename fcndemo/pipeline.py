@@ -358,10 +358,11 @@ def _run(cfg, out):
 
     t = time.time()
     clf_dir = os.path.join(cfg.out, 'classifier')
+    say(f"[2/6] classifier (InnerProduct fc6/fc7/fc8) on {cfg.crop}x{cfg.crop} crops: {cfg.clf_iters} iterations, "
+        f"lr {cfg.clf_lr:g}, momentum 0.9, normalized loss ...")
     clf_weights, clf_acc, clf_curve = train_classifier(cfg, clf_dir, progress)
     timings['classifier'] = time.time() - t
-    say(f"[2/6] classifier (InnerProduct fc6/fc7/fc8, {cfg.crop}x{cfg.crop} crops): {cfg.clf_iters} iterations, "
-        f"held-out accuracy {100 * clf_acc:.1f}% ({timings['classifier']:.1f} s)")
+    say(f"      held-out accuracy {100 * clf_acc:.1f}% ({timings['classifier']:.1f} s)")
 
     t = time.time()
     init = os.path.join(cfg.out, 'fcn32s-init.caffemodel')
@@ -371,13 +372,15 @@ def _run(cfg, out):
 
     stages = []
     for k, (stride, iters, lr) in enumerate(zip(STAGES, cfg.iters, cfg.lrs)):
+        say(f"[{4 + k}/6] FCN-{stride}s from {os.path.relpath(init, cfg.out)}: {iters} iterations, fixed lr {lr:g}, "
+            f"momentum {cfg.momentum:g}, summed loss ...")
         s = train_stage(cfg, info, stride, init, iters, lr, progress)
         stages.append(s)
         init = s['weights']
         timings[f'fcn{stride}s'] = s['seconds']
         m = s['metrics']
-        say(f"[{4 + k}/6] FCN-{stride}s: {iters} iterations at lr {lr:g}: mean IU {100 * m['mean_iu']:.1f}, "
-            f"pixel acc. {100 * m['overall_acc']:.1f} ({s['seconds']:.1f} s)")
+        say(f"      val mean IU {100 * m['mean_iu']:.1f}, pixel acc. {100 * m['overall_acc']:.1f} "
+            f"({s['seconds']:.1f} s)")
 
     t = time.time()
     table = format_table(stages)
