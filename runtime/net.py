@@ -254,6 +254,10 @@ class Net(nn.Module):
                 tensors.append(v)
                 grads.append(torch.full_like(v, w))
         if tensors:
+            # Caffe overwrites the input blobs' diffs on each backward (only parameter diffs accumulate)
+            for layer, _ in self._input_layers:
+                for v in layer.values:
+                    v.grad = None
             torch.autograd.backward(tensors, grads)
         self._loss_values = []
 

@@ -293,3 +293,21 @@ def test_meta_device_infers_shapes_without_computing():
     net = Net(CONV_NET, device='meta')
     out = net.forward()
     assert tuple(out['loss'].shape) == () and tuple(net.blobs['up'].shape) == (1, 3, 18, 18)
+
+
+def test_inputs_of_another_size_flow_through_the_net():
+    net = conv_net()
+    out = net.forward(data=np.zeros((1, 3, 12, 10), np.float32), label=np.zeros((1, 1, 12, 10)))
+    assert tuple(net.blobs['crop'].shape) == (1, 3, 12, 10) and tuple(net.blobs['up'].shape) == (1, 3, 26, 22)
+    assert out['loss'].shape == ()
+
+
+def test_input_diffs_are_overwritten_not_accumulated():
+    text = 'force_backward: true\n' + inp('x', 1, 3) + \
+        'layer { name: "s" type: "Power" bottom: "x" top: "s" loss_weight: 1 power_param { scale: 2 } }'
+    net = Net(text, phase='train')
+    net.forward(x=np.ones((1, 3)))
+    net.backward()
+    net.forward()
+    net.backward()
+    assert net.blobs['x'].grad.tolist() == [[2.0, 2.0, 2.0]]
