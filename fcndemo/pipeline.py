@@ -5,6 +5,19 @@ results.json. Each step uses the project's own parts: datalayers.synthetic (the 
 netspec (fcndemo.nets, written with the DSL), runtime.Net + solvers (training; the FCN stages through
 solvers.recipe.train, the loop behind tools/solve.py, on the reference data layers), weights.surgery (transplant,
 interp) and scoring (the four metrics of the paper's Table 2).
+
+The FCN stages follow the reference recipe: every layer learns (lr_mult 1 / 2 as in the reference), summed loss
+(normalize: false), fixed rate, momentum 0.99, weight decay 5e-4, batch 1, zero-initialized score layers, frozen
+bilinear upsampling, each stage initialized from the previous one. Like VGG16 on 0-255 pixels, the thin trunk's
+activations are large (fc7 ~ 16 on average), so the rates are tiny as in the reference (1e-10 there): 3e-9 for
+FCN-32s (3e-10 and 3e-11 for 16s and 8s); in trials 3e-7 diverged after ~35 iterations and 1e-6 within 6, while
+1e-10 learned too slowly for a run this short. The rate drops 10x per stage rather than the reference's 100x, the
+stages being ~100x shorter. Where the demo differs from the
+reference nets: one conv per stage, thin channels, fc6 4x4 (the classifier sees 128x128 crops), no dropout
+(too few iterations for it to pay), and 4 classes.
+
+One torch thread is the default: on a shared or busy machine the default of one thread per core made a quick run
+5x slower (OpenMP threads waiting on each other); on an idle machine it costs little at these channel counts.
 """
 import dataclasses
 import json
@@ -330,6 +343,10 @@ def run(cfg, out=None):
     """Run the demo; print progress lines, the table and where everything is to `out`; return the results."""
     if len(cfg.iters) != len(STAGES) or len(cfg.lrs) != len(STAGES):
         raise ValueError(f'iters and lrs need one value per stage ({len(STAGES)})')
+    if len(cfg.size) != 2 or not 32 <= cfg.size[0] <= cfg.size[1]:
+        raise ValueError(f'size must be MIN,MAX image sides with 32 <= MIN <= MAX, not {cfg.size}')
+    if cfg.n_train < 1 or cfg.n_val < 1 or min(cfg.iters) < 1 or cfg.clf_iters < 1:
+        raise ValueError("n_train, n_val, clf_iters and every stage's iterations must be >= 1")
     import torch
     out = out or sys.stdout
     threads = torch.get_num_threads()

@@ -124,3 +124,11 @@ def test_demo_fcn8s_beats_fcn32s_in_mean_iu(quick_run):
     _, _, results = quick_run
     t = results['table']
     assert t['FCN-8s']['mean_iu'] > t['FCN-32s']['mean_iu']
+
+
+def test_demo_refuses_a_stage_count_or_size_it_cannot_run_with_a_message(tmp_path, capsys):
+    assert demo.main(['--out', str(tmp_path), '--iters', '10,10']) == 2
+    assert 'one value per stage' in capsys.readouterr().err
+    assert demo.main(['--out', str(tmp_path), '--size', '20,40']) == 2
+    assert '32 <= MIN <= MAX' in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / 'results.json')
