@@ -359,6 +359,8 @@ def run(cfg, out=None):
 
 
 def _run(cfg, out):
+    # absolute: the data layers' param_str paths are resolved against each model folder (as solve.py runs there)
+    cfg = dataclasses.replace(cfg, out=os.path.abspath(cfg.out))
     progress = sys.stderr.isatty() if cfg.progress is None else cfg.progress
     t_start = time.time()
     os.makedirs(cfg.out, exist_ok=True)

@@ -132,3 +132,13 @@ def test_demo_refuses_a_stage_count_or_size_it_cannot_run_with_a_message(tmp_pat
     assert demo.main(['--out', str(tmp_path), '--size', '20,40']) == 2
     assert '32 <= MIN <= MAX' in capsys.readouterr().err
     assert not os.path.exists(tmp_path / 'results.json')
+
+
+def test_demo_runs_into_a_relative_output_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert demo.main(['--quick', '--no-progress', '--out', 'rel-out', '--clf-iters', '2', '--iters', '2,1,1',
+                      '--n-train', '2', '--n-val', '2']) == 0
+    with open(tmp_path / 'rel-out' / 'results.json') as f:
+        results = json.load(f)
+    assert sorted(results['table']) == ['FCN-16s', 'FCN-32s', 'FCN-8s']
+    assert os.path.isabs(results['files']['results'])
