@@ -37,3 +37,24 @@ def rebase_param_str(param_str, root):
         if key in params:
             params[key] = rebase_path(params[key], root)
     return repr(params)
+
+
+def map_param_strs(net_param, fn):
+    """A copy of `net_param` in which every Python layer whose param_str is a dict literal gets
+    param_str = repr(fn(that dict)); fn returns None to leave a layer as it is. The one place that rewrites data
+    layers' settings (dataset roots, per-process seeds)."""
+    from netspec import caffe_pb2
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(net_param)
+    for layer in out.layer:
+        if layer.type != 'Python' or not layer.python_param.param_str:
+            continue
+        try:
+            params = ast.literal_eval(layer.python_param.param_str)
+        except (ValueError, SyntaxError):
+            continue
+        if isinstance(params, dict):
+            params = fn(params)
+            if params is not None:
+                layer.python_param.param_str = repr(params)
+    return out

@@ -4,9 +4,9 @@ Relative paths (net, train_net, test_net, snapshot_prefix) resolve against the s
 runs the same from any working directory (Caffe itself uses the working directory; FCN's solve.py runs in the
 solver's folder, where the two agree).
 """
-import ast
 import os
 
+from datalayers.params import map_param_strs
 from netspec import caffe_pb2, read_solver
 
 from .rules import TYPES, check_param
@@ -131,18 +131,9 @@ def offset_python_seeds(net_param, rank):
     So each process of a distributed run draws its own data order (seed + rank), as the reference data layers take
     their seed from param_str. Layers whose param_str is not a dict literal with an integer seed are left alone.
     """
-    out = caffe_pb2.NetParameter()
-    out.CopyFrom(net_param)
-    if not rank:
-        return out
-    for layer in out.layer:
-        if layer.type != 'Python' or not layer.python_param.param_str:
-            continue
-        try:
-            d = ast.literal_eval(layer.python_param.param_str)
-        except (ValueError, SyntaxError):
-            continue
-        if isinstance(d, dict) and isinstance(d.get('seed'), int):
-            d['seed'] += rank
-            layer.python_param.param_str = repr(d)
-    return out
+    def shift(params):
+        if rank and isinstance(params.get('seed'), int):
+            params['seed'] += rank
+            return params
+        return None
+    return map_param_strs(net_param, shift)

@@ -9,12 +9,12 @@ The reference scripts' slips are fixed rather than copied: the eval ids come fro
 (its split file), not from the misnamed ../data/segvalid11.txt (VOC) or the undefined `val` (NYUD), and SIFT Flow's
 semantic head is also reported without the classes absent from its test set (cow, desert, moon), as the paper does.
 """
-import ast
 import dataclasses
 import os
 import sys
 import time
 
+from datalayers.params import map_param_strs, rebase_path
 from netspec import caffe_pb2, read_net, read_solver, write_text
 
 from .logs import log
@@ -85,36 +85,18 @@ def _data_dir(value, folder, data_root):
     if os.path.isabs(value):
         return value
     if data_root:
-        parts = os.path.normpath(value).split(os.sep)
-        while parts and parts[0] == '..':
-            parts.pop(0)
-        if parts and parts[0] == 'data':
-            parts.pop(0)
-        return os.path.join(os.path.abspath(data_root), *parts)
+        return rebase_path(value, os.path.abspath(data_root))
     return os.path.normpath(os.path.join(os.path.abspath(folder), value))
 
 
 def with_data_root(net_param, folder, data_root=None):
     """A copy of the net whose Python data layers' *_dir paths are absolute (see _data_dir)."""
-    out = caffe_pb2.NetParameter()
-    out.CopyFrom(net_param)
-    for layer in out.layer:
-        if layer.type != 'Python' or not layer.python_param.param_str:
-            continue
-        try:
-            d = ast.literal_eval(layer.python_param.param_str)
-        except (ValueError, SyntaxError):
-            continue
-        if not isinstance(d, dict):
-            continue
-        changed = False
-        for k, v in list(d.items()):
-            if k.endswith('_dir') and isinstance(v, str):
-                d[k] = _data_dir(v, folder, data_root)
-                changed = True
-        if changed:
-            layer.python_param.param_str = repr(d)
-    return out
+    def rebase(params):
+        keys = [k for k, v in params.items() if k.endswith('_dir') and isinstance(v, str)]
+        for k in keys:
+            params[k] = _data_dir(params[k], folder, data_root)
+        return params if keys else None
+    return map_param_strs(net_param, rebase)
 
 
 def solver_param(folder, data_root=None, out=None, **overrides):
