@@ -118,6 +118,7 @@ def run(size=500, repeat=2, seed=0, log=print):
     data = (rng.randn(*shapes['data']) * 50).astype(np.float32)
     label = rng.randint(0, 21, shapes['label']).astype(np.float32)
     results = {}
+    peak_before = gemm_peak()
 
     test_net = Net(folder['deploy.prototxt'], phase='test')
     with torch.no_grad():
@@ -167,7 +168,7 @@ def run(size=500, repeat=2, seed=0, log=print):
         theirs += _time(hand_step, 1)
     results['forward_backward'] = (min(ours), min(theirs))
     bwd_flops = conv_flops(train_net, backward=True)
-    peak = gemm_peak()
+    peak = max(peak_before, gemm_peak())      # the machine may be shared: the better of two measurements
     results['peak_gflops'] = peak
     results['flops'] = (fwd_flops, bwd_flops)
     return results

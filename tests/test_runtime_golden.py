@@ -2,7 +2,6 @@
 compared with fixtures made by tests/golden/make_runtime.py in the oracle (forward within 1e-5 relative, gradients
 within 1e-4 relative, relative to each blob's largest magnitude)."""
 import importlib.util
-import sys
 
 import numpy as np
 import pytest

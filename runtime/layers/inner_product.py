@@ -1,5 +1,4 @@
 """InnerProduct: the axes from `axis` on are flattened into K inputs; weight (N, K) (or (K, N) with transpose)."""
-import torch
 import torch.nn.functional as F
 
 from . import register
