@@ -21,3 +21,13 @@ def reference():
     if not REFERENCE.is_dir():
         pytest.skip(f'reference folder {REFERENCE} is absent (set FCN_REFERENCE to its path)')
     return REFERENCE
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny nets: one torch thread is faster on a shared machine and keeps reductions in one fixed order."""
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -11,6 +11,7 @@ from netspec import parse_text
 from runtime import Net
 
 from conftest import GOLDEN
+from golden_compare import close
 
 _spec = importlib.util.spec_from_file_location('make_runtime', GOLDEN / 'make_runtime.py')
 mk = importlib.util.module_from_spec(_spec)
@@ -22,15 +23,6 @@ DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
 FWD, GRAD = 1e-5, 1e-4
 
 pytestmark = pytest.mark.oracle
-
-
-def close(ours, ref, rtol, what):
-    ours = np.asarray(ours, dtype=np.float64)
-    ref = np.asarray(ref, dtype=np.float64)
-    assert ours.shape == ref.shape, f'{what}: shape {ours.shape} != {ref.shape}'
-    scale = max(float(np.abs(ref).max(initial=0.0)), 1e-30)
-    err = float(np.abs(ours - ref).max(initial=0.0))
-    assert err <= rtol * scale, f'{what}: max error {err:.3g} is over {rtol} x {scale:.4g}\nours {ours}\ncaffe {ref}'
 
 
 def run_case(case, device, monkeypatch):

@@ -10,16 +10,7 @@ from solvers import LearningRate, get_solver, SGDSolver
 
 GOLD = pathlib.Path(__file__).parent / 'golden' / 'solvers'
 RUNS = ['sgd', 'sgd_l1', 'sgd_step', 'nesterov', 'adagrad', 'rmsprop', 'adadelta', 'adam']
-pytestmark = pytest.mark.oracle
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    import torch
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = [pytest.mark.oracle, pytest.mark.usefixtures('one_thread')]
 
 
 @pytest.fixture(scope='module')

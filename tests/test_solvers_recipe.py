@@ -10,15 +10,9 @@ import torch
 from netspec import caffe_pb2
 from solvers.recipe import RECIPES, train, with_data_root
 
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 WIDTH = 1 / 16
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope='module')

@@ -12,19 +12,12 @@ import numpy as np
 import pytest
 import torch
 
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 GOLD = pathlib.Path(__file__).parent / 'golden' / 'solvers'
 _spec = importlib.util.spec_from_file_location('solvers_testkit', GOLD / 'testkit.py')
 kit = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(kit)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny nets: one thread is faster on a shared machine and keeps reductions in one fixed order."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def weights_of(s):
