@@ -1,6 +1,5 @@
 """Full-width nets: every reference net's blob shapes at 500x500 (shape inference on the meta device: fast), and a
-real CPU forward of VGG16 FCN-8s at 500x500 (slow: `-m slow` or FCN_SLOW=1)."""
-import os
+real CPU forward of VGG16 FCN-8s at 500x500 against a hand-written module (marked slow: `-m "not slow"` skips it)."""
 
 import numpy as np
 import pytest
@@ -15,12 +14,6 @@ FCN8S_SHAPES = {  # Caffe's size rules at 500x500 (../shared/CAFFE.md, reference
     'fc6': (1, 4096, 16, 16), 'fc7': (1, 4096, 16, 16), 'score_fr': (1, 21, 16, 16), 'upscore2': (1, 21, 34, 34),
     'score_pool4c': (1, 21, 34, 34), 'upscore_pool4': (1, 21, 70, 70), 'score_pool3c': (1, 21, 70, 70),
     'upscore8': (1, 21, 568, 568), 'score': (1, 21, 500, 500)}
-
-
-def run_slow(request):
-    expr = request.config.getoption('markexpr') or ''
-    if not (os.environ.get('FCN_SLOW') or ('slow' in expr and 'not slow' not in expr)):
-        pytest.skip('full-width forward: run with -m slow or FCN_SLOW=1')
 
 
 def test_fcn8s_deploy_blob_shapes_at_500(reference):
@@ -53,8 +46,8 @@ def test_reference_train_nets_build_full_width_with_caffe_shapes(reference, fold
     assert all(tuple(v.shape) == () for v in out.values())
 
 
-def test_fcn8s_forward_at_500_on_cpu(reference, request):
-    run_slow(request)
+@pytest.mark.slow
+def test_fcn8s_forward_at_500_on_cpu(reference):
     from runtime.bench import HandFCN8s
     torch.manual_seed(0)
     net = Net(reference / 'voc-fcn8s' / 'deploy.prototxt')
