@@ -6,16 +6,11 @@ paper's Table 2 for them; results.json, curves.png and predictions.png go to --o
 the fcndemo package.
 """
 import argparse
-import os
 import sys
 
 
 def _fcndemo():
-    try:
-        import fcndemo
-    except ImportError:  # a source checkout whose install predates the fcndemo package: use the checkout's
-        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        import fcndemo
+    import fcndemo  # imported late: --help stays instant
     return fcndemo
 
 
