@@ -92,24 +92,23 @@ def format_report(report):
         lines.append('')
         lines.append(f"head {head['score']} vs {head['label']}" +
                      (f"   mean loss {head['loss']:.6g}" if head['loss'] is not None else ''))
-        header = f"  {'':44s}" + ''.join(f'{names[m]:>12s}' for m in METRICS)
-        lines.append(header)
-        lines.append(f"  {'this run':44s}" + ''.join(f"{_pct(head['metrics'][m]):>12s}" for m in METRICS))
+        rows = [('this run', ''.join(f"{_pct(head['metrics'][m]):>12s}" for m in METRICS), '')]
         if 'metrics_paper' in head:
             ex = ', '.join(head['classes'][i] for i in head['metrics_paper']['excluded'])
-            lines.append(f"  {('this run, excluding ' + ex)[:44]:44s}" +
-                         ''.join(f"{_pct(head['metrics_paper'][m]):>12s}" for m in METRICS))
+            rows.append(('this run, excluding ' + ex,
+                         ''.join(f"{_pct(head['metrics_paper'][m]):>12s}" for m in METRICS), ''))
         geo = head['label'] == 'geo'
         for e in report['paper']:
+            mark = f"   [{e['source']}]" + ('' if e['verified'] else ' UNVERIFIED')
             if geo:
                 if e['geo_acc'] is not None:
-                    row = ('paper, geom. acc.: ' + e['row'])[:44]
-                    lines.append(f"  {row:44s}{e['geo_acc']:12.1f}   [{e['source']}]"
-                                 + ('' if e['verified'] else ' UNVERIFIED'))
+                    rows.append(('paper, geom. acc.: ' + e['row'], f"{e['geo_acc']:12.1f}", mark))
                 continue
             vals = ''.join(f"{('-' if e[m] is None else f'{e[m]:.1f}'):>12s}" for m in METRICS)
-            lines.append(f"  {('paper: ' + e['row'])[:44]:44s}{vals}   [{e['source']}]" +
-                         ('' if e['verified'] else ' UNVERIFIED'))
+            rows.append(('paper: ' + e['row'], vals, mark))
+        width = max(len(label) for label, _, _ in rows)
+        lines.append(f"  {'':{width}s}" + ''.join(f'{names[m]:>12s}' for m in METRICS))
+        lines.extend(f'  {label:{width}s}{vals}{mark}' for label, vals, mark in rows)
         if not report['paper']:
             lines.append(f"  (no published figures for {report['model']} on {report['split']})")
         lines.append('  per-class IU:')
