@@ -39,6 +39,8 @@ _V2 = (caffe_pb2.LayerParameter, 1, 7, None)
 _V1 = (caffe_pb2.V1LayerParameter, 4, 6, 1)
 _V0 = (caffe_pb2.V0LayerParameter, 1, 50, None)
 _KINDS = {100: _V2, 2: _V1}
+# BlobProto's data (5) and double_data (8): the tag of an unpacked value, the value's width, dtype and name
+_REALS = {5: (0x2D, 4, 'f4', 'float'), 8: (0x41, 8, 'f8', 'double')}
 
 
 class _Reader:
@@ -63,7 +65,7 @@ class _Reader:
         desc = caffe_pb2.BlobProto.DESCRIPTOR
         legacy = {}
         shape = caffe_pb2.BlobShape()
-        floats, doubles = [], []
+        reals = {5: [], 8: []}            # data, double_data chunks (packed runs or unpacked values)
         pos = start
         while pos < end:
             num, wt, val, pos = wire.next_field(buf, pos, end)
@@ -71,22 +73,15 @@ class _Reader:
                 raise wire.Malformed(f'BlobProto field {num} has wire type {wt}')
             if num in (1, 2, 3, 4):
                 legacy[num] = val - (1 << 64) if val >= 1 << 63 else val
-            elif num == 5:
+            elif num in _REALS:
+                tag, width, dtype, what = _REALS[num]
                 if wt == wire.LEN:
-                    if (val[1] - val[0]) % 4:
-                        raise wire.Malformed('packed float data length is not a multiple of 4')
-                    floats.append(src.array(val[0], val[1], 'f4'))
+                    if (val[1] - val[0]) % width:
+                        raise wire.Malformed(f'packed {what} data length is not a multiple of {width}')
+                    arr = src.array(val[0], val[1], dtype)
                 else:
-                    arr, pos = wire.unpacked_run(src, val[0], end, 0x2D, 4, 'f4')
-                    floats.append(arr)
-            elif num == 8:
-                if wt == wire.LEN:
-                    if (val[1] - val[0]) % 8:
-                        raise wire.Malformed('packed double data length is not a multiple of 8')
-                    doubles.append(src.array(val[0], val[1], 'f8'))
-                else:
-                    arr, pos = wire.unpacked_run(src, val[0], end, 0x41, 8, 'f8')
-                    doubles.append(arr)
+                    arr, pos = wire.unpacked_run(src, val[0], end, tag, width, dtype)
+                reals[num].append(arr)
             elif num == 7:
                 try:
                     shape.MergeFromString(src.bytes(*val))
@@ -97,7 +92,7 @@ class _Reader:
             dims = tuple(legacy.get(k, 0) for k in (1, 2, 3, 4))
         else:
             dims = tuple(shape.dim)
-        chunks = doubles if doubles else floats
+        chunks = reals[8] or reals[5]
         data = chunks[0] if len(chunks) == 1 else np.concatenate(chunks) if chunks else np.empty(0, np.float32)
         count = int(np.prod(dims, dtype=np.int64))
         if any(d < 0 for d in dims) or count != data.size:
