@@ -59,6 +59,15 @@ def thin(tmp_path_factory):
     return d, arrays
 
 
+def _fcn32s_init(d):
+    """The convolutionalized FCN-32s init that tools/surgery.py makes from the thin classifier (made once)."""
+    init32 = d / 'vgg16-fcn.caffemodel'
+    if not init32.exists():
+        surgery.main(['--classifier', str(d / 'vgg16_deploy.prototxt'), '--weights', str(d / 'vgg16.caffemodel'),
+                      '--fcn', str(d / 'voc-fcn32s' / 'train.prototxt'), '--out', str(init32)])
+    return init32
+
+
 def test_surgery_makes_the_convolutionalized_init_from_a_v1_classifier(thin, capsys):
     d, clf = thin
     out = d / 'vgg16-fcn.caffemodel'
@@ -81,10 +90,7 @@ def test_surgery_makes_the_convolutionalized_init_from_a_v1_classifier(thin, cap
 
 def test_surgery_from_stage_makes_fcn16s_from_a_trained_fcn32s(thin, capsys):
     d, _ = thin
-    init32 = d / 'vgg16-fcn.caffemodel'
-    if not init32.exists():
-        surgery.main(['--classifier', str(d / 'vgg16_deploy.prototxt'), '--weights', str(d / 'vgg16.caffemodel'),
-                      '--fcn', str(d / 'voc-fcn32s' / 'train.prototxt'), '--out', str(init32)])
+    init32 = _fcn32s_init(d)
     trained = weights.read_weights(init32)
     trained['score_fr'] = [np.full_like(a, 0.5) for a in trained['score_fr']]  # "trained" score layer
     weights.write_weights(d / 'fcn32s.caffemodel', trained)
@@ -102,10 +108,7 @@ def test_surgery_from_stage_makes_fcn16s_from_a_trained_fcn32s(thin, capsys):
 
 def test_surgery_from_stage_refuses_mismatched_shapes_and_keeps_the_destination(thin, capsys):
     d, _ = thin
-    init32 = d / 'vgg16-fcn.caffemodel'
-    if not init32.exists():
-        surgery.main(['--classifier', str(d / 'vgg16_deploy.prototxt'), '--weights', str(d / 'vgg16.caffemodel'),
-                      '--fcn', str(d / 'voc-fcn32s' / 'train.prototxt'), '--out', str(init32)])
+    init32 = _fcn32s_init(d)
     bad = weights.read_weights(init32)
     bad['fc6'] = weights.read_weights(d / 'vgg16.caffemodel')['fc6']  # legacy IP weights: not the 32s conv shape
     weights.write_weights(d / 'bad32.caffemodel', bad)
@@ -238,10 +241,7 @@ def test_surgery_equals_the_reference_procedure_run_in_the_real_caffe(tmp_path, 
 
 def test_surgery_from_an_h5_missing_a_layer_fails_and_keeps_the_destination(thin, capsys):
     d, _ = thin
-    init32 = d / 'vgg16-fcn.caffemodel'
-    if not init32.exists():
-        surgery.main(['--classifier', str(d / 'vgg16_deploy.prototxt'), '--weights', str(d / 'vgg16.caffemodel'),
-                      '--fcn', str(d / 'voc-fcn32s' / 'train.prototxt'), '--out', str(init32)])
+    init32 = _fcn32s_init(d)
     arrays = weights.read_weights(init32)
     del arrays['fc7']
     weights.write_weights(d / 'no-fc7.caffemodel.h5', arrays)
