@@ -7,7 +7,7 @@ deconv out = s(H-1) + d(k-1) + 1 - 2p.
 import torch
 import torch.nn.functional as F
 
-from . import register
+from .registry import register
 from .base import CaffeLayer
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}

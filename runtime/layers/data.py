@@ -4,7 +4,7 @@ With force_backward the Input blobs receive gradients too (their .grad is Caffe'
 import numpy as np
 import torch
 
-from . import register
+from .registry import register
 from .base import CaffeLayer
 
 

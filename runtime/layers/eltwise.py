@@ -3,7 +3,7 @@ the maximum, as in Caffe)."""
 import torch
 
 from netspec import caffe_pb2
-from . import register
+from .registry import register
 from .base import CaffeLayer
 
 _E = caffe_pb2.EltwiseParameter

@@ -1,7 +1,7 @@
 """InnerProduct: the axes from `axis` on are flattened into K inputs; weight (N, K) (or (K, N) with transpose)."""
 import torch.nn.functional as F
 
-from . import register
+from .registry import register
 from .base import CaffeLayer, canonical_axis, count
 
 

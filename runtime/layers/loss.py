@@ -9,7 +9,7 @@ p_label < FLT_MIN the floor would make that zero), hence a custom autograd Funct
 import torch
 
 from netspec import caffe_pb2
-from . import register
+from .registry import register
 from .base import CaffeLayer, canonical_axis, count
 
 _N = caffe_pb2.LossParameter

@@ -7,7 +7,7 @@ outside), top = x * scale^-beta. WITHIN_CHANNEL: scale = 1 + alpha * AVE-pool(x^
 import torch.nn.functional as F
 
 from netspec import caffe_pb2
-from . import register
+from .registry import register
 from .base import CaffeLayer
 
 _L = caffe_pb2.LRNParameter

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from ..phase import TRAIN
-from . import register
+from .registry import register
 from .base import CaffeLayer
 
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from netspec import caffe_pb2
-from . import register
+from .registry import register
 from .base import CaffeLayer
 
 _P = caffe_pb2.PoolingParameter

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import torch
 
-from . import register
+from .registry import register
 from .base import CaffeLayer
 
 

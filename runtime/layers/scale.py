@@ -4,7 +4,7 @@ One bottom: the scale is a learned blob (default filler constant 1). Two bottoms
 With bias_term, a learned bias of the scale's shape (default filler constant 0) follows, as Caffe's BiasLayer.
 """
 from netspec import caffe_pb2
-from . import register
+from .registry import register
 from .base import CaffeLayer, canonical_axis
 
 

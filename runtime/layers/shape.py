@@ -1,7 +1,7 @@
 """Layers that move data without arithmetic: Crop, Concat, Split, Flatten, Reshape, Silence."""
 import torch
 
-from . import register
+from .registry import register
 from .base import CaffeLayer, canonical_axis, count
 
 
