@@ -12,12 +12,13 @@ Crop layer whose offset is where the reference's origin falls in `top`. Numbers 
 from fractions import Fraction
 
 from .dsl import Top, layers as L
+from .sizes import PASS_THROUGH
 
 __all__ = ['crop', 'coord_map_from_to', 'CropError', 'PASS_THROUGH_LAYERS']
 
-# Caffe's list; Concat over batch or channels is handled as identity too (GoogLeNet's inception outputs).
-PASS_THROUGH_LAYERS = {'AbsVal', 'BatchNorm', 'Bias', 'BNLL', 'Dropout', 'Eltwise', 'ELU', 'Log', 'LRN', 'Exp', 'MVN',
-                       'Power', 'ReLU', 'PReLU', 'Scale', 'Sigmoid', 'Split', 'TanH', 'Threshold'}
+# Caffe's list (kept once, in netspec.sizes); Concat over batch or channels is handled as identity too (GoogLeNet's
+# inception outputs).
+PASS_THROUGH_LAYERS = PASS_THROUGH
 _CONV_LIKE = {'Convolution', 'Pooling', 'Im2col'}
 
 

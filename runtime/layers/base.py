@@ -4,6 +4,7 @@ import math
 import torch
 from torch import nn
 
+from netspec import sizes
 from ..fillers import fill
 
 
@@ -14,9 +15,10 @@ class LayerError(ValueError):
 class CaffeLayer(nn.Module):
     """One Caffe layer.
 
-    Subclasses set `type_name`, build their blobs in __init__ (`self.add_blob`), compute their tops' shapes in
-    `top_shapes(bottom_shapes)` (Caffe's Reshape, used to build the net without running it), and compute tops from
-    bottoms in `forward(*bottoms)`, returning a tuple of tensors (one per top).
+    Subclasses set `type_name`, build their blobs in __init__ (`self.add_blob`), and compute tops from bottoms in
+    `forward(*bottoms)`, returning a tuple of tensors (one per top). Their tops' shapes (Caffe's Reshape, used to
+    build the net without running it) come from the size rule of their type in netspec.sizes; a class whose type has
+    no rule there (a Python layer, a type of your own) gives them in its own `top_shapes(bottom_shapes)`.
     """
     type_name = None
     loss_by_default = False      # Caffe's LossLayer: top[0] gets loss_weight 1 unless the prototxt says otherwise
@@ -65,18 +67,27 @@ class CaffeLayer(nn.Module):
         self.specs.append((lr, decay))
         return p
 
+    def sized(self, rule, *args):
+        """`rule(*args)`, a function of netspec.sizes, with its ShapeError reported as this layer's error."""
+        try:
+            return rule(*args)
+        except sizes.ShapeError as e:
+            raise self.error(str(e)) from None
+
     def top_shapes(self, bottom_shapes):
-        """Shapes of the tops for these bottom shapes (default: one top shaped like bottom 0)."""
-        return [tuple(bottom_shapes[0])] * len(self.lp.top)
+        """Shapes of the tops for these bottom shapes: the netspec.sizes rule of this layer's type (for a type it
+        has no rule for, one top per name shaped like bottom 0)."""
+        if sizes.rule_for(self.lp.type) is None:
+            return [tuple(bottom_shapes[0])] * len(self.lp.top)
+        return self.sized(sizes.top_shapes, self.lp, bottom_shapes)
 
     def extra_repr(self):
         return f'{self.name!r}'
 
 
 def canonical_axis(axis, ndim, layer, what='axis'):
-    if not -ndim <= axis < ndim:
-        raise layer.error(f'{what} {axis} is out of range for a {ndim}-axis blob')
-    return axis % ndim
+    """netspec.sizes.canonical_axis, its error naming `layer`."""
+    return layer.sized(sizes.canonical_axis, axis, ndim, what)
 
 
 def count(shape, start=0, end=None):

@@ -1,39 +1,17 @@
 """Convolution and Deconvolution (Caffe's BaseConvolutionLayer geometry; weights in Caffe's and torch's layout).
 
 Convolution weight: (C_out, C_in/group, *kernel); Deconvolution weight: (C_in, C_out/group, *kernel), the same as
-torch's conv_transpose. Bias: (C_out,). Sizes: conv out = (H + 2p - (d(k-1)+1))/s + 1 (floor);
-deconv out = s(H-1) + d(k-1) + 1 - 2p.
+torch's conv_transpose. Bias: (C_out,). Sizes and settings: netspec.sizes (conv_size, deconv_size, conv_geometry).
 """
 import torch
 import torch.nn.functional as F
 
+from netspec import sizes
 from .registry import register
 from .base import CaffeLayer
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _DECONV = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
-
-
-def _spatial(layer, name, values, nsp, default, hw=None):
-    """One of kernel/stride/pad/dilation per spatial axis, from the repeated field or its _h/_w pair."""
-    p = layer.lp.convolution_param
-    if hw is not None and (p.HasField(hw[0]) or p.HasField(hw[1])):
-        if nsp != 2:
-            raise layer.error(f'{hw[0]}/{hw[1]} can only be used for 2-D convolution')
-        if len(values):
-            raise layer.error(f'give either {name} or {hw[0]}/{hw[1]}, not both')
-        if name == 'kernel_size' and not (p.HasField(hw[0]) and p.HasField(hw[1])):
-            raise layer.error('kernel_h and kernel_w must both be given')
-        return (getattr(p, hw[0]), getattr(p, hw[1]))
-    if len(values) == 0:
-        if default is None:
-            raise layer.error(f'{name} is required')
-        return (default,) * nsp
-    if len(values) == 1:
-        return (int(values[0]),) * nsp
-    if len(values) != nsp:
-        raise layer.error(f'{name} has {len(values)} values; give 1 or {nsp} (one per spatial axis)')
-    return tuple(int(v) for v in values)
 
 
 class _ConvBase(CaffeLayer):
@@ -47,26 +25,11 @@ class _ConvBase(CaffeLayer):
         if len(lp.bottom) != len(lp.top):
             raise self.error(f'needs as many tops as bottoms ({len(lp.bottom)} bottoms, {len(lp.top)} tops)')
         shape = bottom_shapes[0]
-        if any(tuple(s) != tuple(shape) for s in bottom_shapes[1:]):
-            raise self.error(f'all bottoms must have the same shape, got {[tuple(s) for s in bottom_shapes]}')
-        if p.axis not in (1, 1 - len(shape)):
-            raise self.error(f'only the channel axis 1 is supported, not axis {p.axis}')
-        nsp = len(shape) - 2
-        if nsp not in _CONV:
-            raise self.error(f'needs a 3- to 5-axis bottom (N, C, spatial...), got shape {tuple(shape)}')
-        self.nsp = nsp
-        self.kernel = _spatial(self, 'kernel_size', p.kernel_size, nsp, None, ('kernel_h', 'kernel_w'))
-        self.stride = _spatial(self, 'stride', p.stride, nsp, 1, ('stride_h', 'stride_w'))
-        self.pad = _spatial(self, 'pad', p.pad, nsp, 0, ('pad_h', 'pad_w'))
-        self.dilation = _spatial(self, 'dilation', p.dilation, nsp, 1)
-        if any(k <= 0 for k in self.kernel):
-            raise self.error(f'kernel size must be positive, got {self.kernel}')
-        if any(s <= 0 for s in self.stride):
-            raise self.error(f'stride must be positive, got {self.stride}')
-        if not p.HasField('num_output') or p.num_output == 0:
-            raise self.error('convolution_param.num_output must be given and positive')
+        g = self.sized(sizes.conv_geometry, p, bottom_shapes)
+        self.nsp = len(g.kernel)
+        self.kernel, self.stride, self.pad, self.dilation = g.kernel, g.stride, g.pad, g.dilation
         self.group = p.group
-        cin, cout = shape[1], p.num_output
+        cin, cout = shape[1], g.num_output
         if cin % self.group or cout % self.group:
             raise self.error(f'group {self.group} must divide the input channels ({cin}) and num_output ({cout})')
         self.num_output = cout
@@ -78,23 +41,8 @@ class _ConvBase(CaffeLayer):
         self.bias = None
         if p.bias_term:
             self.bias = self.add_blob((cout,), p.bias_filler if p.HasField('bias_filler') else None)
-        fn = (_DECONV if self.transposed else _CONV)[nsp]
+        fn = (_DECONV if self.transposed else _CONV)[self.nsp]
         self._fn = fn
-
-    def _out(self, size, i):
-        k = self.dilation[i] * (self.kernel[i] - 1) + 1
-        if self.transposed:
-            return self.stride[i] * (size - 1) + k - 2 * self.pad[i]
-        return (size + 2 * self.pad[i] - k) // self.stride[i] + 1
-
-    def top_shapes(self, bottom_shapes):
-        out = []
-        for s in bottom_shapes:
-            sp = tuple(self._out(s[2 + i], i) for i in range(self.nsp))
-            if any(v <= 0 for v in sp):
-                raise self.error(f'bottom shape {tuple(s)} gives the output size {sp}')
-            out.append((s[0], self.num_output) + sp)
-        return out
 
 
 def _matmul_1x1(x, w, b):

@@ -26,13 +26,6 @@ class Eltwise(CaffeLayer):
             raise self.error(f'has {len(p.coeff)} coefficients for {nb} bottoms (give none or one per bottom)')
         self.coeff = [float(c) for c in p.coeff] if len(p.coeff) else [1.0] * nb
 
-    def top_shapes(self, bottom_shapes):
-        first = tuple(bottom_shapes[0])
-        for s in bottom_shapes[1:]:
-            if tuple(s) != first:
-                raise self.error(f'bottoms must have the same shape, got {[tuple(b) for b in bottom_shapes]}')
-        return [first]
-
     def forward(self, *bottoms):
         if self.op == _E.SUM:
             c = self.coeff

@@ -82,14 +82,6 @@ class SoftmaxWithLoss(CaffeLayer):
         else:
             self.mode = lpar.normalization
 
-    def top_shapes(self, bottom_shapes):
-        s = tuple(bottom_shapes[0])
-        outer, inner = count(s, 0, self.axis), count(s, self.axis + 1)
-        if count(bottom_shapes[1]) != outer * inner:
-            raise self.error(f'the label shape {tuple(bottom_shapes[1])} does not match the prediction shape {s} '
-                             f'(needs {outer * inner} values)')
-        return [()] + ([s] if len(self.lp.top) > 1 else [])
-
     def forward(self, x, label):
         s = x.shape
         outer, C, inner = count(s, 0, self.axis), s[self.axis], count(s, self.axis + 1)
@@ -145,13 +137,6 @@ class Accuracy(CaffeLayer):
         if self.top_k > C:
             raise self.error(f'top_k {self.top_k} exceeds the {C} classes')
 
-    def top_shapes(self, bottom_shapes):
-        s = tuple(bottom_shapes[0])
-        outer, inner = count(s, 0, self.axis), count(s, self.axis + 1)
-        if count(bottom_shapes[1]) != outer * inner:
-            raise self.error(f'the label shape {tuple(bottom_shapes[1])} does not match the prediction shape {s}')
-        return [()] + ([(s[self.axis],)] if len(self.lp.top) > 1 else [])
-
     @torch.no_grad()
     def forward(self, x, label):
         s = x.shape
@@ -196,12 +181,6 @@ class ArgMax(CaffeLayer):
         n = shape[self.axis] if self.axis is not None else count(shape, 1)
         if self.top_k < 1 or self.top_k > n:
             raise self.error(f'top_k {self.top_k} must be in [1, {n}]')
-
-    def top_shapes(self, bottom_shapes):
-        s = tuple(bottom_shapes[0])
-        if self.axis is None:    # Caffe: max(3, axes) axes, (N, 1 or 2, top_k, 1, ...)
-            return [(s[0], 2 if self.out_max_val else 1, self.top_k) + (1,) * (len(s) - 3)]
-        return [s[:self.axis] + (self.top_k,) + s[self.axis + 1:]]
 
     @torch.no_grad()
     def forward(self, x):

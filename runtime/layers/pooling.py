@@ -1,16 +1,16 @@
 """Pooling with Caffe's geometry (src/caffe/layers/pooling_layer.cpp).
 
-out = ceil((H + 2p - k)/s) + 1 (floor with round_mode FLOOR); with padding, if (out-1)*s >= H + p the last window
-would start in the padding, so out -= 1. MAX windows are clipped to the image. AVE divides by the window size
-clipped to H + p (padding counts, the overhang past it does not). torch's ceil_mode pooling follows the same rules
-where its own constraints allow (pad <= k/2); other cases take an explicit-padding path with Caffe's divisors.
+Sizes (netspec.sizes.pooled_size): out = ceil((H + 2p - k)/s) + 1 (floor with round_mode FLOOR); with padding, if
+(out-1)*s >= H + p the last window would start in the padding, so out -= 1. MAX windows are clipped to the image.
+AVE divides by the window size clipped to H + p (padding counts, the overhang past it does not). torch's ceil_mode
+pooling follows the same rules where its own constraints allow (pad <= k/2); other cases take an explicit-padding
+path with Caffe's divisors.
 """
-import math
-
 import torch
 import torch.nn.functional as F
 
 from netspec import caffe_pb2
+from netspec.sizes import pool_geometry, pool_window, pooled_size
 from .registry import register
 from .base import CaffeLayer
 
@@ -18,21 +18,14 @@ _P = caffe_pb2.PoolingParameter
 FLT_MAX = 3.4028234663852886e38
 
 
-def caffe_pooled_size(size, k, s, p, ceil=True):
-    """Caffe's output size along one axis."""
-    if ceil:
-        out = int(math.ceil((size + 2 * p - k) / s)) + 1
-    else:
-        out = (size + 2 * p - k) // s + 1
-    if p and (out - 1) * s >= size + p:
-        out -= 1
-    return out
+caffe_pooled_size = pooled_size    # Caffe's output size along one axis (the rule lives in netspec.sizes)
 
 
 def _torch_pooled_size(size, k, s, p, ceil):
-    num = size + 2 * p - k + (s - 1 if ceil else 0)
-    out = num // s + 1
-    if ceil and (out - 1) * s >= size + p:
+    """torch's output size (its pooling_output_shape): Caffe's, except that in ceil mode torch also drops a last
+    window starting past the input when there is no padding (Caffe drops it only with padding)."""
+    out = pooled_size(size, k, s, p, ceil)
+    if ceil and not p and (out - 1) * s >= size:
         out -= 1
     return out
 
@@ -53,54 +46,18 @@ class Pooling(CaffeLayer):
         p = lp.pooling_param
         if len(lp.top) not in (1, 2):
             raise self.error(f'has {len(lp.top)} tops (1, or 2 for MAX with the argmax mask)')
-        if len(bottom_shapes[0]) != 4:
-            raise self.error(f'needs a 4-axis bottom (N, C, H, W), got shape {tuple(bottom_shapes[0])}')
         if len(lp.top) == 2:
             raise self.error('the second (mask) top is not supported')
         self.pool = p.pool
         if self.pool == _P.STOCHASTIC:
             raise self.error('STOCHASTIC pooling is not supported')
-        self.global_pooling = p.global_pooling
-        if self.global_pooling:
-            if p.HasField('kernel_size') or p.HasField('kernel_h') or p.HasField('kernel_w'):
-                raise self.error('with global_pooling the kernel size cannot be given')
-        else:
-            if p.HasField('kernel_size') == (p.HasField('kernel_h') or p.HasField('kernel_w')):
-                raise self.error('give either kernel_size or kernel_h and kernel_w')
-            if not p.HasField('kernel_size') and not (p.HasField('kernel_h') and p.HasField('kernel_w')):
-                raise self.error('kernel_h and kernel_w must both be given')
-        if p.HasField('pad') and (p.HasField('pad_h') or p.HasField('pad_w')):
-            raise self.error('give either pad or pad_h and pad_w')
-        if p.HasField('stride') and (p.HasField('stride_h') or p.HasField('stride_w')):
-            raise self.error('give either stride or stride_h and stride_w')
-        self.pad = (p.pad_h, p.pad_w) if not p.HasField('pad') else (p.pad, p.pad)
-        self.stride = (p.stride_h, p.stride_w) if (p.HasField('stride_h') or p.HasField('stride_w')) \
-            else (p.stride, p.stride)
-        self.kernel = (p.kernel_size, p.kernel_size) if p.HasField('kernel_size') else (p.kernel_h, p.kernel_w)
-        if self.global_pooling and (any(self.pad) or any(s != 1 for s in self.stride)):
-            raise self.error('with global_pooling, pad must be 0 and stride 1')
-        self.ceil = p.round_mode == _P.CEIL
-        if any(s <= 0 for s in self.stride):
-            raise self.error(f'stride must be positive, got {self.stride}')
+        self.geometry = self.sized(pool_geometry, p, bottom_shapes[0])
+        self.global_pooling, self.ceil = self.geometry.global_pooling, self.geometry.ceil
+        self.stride, self.pad, self.kernel = self.geometry.stride, self.geometry.pad, self.geometry.kernel
         self._plan_for = None
 
     def _geometry(self, shape):
-        H, W = shape[2], shape[3]
-        k = (H, W) if self.global_pooling else self.kernel
-        if any(kk <= 0 for kk in k):
-            raise self.error(f'kernel size must be positive, got {k}')
-        if any(pp >= kk for pp, kk in zip(self.pad, k)):
-            raise self.error(f'pad {self.pad} must be smaller than the kernel {k}')
-        out = tuple(caffe_pooled_size(n, kk, s, pp, self.ceil) for n, kk, s, pp in zip((H, W), k, self.stride,
-                                                                                         self.pad))
-        return k, out
-
-    def top_shapes(self, bottom_shapes):
-        s = bottom_shapes[0]
-        _, out = self._geometry(s)
-        if any(o <= 0 for o in out):
-            raise self.error(f'bottom shape {tuple(s)} gives the output size {out}')
-        return [(s[0], s[1]) + out]
+        return self.sized(pool_window, self.geometry, (shape[2], shape[3]))
 
     def _plan(self, shape):
         """How to pool a bottom of this spatial shape: torch's kernel directly, or explicit padding."""

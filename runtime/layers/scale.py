@@ -3,9 +3,9 @@
 One bottom: the scale is a learned blob (default filler constant 1). Two bottoms: bottom 1 is the scale.
 With bias_term, a learned bias of the scale's shape (default filler constant 0) follows, as Caffe's BiasLayer.
 """
-from netspec import caffe_pb2
+from netspec import caffe_pb2, sizes
 from .registry import register
-from .base import CaffeLayer, canonical_axis
+from .base import CaffeLayer
 
 
 @register
@@ -19,38 +19,15 @@ class Scale(CaffeLayer):
         nb = len(lp.bottom)
         if nb not in (1, 2):
             raise self.error(f'needs 1 or 2 bottoms, has {nb}')
-        shape = tuple(bottom_shapes[0])
+        self.axis, sshape = self.sized(sizes.scale_axes, p, bottom_shapes)
+        self.scale = None
         if nb == 1:
-            self.axis = canonical_axis(p.axis, len(shape), self)
-            if p.num_axes < -1:
-                raise self.error(f'num_axes must be >= -1, got {p.num_axes}')
-            nax = len(shape) - self.axis if p.num_axes == -1 else p.num_axes
-            if self.axis + nax > len(shape):
-                raise self.error(f'axis {self.axis} + num_axes {nax} exceed the bottom\'s {len(shape)} axes')
-            sshape = shape[self.axis:self.axis + nax]
             filler = p.filler if p.HasField('filler') else caffe_pb2.FillerParameter(type='constant', value=1)
             self.scale = self.add_blob(sshape, filler)
-        else:
-            sshape = tuple(bottom_shapes[1])
-            self.axis = 0 if len(sshape) == 0 else canonical_axis(p.axis, len(shape), self)
-            self.scale = None
-            self._check(shape, sshape)
         self.nax = len(sshape)
         self.bias = None
         if p.bias_term:
             self.bias = self.add_blob(sshape, p.bias_filler if p.HasField('bias_filler') else None)
-
-    def _check(self, shape, sshape):
-        if tuple(shape[self.axis:self.axis + len(sshape)]) != tuple(sshape):
-            raise self.error(f'the scale shape {tuple(sshape)} does not match the bottom shape {tuple(shape)} '
-                             f'from axis {self.axis} on')
-
-    def top_shapes(self, bottom_shapes):
-        if len(bottom_shapes) == 2:
-            self._check(bottom_shapes[0], bottom_shapes[1])
-        else:
-            self._check(bottom_shapes[0], tuple(self.scale.shape))
-        return [tuple(bottom_shapes[0])]
 
     def _view(self, t, nd):
         return t.reshape((1,) * self.axis + tuple(t.shape) + (1,) * (nd - self.axis - self.nax))

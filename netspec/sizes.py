@@ -1,0 +1,420 @@
+"""Caffe's size rules: the shapes of a layer's tops from its LayerParameter and its bottoms' shapes (each layer's
+Reshape in Caffe; CAFFE.md section 2).
+
+This is the one place these rules live: `netspec.shapes.infer_shapes` walks a net with them, and the runtime's
+layers take their top shapes and their geometry (kernel, stride, pad, crop offsets, axes) from them.
+
+    top_shapes(layer_param, bottom_shapes) -> [top shape, ...]    the rule of the layer's type (RULES)
+    conv_size / deconv_size / pooled_size                         the output length along one axis
+    conv_geometry, pool_geometry, pool_window, crop_offsets, ...  the settings as the rules read them
+
+A rule raises ShapeError with a message that does not name the layer; the caller adds that (netspec as
+"layer 'x' (Crop): ...", the runtime as "layer 'x' (type Crop): ...").
+"""
+import math
+from collections import namedtuple
+
+from . import caffe_pb2
+
+__all__ = ['ShapeError', 'PASS_THROUGH', 'RULES', 'top_shapes', 'rule_for', 'conv_size', 'deconv_size',
+           'pooled_size', 'canonical_axis', 'ConvGeometry', 'conv_geometry', 'PoolGeometry', 'pool_geometry',
+           'pool_window', 'crop_offsets', 'concat_axis', 'flatten_axes', 'inner_product_geometry', 'scale_axes',
+           'input_shapes']
+
+#: Layer types whose top is bottom 0 on the same grid: each top has bottom 0's shape and every spatial coordinate
+#: maps to itself. This is the list of Caffe's python/caffe/coord_map.py, which netspec.coord_map walks through;
+#: the shape rules give these types bottom 0's shape (Eltwise and Scale also check their other bottoms).
+PASS_THROUGH = frozenset({'AbsVal', 'BatchNorm', 'Bias', 'BNLL', 'Dropout', 'Eltwise', 'ELU', 'Log', 'LRN', 'Exp',
+                          'MVN', 'Power', 'ReLU', 'PReLU', 'Scale', 'Sigmoid', 'Split', 'TanH', 'Threshold'})
+
+
+class ShapeError(ValueError):
+    """A layer whose settings or bottoms do not fit its rule (a crop window past the edge, an empty output, ...)."""
+
+
+# ------------------------------------------------------------------------------------------ lengths along one axis
+
+def conv_size(size, kernel, stride=1, pad=0, dilation=1):
+    """Convolution: floor((size + 2 pad - (dilation (kernel - 1) + 1)) / stride) + 1."""
+    return (size + 2 * pad - (dilation * (kernel - 1) + 1)) // stride + 1
+
+
+def deconv_size(size, kernel, stride=1, pad=0, dilation=1):
+    """Deconvolution: stride (size - 1) + dilation (kernel - 1) + 1 - 2 pad."""
+    return stride * (size - 1) + dilation * (kernel - 1) + 1 - 2 * pad
+
+
+def pooled_size(size, kernel, stride=1, pad=0, ceil=True):
+    """Pooling (pooling_layer.cpp): ceil((size + 2 pad - kernel) / stride) + 1 for round_mode CEIL (the default),
+    floor for FLOOR; with padding, a last window that would start in the padding past the image is dropped
+    ((out - 1) stride >= size + pad gives out - 1)."""
+    span = size + 2 * pad - kernel
+    out = (-(-span // stride) if ceil else span // stride) + 1
+    if pad and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ reading settings
+
+def canonical_axis(axis, ndim, what='axis'):
+    """Caffe's CanonicalAxisIndex: a negative axis counts from the end."""
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f'{what} {axis} is out of range for a {ndim}-axis blob')
+    return axis % ndim
+
+
+def _count(shape, start=0, end=None):
+    return math.prod(shape[start:end])
+
+
+def _per_axis(param, name, nsp, default, hw=None):
+    """One of kernel/stride/pad/dilation per spatial axis, from the repeated field or its _h/_w pair."""
+    values = getattr(param, name)
+    if hw is not None and (param.HasField(hw[0]) or param.HasField(hw[1])):
+        if nsp != 2:
+            raise ShapeError(f'{hw[0]}/{hw[1]} can only be used for 2-D convolution')
+        if len(values):
+            raise ShapeError(f'give either {name} or {hw[0]}/{hw[1]}, not both')
+        if name == 'kernel_size' and not (param.HasField(hw[0]) and param.HasField(hw[1])):
+            raise ShapeError('kernel_h and kernel_w must both be given')
+        return (getattr(param, hw[0]), getattr(param, hw[1]))
+    if len(values) == 0:
+        if default is None:
+            raise ShapeError(f'{name} is required')
+        return (default,) * nsp
+    if len(values) == 1:
+        return (int(values[0]),) * nsp
+    if len(values) != nsp:
+        raise ShapeError(f'{name} has {len(values)} values; give 1 or {nsp} (one per spatial axis)')
+    return tuple(int(v) for v in values)
+
+
+#: A Convolution's or Deconvolution's settings, one value per spatial axis.
+ConvGeometry = namedtuple('ConvGeometry', 'num_output kernel stride pad dilation')
+
+
+def conv_geometry(param, bottom_shapes):
+    """The ConvGeometry of a convolution_param over these bottoms (all of one shape, N x C x 1 to 3 spatial axes)."""
+    shape = tuple(bottom_shapes[0])
+    if any(tuple(s) != shape for s in bottom_shapes[1:]):
+        raise ShapeError(f'all bottoms must have the same shape, got {[tuple(s) for s in bottom_shapes]}')
+    if param.axis not in (1, 1 - len(shape)):
+        raise ShapeError(f'only the channel axis 1 is supported, not axis {param.axis}')
+    nsp = len(shape) - 2
+    if nsp not in (1, 2, 3):
+        raise ShapeError(f'needs a 3- to 5-axis bottom (N, C, spatial...), got shape {shape}')
+    kernel = _per_axis(param, 'kernel_size', nsp, None, ('kernel_h', 'kernel_w'))
+    stride = _per_axis(param, 'stride', nsp, 1, ('stride_h', 'stride_w'))
+    pad = _per_axis(param, 'pad', nsp, 0, ('pad_h', 'pad_w'))
+    dilation = _per_axis(param, 'dilation', nsp, 1)
+    if any(k <= 0 for k in kernel):
+        raise ShapeError(f'kernel size must be positive, got {kernel}')
+    if any(s <= 0 for s in stride):
+        raise ShapeError(f'stride must be positive, got {stride}')
+    if not param.HasField('num_output') or param.num_output == 0:
+        raise ShapeError('convolution_param.num_output must be given and positive')
+    return ConvGeometry(param.num_output, kernel, stride, pad, dilation)
+
+
+#: A Pooling's settings, (height, width) pairs; kernel is None with global_pooling (the whole map).
+PoolGeometry = namedtuple('PoolGeometry', 'kernel stride pad ceil global_pooling')
+
+
+def pool_geometry(param, bottom_shape):
+    """The PoolGeometry of a pooling_param over an N x C x H x W bottom, checked as Caffe's LayerSetUp checks it."""
+    if len(bottom_shape) != 4:
+        raise ShapeError(f'needs a 4-axis bottom (N, C, H, W), got shape {tuple(bottom_shape)}')
+    p = param
+    if p.global_pooling:
+        if p.HasField('kernel_size') or p.HasField('kernel_h') or p.HasField('kernel_w'):
+            raise ShapeError('with global_pooling the kernel size cannot be given')
+    else:
+        if p.HasField('kernel_size') == (p.HasField('kernel_h') or p.HasField('kernel_w')):
+            raise ShapeError('give either kernel_size or kernel_h and kernel_w')
+        if not p.HasField('kernel_size') and not (p.HasField('kernel_h') and p.HasField('kernel_w')):
+            raise ShapeError('kernel_h and kernel_w must both be given')
+    if p.HasField('pad') and (p.HasField('pad_h') or p.HasField('pad_w')):
+        raise ShapeError('give either pad or pad_h and pad_w')
+    if p.HasField('stride') and (p.HasField('stride_h') or p.HasField('stride_w')):
+        raise ShapeError('give either stride or stride_h and stride_w')
+    pad = (p.pad_h, p.pad_w) if not p.HasField('pad') else (p.pad, p.pad)
+    stride = (p.stride_h, p.stride_w) if (p.HasField('stride_h') or p.HasField('stride_w')) else (p.stride, p.stride)
+    kernel = None if p.global_pooling else \
+        (p.kernel_size, p.kernel_size) if p.HasField('kernel_size') else (p.kernel_h, p.kernel_w)
+    if p.global_pooling and (any(pad) or any(s != 1 for s in stride)):
+        raise ShapeError('with global_pooling, pad must be 0 and stride 1')
+    if any(s <= 0 for s in stride):
+        raise ShapeError(f'stride must be positive, got {stride}')
+    return PoolGeometry(kernel, stride, pad, p.round_mode == caffe_pb2.PoolingParameter.CEIL, bool(p.global_pooling))
+
+
+def pool_window(geometry, spatial):
+    """(kernel, output size) of a pooling over a map of `spatial` (height, width)."""
+    g = geometry
+    kernel = tuple(spatial) if g.global_pooling else g.kernel
+    if any(k <= 0 for k in kernel):
+        raise ShapeError(f'kernel size must be positive, got {kernel}')
+    if any(p >= k for p, k in zip(g.pad, kernel)):
+        raise ShapeError(f'pad {g.pad} must be smaller than the kernel {kernel}')
+    out = tuple(pooled_size(n, k, s, p, g.ceil) for n, k, s, p in zip(spatial, kernel, g.stride, g.pad))
+    return kernel, out
+
+
+def crop_offsets(param, bottom_shapes):
+    """(axis, offsets): the first cropped axis and the offset on every axis (0 before `axis`)."""
+    nd = len(bottom_shapes[0])
+    if len(bottom_shapes[1]) != nd:
+        raise ShapeError(f'bottoms have {nd} and {len(bottom_shapes[1])} axes; they must have the same number')
+    axis = canonical_axis(param.axis, nd)
+    ncrop = nd - axis
+    offsets = list(param.offset)
+    if len(offsets) == 0:
+        offsets = [0] * ncrop
+    elif len(offsets) == 1:
+        offsets = offsets * ncrop
+    elif len(offsets) != ncrop:
+        raise ShapeError(f'crop_param has {len(offsets)} offsets; give 1, or {ncrop} (one per axis from axis {axis} '
+                         'on)')
+    return axis, [0] * axis + [int(o) for o in offsets]
+
+
+def concat_axis(param, ndim):
+    """The concatenation axis (the legacy concat_dim when given)."""
+    return param.concat_dim if param.HasField('concat_dim') else canonical_axis(param.axis, ndim)
+
+
+def flatten_axes(param, ndim):
+    """(first, last) axis that Flatten merges."""
+    return canonical_axis(param.axis, ndim), canonical_axis(param.end_axis, ndim, 'end_axis')
+
+
+def inner_product_geometry(param, bottom_shape):
+    """(axis, num_output): the axes from `axis` on are the inputs."""
+    if not param.HasField('num_output') or param.num_output == 0:
+        raise ShapeError('inner_product_param.num_output must be given and positive')
+    return canonical_axis(param.axis, len(bottom_shape)), param.num_output
+
+
+def scale_axes(param, bottom_shapes):
+    """(axis, scale shape) of a Scale layer: the learned scale covers [axis, axis + num_axes) of bottom 0; with two
+    bottoms, bottom 1 is the scale and must match bottom 0 from `axis` on."""
+    shape = tuple(bottom_shapes[0])
+    if len(bottom_shapes) == 1:
+        axis = canonical_axis(param.axis, len(shape))
+        if param.num_axes < -1:
+            raise ShapeError(f'num_axes must be >= -1, got {param.num_axes}')
+        nax = len(shape) - axis if param.num_axes == -1 else param.num_axes
+        if axis + nax > len(shape):
+            raise ShapeError(f'axis {axis} + num_axes {nax} exceed the bottom\'s {len(shape)} axes')
+        return axis, shape[axis:axis + nax]
+    scale = tuple(bottom_shapes[1])
+    axis = 0 if len(scale) == 0 else canonical_axis(param.axis, len(shape))
+    if shape[axis:axis + len(scale)] != scale:
+        raise ShapeError(f'the scale shape {scale} does not match the bottom shape {shape} from axis {axis} on')
+    return axis, scale
+
+
+def input_shapes(lp):
+    """The shapes of an Input layer's tops: one input_param shape for all, or one per top."""
+    shapes = [tuple(int(d) for d in s.dim) for s in lp.input_param.shape]
+    nt = len(lp.top)
+    if len(shapes) not in (1, nt):
+        raise ShapeError(f'input_param has {len(shapes)} shapes for {nt} tops (give one, or one per top)')
+    return shapes * nt if len(shapes) == 1 else shapes
+
+
+# ---------------------------------------------------------------------------------------------------------- rules
+
+def _bottoms(bottoms, n):
+    if len(bottoms) != n:
+        raise ShapeError(f'needs {n} bottom(s), has {len(bottoms)}')
+
+
+def _like_bottom(lp, bottoms):
+    if not bottoms:
+        raise ShapeError('needs a bottom')
+    return [tuple(bottoms[0])] * len(lp.top)
+
+
+def _input(lp, bottoms):
+    return input_shapes(lp)
+
+
+def _convolution(lp, bottoms, size=conv_size):
+    g = conv_geometry(lp.convolution_param, bottoms)
+    out = []
+    for s in bottoms:
+        sp = tuple(size(s[2 + i], k, st, p, d) for i, (k, st, p, d) in
+                   enumerate(zip(g.kernel, g.stride, g.pad, g.dilation)))
+        if any(v <= 0 for v in sp):
+            raise ShapeError(f'bottom shape {tuple(s)} gives the output size {sp}')
+        out.append((s[0], g.num_output) + sp)
+    return out
+
+
+def _deconvolution(lp, bottoms):
+    return _convolution(lp, bottoms, deconv_size)
+
+
+def _pooling(lp, bottoms):
+    _bottoms(bottoms, 1)
+    s = tuple(bottoms[0])
+    _, out = pool_window(pool_geometry(lp.pooling_param, s), s[2:])
+    if any(o <= 0 for o in out):
+        raise ShapeError(f'bottom shape {s} gives the output size {out}')
+    return [s[:2] + out] * len(lp.top)    # the optional second top (MAX's argmax mask) has the same shape
+
+
+def _crop(lp, bottoms):
+    _bottoms(bottoms, 2)
+    a, b = (tuple(s) for s in bottoms)
+    axis, offsets = crop_offsets(lp.crop_param, bottoms)
+    for i in range(axis, len(a)):
+        if a[i] - offsets[i] < b[i]:
+            raise ShapeError(f'cannot crop {lp.bottom[0]!r}: it is {a[i]} long on axis {i}, too short for offset '
+                             f'{offsets[i]} + {lp.bottom[1]!r}\'s {b[i]} (bottom shapes {a} and {b})')
+    return [a[:axis] + b[axis:]]
+
+
+def _concat(lp, bottoms):
+    first = tuple(bottoms[0])
+    axis = concat_axis(lp.concat_param, len(first))
+    total = 0
+    for s in bottoms:
+        if len(s) != len(first) or any(s[i] != first[i] for i in range(len(first)) if i != axis):
+            raise ShapeError(f'bottoms {[tuple(b) for b in bottoms]} differ outside the concat axis {axis}')
+        total += s[axis]
+    return [first[:axis] + (total,) + first[axis + 1:]]
+
+
+def _eltwise(lp, bottoms):
+    first = tuple(bottoms[0])
+    if any(tuple(s) != first for s in bottoms[1:]):
+        raise ShapeError(f'bottoms must have the same shape, got {[tuple(b) for b in bottoms]}')
+    return [first]
+
+
+def _scale(lp, bottoms):
+    scale_axes(lp.scale_param, bottoms)
+    return [tuple(bottoms[0])]
+
+
+def _inner_product(lp, bottoms):
+    _bottoms(bottoms, 1)
+    s = tuple(bottoms[0])
+    axis, n = inner_product_geometry(lp.inner_product_param, s)
+    return [s[:axis] + (n,)]
+
+
+def _flatten(lp, bottoms):
+    _bottoms(bottoms, 1)
+    s = tuple(bottoms[0])
+    start, end = flatten_axes(lp.flatten_param, len(s))
+    return [s[:start] + (_count(s, start, end + 1),) + s[end + 1:]]
+
+
+def _reshape(lp, bottoms):
+    """Caffe's Reshape: dims 0 copy the bottom's dim, one -1 is inferred; `axis`/`num_axes` select the replaced
+    range."""
+    _bottoms(bottoms, 1)
+    p = lp.reshape_param
+    dims = [int(d) for d in p.shape.dim]
+    if sum(d == -1 for d in dims) > 1:
+        raise ShapeError('reshape_param.shape has more than one -1 dimension')
+    if any(d < -1 for d in dims):
+        raise ShapeError(f'reshape_param.shape has an invalid dimension in {dims}')
+    if p.num_axes < -1:
+        raise ShapeError(f'num_axes must be >= -1, got {p.num_axes}')
+    s = tuple(bottoms[0])
+    n = len(s)
+    start = p.axis if p.axis >= 0 else n + p.axis + 1
+    if not 0 <= start <= n:
+        raise ShapeError(f'axis {p.axis} is out of range for a {n}-axis bottom')
+    end = n if p.num_axes == -1 else start + p.num_axes
+    if end > n:
+        raise ShapeError(f'axis {p.axis} + num_axes {p.num_axes} exceed the bottom\'s {n} axes')
+    new = []
+    for i, d in enumerate(dims):
+        if d == 0:
+            if start + i >= n:
+                raise ShapeError(f'dimension {i} copies axis {start + i}, which the bottom lacks')
+            new.append(s[start + i])
+        else:
+            new.append(d)
+    out = list(s[:start]) + new + list(s[end:])
+    if -1 in out:
+        known = _count([d for d in out if d != -1])
+        total = _count(s)
+        if known == 0 or total % known:
+            raise ShapeError(f'cannot infer the -1 dimension: {total} values into {out}')
+        out[out.index(-1)] = total // known
+    if _count(out) != _count(s):
+        raise ShapeError(f'cannot reshape {s} ({_count(s)} values) to {tuple(out)} ({_count(out)} values)')
+    return [tuple(out)]
+
+
+def _silence(lp, bottoms):
+    return []
+
+
+def _softmax_loss(lp, bottoms):
+    _bottoms(bottoms, 2)
+    s = tuple(bottoms[0])
+    axis = canonical_axis(lp.softmax_param.axis, len(s))
+    outer, inner = _count(s, 0, axis), _count(s, axis + 1)
+    if _count(bottoms[1]) != outer * inner:
+        raise ShapeError(f'the label shape {tuple(bottoms[1])} does not match the prediction shape {s} '
+                         f'(needs {outer * inner} values)')
+    return [()] + ([s] if len(lp.top) > 1 else [])
+
+
+def _accuracy(lp, bottoms):
+    _bottoms(bottoms, 2)
+    s = tuple(bottoms[0])
+    axis = canonical_axis(lp.accuracy_param.axis, len(s))
+    if _count(bottoms[1]) != _count(s, 0, axis) * _count(s, axis + 1):
+        raise ShapeError(f'the label shape {tuple(bottoms[1])} does not match the prediction shape {s}')
+    return [()] + ([(s[axis],)] if len(lp.top) > 1 else [])
+
+
+def _loss(lp, bottoms):
+    """Any other loss (Caffe's LossLayer): a scalar top."""
+    return [()] * len(lp.top)
+
+
+def _argmax(lp, bottoms):
+    _bottoms(bottoms, 1)
+    p = lp.argmax_param
+    s = tuple(bottoms[0])
+    if not p.HasField('axis'):    # Caffe: max(3, axes) axes, (N, 1 or 2, top_k, 1, ...)
+        return [(s[0], 2 if p.out_max_val else 1, p.top_k) + (1,) * (len(s) - 3)]
+    axis = canonical_axis(p.axis, len(s))
+    return [s[:axis] + (p.top_k,) + s[axis + 1:]]
+
+
+#: Caffe layer type -> rule(layer_param, bottom_shapes) -> [top shape, ...]. Types ending in 'Loss' without a rule
+#: of their own take the LossLayer rule; data layers (Python, Data, ...) have none: their tops come from outside.
+RULES = {t: _like_bottom for t in PASS_THROUGH}
+RULES.update({
+    'Input': _input, 'Convolution': _convolution, 'Deconvolution': _deconvolution, 'Pooling': _pooling,
+    'Crop': _crop, 'Concat': _concat, 'Eltwise': _eltwise, 'Scale': _scale, 'InnerProduct': _inner_product,
+    'Flatten': _flatten, 'Reshape': _reshape, 'Silence': _silence, 'Softmax': _like_bottom,
+    'SoftmaxWithLoss': _softmax_loss, 'Accuracy': _accuracy, 'ArgMax': _argmax,
+})
+
+
+def rule_for(layer_type):
+    """The size rule of a layer type, or None when there is none."""
+    rule = RULES.get(layer_type)
+    if rule is None and layer_type.endswith('Loss'):
+        return _loss
+    return rule
+
+
+def top_shapes(lp, bottom_shapes):
+    """The shapes of `lp`'s tops for these bottom shapes, by the rule of its type."""
+    rule = rule_for(lp.type)
+    if rule is None:
+        raise ShapeError('no size rule for this layer type')
+    return rule(lp, bottom_shapes)
