@@ -9,9 +9,7 @@ import os
 from datalayers.params import map_param_strs
 from netspec import caffe_pb2, read_solver
 
-from .rules import TYPES, check_param
-
-LEGACY_TYPES = dict(zip(range(len(TYPES)), TYPES))  # SolverParameter.SolverType enum -> type string
+from .rules import LEGACY_TYPES, check_param
 
 
 class SolverParamError(ValueError):

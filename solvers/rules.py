@@ -9,16 +9,15 @@ exactly as in Caffe: their history is part of the .solverstate.
 All arithmetic is float32 in Caffe's operation order; scalars that Caffe forms in float (rate * lr_mult,
 weight_decay * decay_mult, 1 - momentum, ...) are formed in float32 here too.
 """
+import collections
 import math
 
 import numpy as np
 import torch
 
+from netspec import caffe_pb2
+
 f32 = np.float32
-
-#: Caffe's solver type names (SolverRegistry keys) and the legacy SolverParameter.solver_type enum order.
-TYPES = ('SGD', 'Nesterov', 'AdaGrad', 'RMSProp', 'AdaDelta', 'Adam')
-
 
 class Learnable:
     """One learnable blob: its tensor, where it comes from, and its ParamSpec multipliers."""
@@ -43,32 +42,31 @@ class Learnable:
                f'decay_mult={self.decay_mult})'
 
 
+def solver_kind(solver_type):
+    """The SOLVER_TYPES entry of a type name; an unknown name is an error listing the known ones."""
+    try:
+        return SOLVER_TYPES[solver_type]
+    except KeyError:
+        raise ValueError(f'Unknown solver type: {solver_type!r} (known types: {", ".join(TYPES)})') from None
+
+
 def history_sets(solver_type):
     """How many history blobs per learnable blob the solverstate keeps (AdaDelta and Adam keep two sets)."""
-    return 2 if solver_type in ('AdaDelta', 'Adam') else 1
+    return solver_kind(solver_type).history_sets
 
 
 def check_param(param, solver_type):
     """Caffe's constructor checks for each solver type."""
-    if solver_type not in TYPES:
-        raise ValueError(f'Unknown solver type: {solver_type!r} (known types: {", ".join(TYPES)})')
-    if solver_type == 'AdaGrad' and param.momentum != 0:
-        raise ValueError('Momentum cannot be used with AdaGrad.')
-    if solver_type == 'RMSProp':
-        if param.momentum != 0:
-            raise ValueError('Momentum cannot be used with RMSProp.')
-        if not 0 <= param.rms_decay < 1:
-            raise ValueError('rms_decay should lie between 0 and 1.')
+    kind = solver_kind(solver_type)
+    if kind.check is not None:
+        kind.check(param)
     if param.regularization_type not in ('L1', 'L2'):
         raise ValueError(f'Unknown regularization type: {param.regularization_type}')
 
 
 def new_history(learnables, solver_type):
     """Zero history blobs in Caffe's layout: one per learnable blob, then (AdaDelta, Adam) a second set."""
-    h = [torch.zeros_like(l.param.data) for l in learnables]
-    if history_sets(solver_type) == 2:
-        h += [torch.zeros_like(l.param.data) for l in learnables]
-    return h
+    return [torch.zeros_like(l.param.data) for _ in range(history_sets(solver_type)) for l in learnables]
 
 
 def _axpby(alpha, x, beta, y):
@@ -111,63 +109,112 @@ def regularize(learnable, weight_decay, regularization_type):
             raise ValueError(f'Unknown regularization type: {regularization_type}')
 
 
+# ---------------------------------------------------------------------------------- each solver type's own parts
+# An update rule turns learnable blob i's diff into its update (left in the diff), given the blob's history blobs
+# (one, or two for AdaDelta and Adam), its local rate (rate * lr_mult), the SolverParameter and the iteration.
+
+def _sgd(diff, hist, local_rate, param, it):
+    h, = hist
+    _axpby(local_rate, diff, f32(param.momentum), h)
+    diff.copy_(h)
+
+
+def _nesterov(diff, hist, local_rate, param, it):
+    h, = hist
+    momentum = f32(param.momentum)
+    update = h.clone()
+    _axpby(local_rate, diff, momentum, h)
+    _axpby(f32(1) + momentum, h, -momentum, update)
+    diff.copy_(update)
+
+
+def _adagrad(diff, hist, local_rate, param, it):
+    h, = hist
+    update = diff * diff
+    h.add_(update)
+    update = torch.sqrt(h).add_(float(f32(param.delta)))
+    update = diff / update
+    diff.copy_(update.mul_(float(local_rate)))
+
+
+def _rmsprop(diff, hist, local_rate, param, it):
+    h, = hist
+    rms_decay = f32(param.rms_decay)
+    update = diff * diff
+    _axpby(f32(1) - rms_decay, update, rms_decay, h)
+    update = torch.sqrt(h).add_(float(f32(param.delta)))
+    update = diff / update
+    diff.copy_(update.mul_(float(local_rate)))
+
+
+def _adadelta(diff, hist, local_rate, param, it):
+    hg, hu = hist
+    momentum = f32(param.momentum)
+    update = diff * diff
+    _axpby(f32(1) - momentum, update, momentum, hg)
+    temp = torch.full_like(diff, float(f32(param.delta)))
+    update = hu + temp
+    temp = hg + temp
+    update = torch.sqrt(update / temp)
+    diff.mul_(update)
+    update = diff * diff
+    _axpby(f32(1) - momentum, update, momentum, hu)
+    diff.mul_(float(local_rate))
+
+
+def _adam(diff, hist, local_rate, param, it):
+    m, v = hist
+    beta1, beta2 = f32(param.momentum), f32(param.momentum2)
+    t = it + 1
+    correction = f32(math.sqrt(1.0 - math.pow(float(beta2), t)) / (1.0 - math.pow(float(beta1), t)))
+    _axpby(f32(1) - beta1, diff, beta1, m)
+    val_t = diff * diff
+    _axpby(f32(1) - beta2, val_t, beta2, v)
+    val_t = torch.sqrt(v).add_(float(f32(param.delta)))
+    val_t = m / val_t
+    diff.copy_(val_t.mul_(float(f32(local_rate * correction))))
+
+
+def _no_momentum(name):
+    def check(param):
+        if param.momentum != 0:
+            raise ValueError(f'Momentum cannot be used with {name}.')
+    return check
+
+
+def _check_rmsprop(param):
+    _no_momentum('RMSProp')(param)
+    if not 0 <= param.rms_decay < 1:
+        raise ValueError('rms_decay should lie between 0 and 1.')
+
+
+#: One solver type: its update rule (ComputeUpdateValue), how many history blobs per learnable blob it keeps (the
+#: .solverstate's history holds one set, then the second), and its constructor's checks of the SolverParameter.
+SolverKind = collections.namedtuple('SolverKind', 'update history_sets check')
+
+#: Caffe's solver types by their SolverRegistry name (SolverParameter.type): the one table every other place looks up.
+SOLVER_TYPES = {
+    'SGD': SolverKind(_sgd, 1, None),
+    'Nesterov': SolverKind(_nesterov, 1, None),
+    'AdaGrad': SolverKind(_adagrad, 1, _no_momentum('AdaGrad')),
+    'RMSProp': SolverKind(_rmsprop, 1, _check_rmsprop),
+    'AdaDelta': SolverKind(_adadelta, 2, None),
+    'Adam': SolverKind(_adam, 2, None),
+}
+TYPES = tuple(SOLVER_TYPES)
+
+#: The legacy SolverParameter.solver_type enum value -> the type name (Caffe's UpgradeSolverType): each enum value's
+#: name is its type's name upper-cased.
+LEGACY_TYPES = {value: {t.upper(): t for t in TYPES}[name]
+                for name, value in caffe_pb2.SolverParameter.SolverType.items()}
+
+
 def compute_update_value(solver_type, i, learnable, history, rate, param, it):
     """The solver type's ComputeUpdateValue for learnable blob i; leaves the update in its diff."""
-    n = len(history) // history_sets(solver_type)
-    diff = learnable.diff()
+    kind = solver_kind(solver_type)
+    n = len(history) // kind.history_sets
     local_rate = f32(f32(rate) * f32(learnable.lr_mult))
-    momentum = f32(param.momentum)
-    delta = f32(param.delta)
-    if solver_type == 'SGD':
-        h = history[i]
-        _axpby(local_rate, diff, momentum, h)
-        diff.copy_(h)
-    elif solver_type == 'Nesterov':
-        h = history[i]
-        update = h.clone()
-        _axpby(local_rate, diff, momentum, h)
-        _axpby(f32(1) + momentum, h, -momentum, update)
-        diff.copy_(update)
-    elif solver_type == 'AdaGrad':
-        h = history[i]
-        update = diff * diff
-        h.add_(update)
-        update = torch.sqrt(h).add_(float(delta))
-        update = diff / update
-        diff.copy_(update.mul_(float(local_rate)))
-    elif solver_type == 'RMSProp':
-        h = history[i]
-        rms_decay = f32(param.rms_decay)
-        update = diff * diff
-        _axpby(f32(1) - rms_decay, update, rms_decay, h)
-        update = torch.sqrt(h).add_(float(delta))
-        update = diff / update
-        diff.copy_(update.mul_(float(local_rate)))
-    elif solver_type == 'AdaDelta':
-        hg, hu = history[i], history[i + n]
-        update = diff * diff
-        _axpby(f32(1) - momentum, update, momentum, hg)
-        temp = torch.full_like(diff, float(delta))
-        update = hu + temp
-        temp = hg + temp
-        update = torch.sqrt(update / temp)
-        diff.mul_(update)
-        update = diff * diff
-        _axpby(f32(1) - momentum, update, momentum, hu)
-        diff.mul_(float(local_rate))
-    elif solver_type == 'Adam':
-        m, v = history[i], history[i + n]
-        beta1, beta2 = momentum, f32(param.momentum2)
-        t = it + 1
-        correction = f32(math.sqrt(1.0 - math.pow(float(beta2), t)) / (1.0 - math.pow(float(beta1), t)))
-        _axpby(f32(1) - beta1, diff, beta1, m)
-        val_t = diff * diff
-        _axpby(f32(1) - beta2, val_t, beta2, v)
-        val_t = torch.sqrt(v).add_(float(delta))
-        val_t = m / val_t
-        diff.copy_(val_t.mul_(float(f32(local_rate * correction))))
-    else:
-        raise ValueError(f'Unknown solver type: {solver_type!r}')
+    kind.update(learnable.diff(), history[i::n], local_rate, param, it)
 
 
 def apply_update(solver_type, learnables, history, rate, param, it):
