@@ -1,19 +1,19 @@
 """Which layers a net keeps (Caffe's Net::FilterNet / StateMeetsRule) and the upgrade of legacy net formats."""
 from netspec import caffe_pb2
 
-# V1LayerParameter.LayerType name -> the V2 type string (Caffe's UpgradeV1LayerType).
-_V1_TYPES = {
-    'ABSVAL': 'AbsVal', 'ACCURACY': 'Accuracy', 'ARGMAX': 'ArgMax', 'BNLL': 'BNLL', 'CONCAT': 'Concat',
-    'CONTRASTIVE_LOSS': 'ContrastiveLoss', 'CONVOLUTION': 'Convolution', 'DECONVOLUTION': 'Deconvolution',
-    'DATA': 'Data', 'DROPOUT': 'Dropout', 'DUMMY_DATA': 'DummyData', 'EUCLIDEAN_LOSS': 'EuclideanLoss',
-    'ELTWISE': 'Eltwise', 'EXP': 'Exp', 'FLATTEN': 'Flatten', 'HDF5_DATA': 'HDF5Data', 'HDF5_OUTPUT': 'HDF5Output',
-    'HINGE_LOSS': 'HingeLoss', 'IM2COL': 'Im2col', 'IMAGE_DATA': 'ImageData', 'INFOGAIN_LOSS': 'InfogainLoss',
-    'INNER_PRODUCT': 'InnerProduct', 'LRN': 'LRN', 'MEMORY_DATA': 'MemoryData',
-    'MULTINOMIAL_LOGISTIC_LOSS': 'MultinomialLogisticLoss', 'MVN': 'MVN', 'POOLING': 'Pooling', 'POWER': 'Power',
-    'RELU': 'ReLU', 'SIGMOID': 'Sigmoid', 'SIGMOID_CROSS_ENTROPY_LOSS': 'SigmoidCrossEntropyLoss',
-    'SILENCE': 'Silence', 'SOFTMAX': 'Softmax', 'SOFTMAX_LOSS': 'SoftmaxWithLoss', 'SPLIT': 'Split',
-    'SLICE': 'Slice', 'TANH': 'TanH', 'WINDOW_DATA': 'WindowData', 'THRESHOLD': 'Threshold',
-}
+# The V1LayerParameter.LayerType names whose V2 type is not the name CamelCased (HDF5_DATA -> HDF5Data, not
+# Hdf5Data); Caffe's UpgradeV1LayerType spells every type out, these are the ones the rule does not give.
+_V1_SPELLED = {'ABSVAL': 'AbsVal', 'ARGMAX': 'ArgMax', 'BNLL': 'BNLL', 'HDF5_DATA': 'HDF5Data',
+               'HDF5_OUTPUT': 'HDF5Output', 'LRN': 'LRN', 'MVN': 'MVN', 'RELU': 'ReLU',
+               'SOFTMAX_LOSS': 'SoftmaxWithLoss', 'TANH': 'TanH'}
+
+
+def v1_layer_type(value):
+    """The V2 type string of a V1LayerParameter.LayerType value (Caffe's UpgradeV1LayerType); None for NONE."""
+    name = caffe_pb2.V1LayerParameter.LayerType.Name(value)
+    if name == 'NONE':
+        return None
+    return _V1_SPELLED.get(name) or ''.join(word.capitalize() for word in name.split('_'))
 
 
 def _upgrade_v1_layer(v1, where):
@@ -28,10 +28,11 @@ def _upgrade_v1_layer(v1, where):
     lp.blobs.extend(v1.blobs)
     lp.loss_weight.extend(v1.loss_weight)
     if v1.HasField('type'):
-        name = caffe_pb2.V1LayerParameter.LayerType.Name(v1.type)
-        if name not in _V1_TYPES:
+        v2 = v1_layer_type(v1.type)
+        if v2 is None:
+            name = caffe_pb2.V1LayerParameter.LayerType.Name(v1.type)
             raise ValueError(f'{where}: layer {v1.name!r} has the V1 type {name}, which has no V2 equivalent')
-        lp.type = _V1_TYPES[name]
+        lp.type = v2
     nspec = max(len(v1.param), len(v1.blobs_lr), len(v1.weight_decay))
     for i in range(nspec):
         spec = lp.param.add()
