@@ -9,38 +9,23 @@ import collections
 import os
 
 import numpy as np
-from google.protobuf import descriptor as _fd
 from google.protobuf import message as _message
 
 from netspec import caffe_pb2
 
-from . import wire
+from . import fields, wire
 from .atomic import atomic_file
 from .errors import WeightsError
-
-_LEN_TYPES = {_fd.FieldDescriptor.TYPE_STRING, _fd.FieldDescriptor.TYPE_BYTES, _fd.FieldDescriptor.TYPE_MESSAGE}
-_I32_TYPES = {_fd.FieldDescriptor.TYPE_FLOAT, _fd.FieldDescriptor.TYPE_FIXED32, _fd.FieldDescriptor.TYPE_SFIXED32}
-_I64_TYPES = {_fd.FieldDescriptor.TYPE_DOUBLE, _fd.FieldDescriptor.TYPE_FIXED64, _fd.FieldDescriptor.TYPE_SFIXED64}
-
-
-def _wire_type_ok(descriptor, num, wt):
-    """True when field `num` of the message may arrive with wire type `wt` (unknown fields are allowed)."""
-    f = descriptor.fields_by_number.get(num)
-    if f is None:
-        return True
-    if f.type in _LEN_TYPES:
-        return wt == wire.LEN
-    expected = wire.I32 if f.type in _I32_TYPES else wire.I64 if f.type in _I64_TYPES else wire.VARINT
-    return wt == expected or (wt == wire.LEN and f.is_repeated)
-
+from .fields import wire_type_ok
 
 # (message class, name field, blob field, nested V0 layer field)
-_V2 = (caffe_pb2.LayerParameter, 1, 7, None)
-_V1 = (caffe_pb2.V1LayerParameter, 4, 6, 1)
-_V0 = (caffe_pb2.V0LayerParameter, 1, 50, None)
-_KINDS = {100: _V2, 2: _V1}
-# BlobProto's data (5) and double_data (8): the tag of an unpacked value, the value's width, dtype and name
-_REALS = {5: (0x2D, 4, 'f4', 'float'), 8: (0x41, 8, 'f8', 'double')}
+_V2 = (caffe_pb2.LayerParameter, fields.LAYER_NAME, fields.LAYER_BLOBS, None)
+_V1 = (caffe_pb2.V1LayerParameter, fields.V1_NAME, fields.V1_BLOBS, fields.V1_V0_LAYER)
+_V0 = (caffe_pb2.V0LayerParameter, fields.V0_NAME, fields.V0_BLOBS, None)
+_KINDS = {fields.NET_LAYER: _V2, fields.NET_LAYERS: _V1}
+# BlobProto's data and double_data: the key of an unpacked value, the value's width, dtype and name
+_REALS = {fields.BLOB_DATA: (fields.value_key(caffe_pb2.BlobProto, 'data'), 4, 'f4', 'float'),
+          fields.BLOB_DOUBLE_DATA: (fields.value_key(caffe_pb2.BlobProto, 'double_data'), 8, 'f8', 'double')}
 
 
 class _Reader:
@@ -65,13 +50,13 @@ class _Reader:
         desc = caffe_pb2.BlobProto.DESCRIPTOR
         legacy = {}
         shape = caffe_pb2.BlobShape()
-        reals = {5: [], 8: []}            # data, double_data chunks (packed runs or unpacked values)
+        reals = {num: [] for num in _REALS}    # data, double_data chunks (packed runs or unpacked values)
         pos = start
         while pos < end:
             num, wt, val, pos = wire.next_field(buf, pos, end)
-            if not _wire_type_ok(desc, num, wt):
+            if not wire_type_ok(desc, num, wt):
                 raise wire.Malformed(f'BlobProto field {num} has wire type {wt}')
-            if num in (1, 2, 3, 4):
+            if num in fields.BLOB_LEGACY_DIMS:
                 legacy[num] = val - (1 << 64) if val >= 1 << 63 else val
             elif num in _REALS:
                 tag, width, dtype, what = _REALS[num]
@@ -82,17 +67,17 @@ class _Reader:
                 else:
                     arr, pos = wire.unpacked_run(src, val[0], end, tag, width, dtype)
                 reals[num].append(arr)
-            elif num == 7:
+            elif num == fields.BLOB_SHAPE:
                 try:
                     shape.MergeFromString(src.bytes(*val))
                 except _message.DecodeError as e:
                     raise wire.Malformed(f'bad BlobShape ({e})') from None
         # Caffe's Blob::FromProto: legacy dims when any is present, double_data when it has values
         if legacy:
-            dims = tuple(legacy.get(k, 0) for k in (1, 2, 3, 4))
+            dims = tuple(legacy.get(k, 0) for k in fields.BLOB_LEGACY_DIMS)
         else:
             dims = tuple(shape.dim)
-        chunks = reals[8] or reals[5]
+        chunks = reals[fields.BLOB_DOUBLE_DATA] or reals[fields.BLOB_DATA]
         data = chunks[0] if len(chunks) == 1 else np.concatenate(chunks) if chunks else np.empty(0, np.float32)
         count = int(np.prod(dims, dtype=np.int64))
         if any(d < 0 for d in dims) or count != data.size:
@@ -113,7 +98,7 @@ class _Reader:
         while pos < end:
             fstart = pos
             num, wt, val, pos = wire.next_field(buf, pos, end)
-            if not _wire_type_ok(desc, num, wt):
+            if not wire_type_ok(desc, num, wt):
                 raise wire.Malformed(f'{desc.name} field {num} has wire type {wt}')
             if num == blob_field:
                 blob_ranges.append(val)
@@ -173,7 +158,7 @@ class _Reader:
             self.where = f'layer #{n}' if n else 'the start of the file'
             self._check_layer_fits(pos, end, n)
             num, wt, val, pos = wire.next_field(buf, pos, end)
-            if not _wire_type_ok(desc, num, wt):
+            if not wire_type_ok(desc, num, wt):
                 raise wire.Malformed(f'NetParameter field {num} has wire type {wt}')
             if num in _KINDS:
                 msg, name, blobs = self.layer(val[0], val[1], _KINDS[num], n)
@@ -192,7 +177,7 @@ class _Reader:
             raise self.fail('it holds no layers')
         if want_net:
             for num, msg in layers:
-                (net.layer if num == 100 else net.layers).add().CopyFrom(msg)
+                (net.layer if num == fields.NET_LAYER else net.layers).add().CopyFrom(msg)
         return arrays, (net if want_net else None)
 
 
@@ -228,9 +213,9 @@ def blob_header_and_tail(arr, field):
     head + arr bytes + tail.
     """
     nbytes = arr.size * 4
-    data_part = wire.len_header(5, nbytes) if nbytes else b''
+    data_part = wire.len_header(fields.BLOB_DATA, nbytes) if nbytes else b''
     shape_bytes = caffe_pb2.BlobShape(dim=arr.shape).SerializeToString()
-    tail = wire.len_header(7, len(shape_bytes)) + shape_bytes
+    tail = wire.len_header(fields.BLOB_SHAPE, len(shape_bytes)) + shape_bytes
     body_len = len(data_part) + nbytes + len(tail)
     head = wire.len_header(field, body_len) + data_part
     return head, tail, len(head) + nbytes + len(tail)
@@ -244,14 +229,14 @@ def write_blob(f, arr, head, tail):
 
 
 def _split_layer(layer_param):
-    """A LayerParameter's serialized fields below and above `blobs` (7), blobs themselves removed."""
+    """A LayerParameter's serialized fields below and above `blobs`, blobs themselves removed."""
     lo = caffe_pb2.LayerParameter()
     lo.CopyFrom(layer_param)
     lo.ClearField('blobs')
     hi = caffe_pb2.LayerParameter()
     hi.CopyFrom(lo)
     for fd, _ in lo.ListFields():
-        if fd.number > 7:
+        if fd.number > fields.LAYER_BLOBS:
             lo.ClearField(fd.name)
         else:
             hi.ClearField(fd.name)
@@ -298,9 +283,9 @@ def write_caffemodel(path, arrays, net_param=None):
         for name, lp, blobs in plan:
             lo, hi = _split_layer(lp)
             blobs = [as_float32(b) for b in blobs]
-            parts = [blob_header_and_tail(b, 7) for b in blobs]
+            parts = [blob_header_and_tail(b, fields.LAYER_BLOBS) for b in blobs]
             length = len(lo) + sum(p[2] for p in parts) + len(hi)
-            f.write(wire.len_header(100, length))
+            f.write(wire.len_header(fields.NET_LAYER, length))
             f.write(lo)
             for b, (head, tail, _) in zip(blobs, parts):
                 write_blob(f, b, head, tail)

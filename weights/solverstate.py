@@ -12,9 +12,10 @@ import numpy as np
 
 from netspec import caffe_pb2
 
-from . import wire
+from . import fields, wire
 from .atomic import atomic_file, atomic_path
-from .caffemodel import _Reader, _wire_type_ok, as_float32, blob_header_and_tail, write_blob
+from .caffemodel import _Reader, as_float32, blob_header_and_tail, write_blob
+from .fields import wire_type_ok
 from .errors import WeightsError
 from .hdf5 import open_h5, read_indexed_group, to_numpy
 
@@ -52,18 +53,18 @@ def _read_binary(path):
         try:
             while pos < end:
                 num, wt, val, pos = wire.next_field(buf, pos, end)
-                if not _wire_type_ok(desc, num, wt):
+                if not wire_type_ok(desc, num, wt):
                     raise wire.Malformed(f'SolverState field {num} has wire type {wt}')
-                if num == 1:
+                if num == fields.STATE_ITER:
                     state.iter = _int32(val)
-                elif num == 2:
+                elif num == fields.STATE_LEARNED_NET:
                     try:
                         state.learned_net = src.bytes(*val).decode('utf-8')
                     except UnicodeDecodeError:
                         raise wire.Malformed('learned_net is not UTF-8 text') from None
-                elif num == 3:
+                elif num == fields.STATE_HISTORY:
                     state.history.append(reader.blob(val[0], val[1], 'history', len(state.history)))
-                elif num == 4:
+                elif num == fields.STATE_CURRENT_STEP:
                     state.current_step = _int32(val)
         except wire.Malformed as e:
             raise reader.fail(str(e), e.truncated) from None
@@ -72,14 +73,15 @@ def _read_binary(path):
 
 def _write_binary(path, state):
     with atomic_file(path, 'solver state') as f:
-        f.write(wire.key(1, wire.VARINT) + wire.encode_varint(int(state.iter) & ((1 << 64) - 1)))
+        f.write(wire.key(fields.STATE_ITER, wire.VARINT) + wire.encode_varint(int(state.iter) & ((1 << 64) - 1)))
         name = os.fspath(state.learned_net or '').encode('utf-8')
-        f.write(wire.len_header(2, len(name)) + name)
+        f.write(wire.len_header(fields.STATE_LEARNED_NET, len(name)) + name)
         for h in state.history:
             h = as_float32(h)
-            head, tail, _ = blob_header_and_tail(h, 3)
+            head, tail, _ = blob_header_and_tail(h, fields.STATE_HISTORY)
             write_blob(f, h, head, tail)
-        f.write(wire.key(4, wire.VARINT) + wire.encode_varint(int(state.current_step) & ((1 << 64) - 1)))
+        f.write(wire.key(fields.STATE_CURRENT_STEP, wire.VARINT)
+                + wire.encode_varint(int(state.current_step) & ((1 << 64) - 1)))
 
 
 def _read_h5(path):
