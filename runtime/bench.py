@@ -4,6 +4,9 @@ Used by tools/bench.py. Both models run the same torch kernels on the same memor
 the Net adds over plain PyTorch code; GFLOP/s (convolutions and deconvolutions, multiply-adds counted as 2) is set
 against a large-GEMM peak measured on the same machine.
 """
+import json
+import subprocess
+import tempfile
 import time
 
 import numpy as np
@@ -11,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from netspec import caffe_pb2
+from netspec import caffe_pb2, write_text
+from netspec.models import make_folder
 from .net import Net
 from .state import with_inputs
 
@@ -110,7 +114,6 @@ def _time(fn, repeat):
 def run(size=500, repeat=2, seed=0, log=print):
     """Time the runtime and the hand-written module, forward (TEST, no gradient) and forward+backward (TRAIN).
     Returns a dict of the measurements."""
-    from netspec.models import make_folder
     torch.manual_seed(seed)
     folder = make_folder('voc-fcn8s')
     shapes = {'data': (1, 3, size, size), 'label': (1, 1, size, size)}
@@ -207,12 +210,6 @@ print('CAFFE_TIMES ' + json.dumps(out))
 def caffe_times(env_sh, size=500, repeat=1, log=print):
     """Caffe's own forward and forward+backward times for the same FCN-8s nets, run by the oracle build sourced
     from `env_sh` in a separate process (its protobuf and numpy differ from this project's)."""
-    import json
-    import subprocess
-    import tempfile
-
-    from netspec import write_text
-    from netspec.models import make_folder
     nets = make_folder('voc-fcn8s')
     shapes = {'data': (1, 3, size, size), 'label': (1, 1, size, size)}
     with tempfile.TemporaryDirectory() as tmp:

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from netspec import read_net
+from weights import read_weights, write_weights
 from .layers import layer_class
 from .layers.base import LayerError
 from .layers.data import Input
@@ -306,12 +307,10 @@ class Net(nn.Module):
 
     def copy_from(self, path):
         """Load weights from a .caffemodel, .h5/.caffemodel.h5 or .pth file (through the weights package)."""
-        from weights import read_weights
         return self.load_arrays(read_weights(path), source=os.fspath(path))
 
     def save(self, path):
         """Write the weights, the format chosen by the extension (through the weights package)."""
-        from weights import write_weights
         write_weights(path, self.to_arrays(), self.net_param)
 
     def extra_repr(self):
