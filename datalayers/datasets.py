@@ -136,7 +136,7 @@ class SIFTFlowSeg(SegDataset):
     """SIFT Flow: Images/.../{id}.jpg, SemanticLabels/.../{id}.mat and GeoLabels/.../{id}.mat (key S)."""
     name = 'SIFT Flow'
     dir_key = 'siftflow_dir'
-    tops = ('data', 'sem', 'geo')
+    tops = ('data',) + tuple(h.label for h in SIFTFLOW.heads)  # data, sem, geo
     mean = SIFTFLOW.mean  # float32, the family record's
 
     def layout(self):
