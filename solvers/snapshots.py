@@ -24,8 +24,8 @@ from weights.atomic import atomic_file
 from .logs import log
 from .rules import history_sets
 
-__all__ = ['SnapshotFiles', 'snapshot_stem', 'snapshot_files', 'rngstate_path', 'save', 'restore', 'python_layers', 'layer_state',
-           'set_layer_state', 'write_rngstate', 'read_rngstate']
+__all__ = ['SnapshotFiles', 'snapshot_stem', 'snapshot_files', 'rngstate_path', 'save', 'restore', 'python_layers',
+           'layer_state', 'set_layer_state', 'restore_layer_states', 'write_rngstate', 'read_rngstate']
 
 RNGSTATE_FORMAT = 'fcn-solvers-rngstate-1'
 

@@ -59,7 +59,9 @@ from .parts import (DataSource, input_data, nyud_data, pascalcontext_data, pytho
 from . import classes, families, parts, trunks
 
 __all__ = ['FOLDERS', 'REFERENCE_FOLDERS', 'EXTRA_FOLDERS', 'REFERENCE_DEPLOY', 'Folder', 'folder', 'find_folder',
-           'folder_name', 'make_folder', 'write_folder', 'DatasetFamily', 'Head', 'ReferenceLayer', 'FAMILIES', 'VOC',
-           'SIFTFLOW', 'NYUD', 'PASCALCONTEXT', 'REFERENCE_LAYERS', 'family', 'family_of_layer', 'family_of_net', 'make_solver', 'solver_text', 'fcn_vgg16', 'fcn_alexnet', 'fcn_googlenet',
-           'fcn_siftflow', 'fcn_nyud_early', 'fcn_nyud_late', 'DataSource', 'input_data', 'python_data',
-           'voc_data', 'siftflow_data', 'nyud_data', 'pascalcontext_data', 'scaled', 'classes', 'families', 'parts', 'trunks']
+           'folder_name', 'make_folder', 'write_folder', 'make_solver', 'solver_text',
+           'DatasetFamily', 'Head', 'ReferenceLayer', 'FAMILIES', 'VOC', 'SIFTFLOW', 'NYUD', 'PASCALCONTEXT',
+           'REFERENCE_LAYERS', 'family', 'family_of_layer', 'family_of_net',
+           'fcn_vgg16', 'fcn_alexnet', 'fcn_googlenet', 'fcn_siftflow', 'fcn_nyud_early', 'fcn_nyud_late',
+           'DataSource', 'input_data', 'python_data', 'voc_data', 'siftflow_data', 'nyud_data', 'pascalcontext_data',
+           'scaled', 'classes', 'families', 'parts', 'trunks']
