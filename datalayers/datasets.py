@@ -9,11 +9,14 @@ import os
 
 import numpy as np
 
-from .io import DatasetError, load_bgr, load_png_indices, loadmat_key, read_split, require
+from netspec.models import NYUD, PASCALCONTEXT, SIFTFLOW
+from netspec.models.parts import VOC_MEAN  # the VOC mean (BGR) as the reference prototxts' param_str write it
+
+from .io import DatasetError, load_bgr, load_png_indices, loadmat_key, open_image, read_split, require
 from .order import SampleOrder, randomized
 
-#: the VOC mean (BGR) as written in the reference prototxts' param_str
-VOC_MEAN = (104.00699, 116.66877, 122.67892)
+__all__ = ['SegDataset', 'VOCSeg', 'SBDDSeg', 'SIFTFlowSeg', 'NYUDSeg', 'PASCALContextSeg', 'VOC_MEAN',
+           'SIFTFLOW_SUBDIR', 'CONTEXT_RENAMES', 'load_depth', 'read_class_list']
 
 
 class SegDataset:
@@ -133,8 +136,8 @@ class SIFTFlowSeg(SegDataset):
     """SIFT Flow: Images/.../{id}.jpg, SemanticLabels/.../{id}.mat and GeoLabels/.../{id}.mat (key S)."""
     name = 'SIFT Flow'
     dir_key = 'siftflow_dir'
-    tops = ('data', 'sem', 'geo')
-    mean = np.array((114.578, 115.294, 108.353), dtype=np.float32)
+    tops = ('data',) + tuple(h.label for h in SIFTFLOW.heads)  # data, sem, geo
+    mean = SIFTFLOW.mean  # float32, the family record's
 
     def layout(self):
         s = SIFTFLOW_SUBDIR
@@ -169,7 +172,7 @@ class NYUDSeg(SegDataset):
     segmentation/img_{id}.mat (key segmentation), {split}.txt; tops chosen by param_str['tops']."""
     name = 'NYUDv2'
     dir_key = 'nyud_dir'
-    mean_bgr = np.array((116.190, 97.203, 92.318), dtype=np.float32)
+    mean_bgr = NYUD.mean  # float32, the family record's
     mean_hha = np.array((132.431, 94.076, 118.477), dtype=np.float32)
     mean_logd = np.array((7.844,), dtype=np.float32)
     TOPS = ('color', 'depth', 'hha', 'label')
@@ -218,7 +221,6 @@ class NYUDSeg(SegDataset):
 
 def load_depth(path, layout=''):
     """NYUD depth: a single-channel PNG read as float32 -> natural log -> minus 7.844 -> 1 x H x W."""
-    from .io import open_image
     im = open_image(path, 'depth image', layout)
     d = np.array(im, dtype=np.float32)
     if d.ndim != 2:
@@ -256,7 +258,7 @@ class PASCALContextSeg(SegDataset):
     (LabelMap, full-label ids), mapped to the 59-class task through labels.txt and 59_labels.txt."""
     name = 'PASCAL-Context'
     dir_key = 'voc_dir'
-    mean = np.array((104.007, 116.669, 122.679), dtype=np.float32)
+    mean = PASCALCONTEXT.mean  # float32, the family record's
 
     def required_keys(self):
         return ('voc_dir', 'context_dir', 'split')

@@ -5,6 +5,7 @@ supplied by the dataset)."""
 import os
 
 import numpy as np
+import scipy.io
 from PIL import Image
 
 
@@ -65,7 +66,6 @@ def load_png_indices(path, layout, what='label'):
 
 def loadmat_key(path, key, layout, what='label'):
     """scipy.io.loadmat(path)[key], with the file and the key named when either is missing."""
-    import scipy.io
     require(path, what, layout)
     try:
         mat = scipy.io.loadmat(path)

@@ -1,5 +1,9 @@
 """The VOC colour palette and label visualisation (the reference vis.py's make_palette, color_seg, vis_seg)."""
+import os
+import tempfile
+
 import numpy as np
+from PIL import Image
 
 
 def make_palette(num_classes=256):
@@ -33,9 +37,6 @@ def vis_seg(img, seg, palette, alpha=0.5):
 
 def save_indexed_png(path, seg, palette=None):
     """An 8-bit paletted PNG of class ids (the VOC palette by default), written atomically."""
-    import os
-    import tempfile
-    from PIL import Image
     im = Image.fromarray(np.asarray(seg, dtype=np.uint8), mode='P')
     im.putpalette((make_palette(256) if palette is None else np.asarray(palette, np.uint8)).ravel().tolist())
     d = os.path.dirname(os.path.abspath(path))

@@ -2,8 +2,15 @@
 import ast
 import os
 
-#: the param_str keys that name dataset folders (in the reference prototxts)
-DIR_KEYS = ('voc_dir', 'sbdd_dir', 'siftflow_dir', 'nyud_dir', 'context_dir')
+from netspec import caffe_pb2
+
+__all__ = ['dir_keys', 'parse_param_str', 'rebase_path', 'rebase_param_str', 'map_param_strs']
+
+
+def dir_keys(params):
+    """The keys of a data layer's param dict that name dataset folders: every '*_dir' key with a string value
+    (voc_dir, sbdd_dir, siftflow_dir, nyud_dir, context_dir in the reference prototxts)."""
+    return [k for k, v in params.items() if k.endswith('_dir') and isinstance(v, str)]
 
 
 def parse_param_str(param_str, layer='Python layer'):
@@ -31,11 +38,10 @@ def rebase_path(path, root):
 
 
 def rebase_param_str(param_str, root):
-    """Return param_str with every dataset-folder key (DIR_KEYS) re-rooted at `root`; other keys are kept."""
+    """Return param_str with every dataset-folder key (dir_keys) re-rooted at `root`; other keys are kept."""
     params = parse_param_str(param_str)
-    for key in DIR_KEYS:
-        if key in params:
-            params[key] = rebase_path(params[key], root)
+    for key in dir_keys(params):
+        params[key] = rebase_path(params[key], root)
     return repr(params)
 
 
@@ -43,7 +49,6 @@ def map_param_strs(net_param, fn):
     """A copy of `net_param` in which every Python layer whose param_str is a dict literal gets
     param_str = repr(fn(that dict)); fn returns None to leave a layer as it is. The one place that rewrites data
     layers' settings (dataset roots, per-process seeds)."""
-    from netspec import caffe_pb2
     out = caffe_pb2.NetParameter()
     out.CopyFrom(net_param)
     for layer in out.layer:

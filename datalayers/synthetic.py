@@ -22,6 +22,7 @@ stripe texture, drawn on a textured background; where the format has a void labe
 pixels along every region boundary is void. Everything is determined by `seed`; image sides are drawn from
 `size` = (min, max) (or an int for square images of one size).
 """
+import argparse
 import colorsys
 import os
 
@@ -346,7 +347,6 @@ def make_all(root, seed=0, **kw):
 
 
 def main(argv=None):
-    import argparse
     ap = argparse.ArgumentParser(description='Write small synthetic datasets in the four reference layouts.')
     ap.add_argument('root', help="folder to write (the reference's data/ layout)")
     ap.add_argument('--seed', type=int, default=0)

@@ -10,8 +10,15 @@ import sys
 from datetime import datetime
 
 import numpy as np
+import torch
+from tqdm import tqdm
+
+from datalayers.palette import save_indexed_png
 
 from .metrics import fast_hist, scores
+
+__all__ = ['heads', 'compute_hists', 'compute_hist', 'format_seg_tests', 'do_seg_tests_heads', 'do_seg_tests',
+           'seg_tests_heads', 'seg_tests']
 
 
 def _numpy(x):
@@ -25,7 +32,6 @@ def _argmax_map(score):
     if hasattr(score, 'detach'):
         m = score.detach()[0].argmax(0)
         if score.shape[1] <= 256:
-            import torch
             m = m.to(torch.uint8)
         return m.cpu().numpy()
     m = np.asarray(score)[0].argmax(0)
@@ -35,7 +41,6 @@ def _argmax_map(score):
 def _label_map(gt):
     """The 1 x 1 x H x W float label blob -> H x W uint8 (values 0..255 are exact in float32)."""
     if hasattr(gt, 'detach'):
-        import torch
         g = gt.detach()[0, 0]
         ok = (g >= 0) & (g < 256)
         return torch.where(ok, g, torch.full_like(g, 255)).to(torch.uint8).cpu().numpy()
@@ -67,10 +72,8 @@ def compute_hists(net, dataset, pairs, save_dir=None, progress=True, desc='scori
     losses = [0.0] * len(pairs)
     if save_dir:
         os.makedirs(save_dir, exist_ok=True)
-        from datalayers.palette import save_indexed_png
     it = ids
     if progress:
-        from tqdm import tqdm
         it = tqdm(ids, desc=desc, unit='img', file=sys.stderr, dynamic_ncols=True)
     for idx in it:
         net.forward()
@@ -102,21 +105,39 @@ def format_seg_tests(iteration, loss, hist, exclude=(), now=None):
     return [f'>>> {now} Iteration {iteration} {name} {value}' for name, value in rows]
 
 
+def format_absent(head, hist, absent):
+    """The line that follows a head's seg-tests lines when the paper leaves classes out of its averages."""
+    return (f'>>> {head} without the classes absent from the split {list(absent)}: '
+            f'mean IU {scores(hist, absent)["mean_iu"]}')
+
+
+def do_seg_tests_heads(net, iteration, save_format, dataset, pairs, exclude=(), absent=None, out=None,
+                       progress=False):
+    """Score `net` over `dataset` for every (score blob, gt blob, loss blob) in `pairs` in one pass; print each
+    head's five reference lines (metrics without the classes in `exclude`), followed, for a head whose gt blob
+    `absent` ({gt blob: class ids}) maps to classes, by its mean IU without them. Returns [(hist, mean loss)].
+    save_format: '{}'-format of the folder for the first head's prediction PNGs (formatted with the iteration)."""
+    save_dir = save_format.format(iteration) if save_format else None
+    out = out or sys.stdout
+    results = compute_hists(net, dataset, pairs, save_dir, progress=progress)
+    for (_, gt, _), (hist, mean_loss) in zip(pairs, results):
+        for line in format_seg_tests(iteration, mean_loss, hist, exclude):
+            print(line, file=out)
+        if absent and absent.get(gt):
+            print(format_absent(gt, hist, absent[gt]), file=out)
+    return results
+
+
 def do_seg_tests(net, iteration, save_format, dataset, layer='score', gt='label', loss='loss', exclude=(),
                  out=None):
     """Score `net` over `dataset`, print the reference's five lines, return the confusion matrix."""
-    save_dir = save_format.format(iteration) if save_format else None
-    hist, mean_loss = compute_hist(net, save_dir, dataset, layer, gt, loss)
-    for line in format_seg_tests(iteration, mean_loss, hist, exclude):
-        print(line, file=out or sys.stdout)
+    (hist, _), = do_seg_tests_heads(net, iteration, save_format, dataset, [(layer, gt, loss)], exclude, out=out)
     return hist
 
 
-def seg_tests(solver, save_format, dataset, layer='score', gt='label', loss='loss', exclude=(), out=None):
-    """The reference seg_tests: test net 0 shares the training net's weights, then do_seg_tests at the
-    solver's current iteration. Sharing uses solver.share_weights() (solvers.SGDSolver), else
+def _share_weights(solver):
+    """Test net 0 with the training net's current weights: solver.share_weights() (solvers.Solver), else
     test_net.share_with(net), else a copy of the weights."""
-    print('>>>', datetime.now(), 'Begin seg tests', file=out or sys.stdout)
     test_net = solver.test_nets[0]
     if hasattr(solver, 'share_weights'):
         solver.share_weights()
@@ -124,6 +145,21 @@ def seg_tests(solver, save_format, dataset, layer='score', gt='label', loss='los
         test_net.share_with(solver.net)
     else:
         test_net.load_arrays(solver.net.to_arrays(), source='training net')
-    import torch
+    return test_net
+
+
+def seg_tests_heads(solver, save_format, dataset, pairs, exclude=(), absent=None, out=None, progress=False):
+    """The reference seg_tests for every head in `pairs`: 'Begin seg tests', test net 0 shares the training
+    net's weights, then do_seg_tests_heads at the solver's current iteration (no autograd). The one scoring path
+    of seg_tests and of solvers.recipe."""
+    print('>>>', datetime.now(), 'Begin seg tests', file=out or sys.stdout)
+    test_net = _share_weights(solver)
     with torch.no_grad():
-        return do_seg_tests(test_net, solver.iter, save_format, dataset, layer, gt, loss, exclude, out)
+        return do_seg_tests_heads(test_net, solver.iter, save_format, dataset, pairs, exclude, absent, out,
+                                  progress)
+
+
+def seg_tests(solver, save_format, dataset, layer='score', gt='label', loss='loss', exclude=(), out=None):
+    """The reference seg_tests (one head): returns the confusion matrix."""
+    (hist, _), = seg_tests_heads(solver, save_format, dataset, [(layer, gt, loss)], exclude, out=out)
+    return hist

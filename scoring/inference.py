@@ -5,30 +5,45 @@ label PNGs with the VOC palette and a side-by-side picture (image | overlay | la
 A folder without deploy.prototxt gets one derived from its eval net: the Python data layer becomes an Input
 layer for its image tops (not the label tops), and every layer that needs a label is dropped."""
 import os
+import sys
 
 import numpy as np
+import torch
 from PIL import Image
+from tqdm import tqdm
 
+import datalayers
+from datalayers.datasets import NYUDSeg, load_depth
+from datalayers.io import load_bgr
+from datalayers.palette import color_seg, make_palette, save_indexed_png, vis_seg
+from netspec import caffe_pb2, read_net
+from netspec.models import FAMILIES, VOC
+from runtime import Net
+
+from .classes import dataset_family
+from .evaluate import heads
 from .report import eval_prototxt
 
-#: the mean the reference infer.py subtracts (BGR)
-INFER_MEAN = (104.00698793, 116.66876762, 122.67891434)
-LABEL_TOPS = ('label', 'sem', 'geo')
+__all__ = ['LABEL_TOPS', 'folder_family', 'deploy_net', 'preprocess', 'side_by_side', 'infer']
+
+#: the data layers' label tops (every dataset family's heads), which a deploy net does not take
+LABEL_TOPS = tuple(dict.fromkeys(h.label for f in FAMILIES for h in f.heads))
 
 
-def _family(folder):
-    name = os.path.basename(os.path.normpath(str(folder)))
-    for fam in ('voc', 'siftflow', 'nyud', 'pascalcontext'):
-        if name.startswith(fam):
-            return fam
-    return 'voc'
+def folder_family(folder):
+    """The dataset family whose preprocessing a model folder's images get: the folder record's (by name), else
+    that of its eval net's data layer, else VOC (the reference infer.py's)."""
+    family = dataset_family(folder=folder)
+    if family is None:
+        try:
+            family = dataset_family(read_net(eval_prototxt(folder)))
+        except FileNotFoundError:
+            pass
+    return family or VOC
 
 
 def deploy_net(folder):
     """(deploy NetParameter, [score blob names], {input top: kind}) for a model folder."""
-    from netspec import caffe_pb2, read_net
-    import datalayers
-    from .evaluate import heads
     path = os.path.join(folder, 'deploy.prototxt')
     if os.path.isfile(path):
         net = read_net(path)
@@ -65,23 +80,19 @@ def deploy_net(folder):
 
 
 def preprocess(path, kind, family):
-    """One input image as its data layer would deliver it: float32 1 x C x H x W."""
-    from datalayers.io import load_bgr
-    from datalayers.datasets import NYUDSeg, SIFTFlowSeg, PASCALContextSeg, load_depth
+    """One input image as its data layer would deliver it: float32 1 x C x H x W. family: a DatasetFamily, whose
+    mean a colour image gets."""
     if kind == 'depth':
         arr = load_depth(path)
     elif kind == 'hha':
         arr = load_bgr(path, NYUDSeg.mean_hha, '', what='HHA image', reverse=False)
     else:
-        mean = {'voc': np.array(INFER_MEAN), 'siftflow': SIFTFlowSeg.mean, 'nyud': NYUDSeg.mean_bgr,
-                'pascalcontext': PASCALContextSeg.mean}[family]
-        arr = load_bgr(path, mean, '')
+        arr = load_bgr(path, family.mean, '')
     return np.ascontiguousarray(arr[np.newaxis], dtype=np.float32)
 
 
 def side_by_side(rgb, seg, palette):
     """Image | image with labels blended (vis_seg) | label colours, as one uint8 picture."""
-    from datalayers.palette import color_seg, vis_seg
     return np.concatenate([rgb, vis_seg(rgb, seg, palette), color_seg(seg, palette)], axis=1)
 
 
@@ -89,7 +100,6 @@ def infer(folder, weights, images, out_dir, extra=None, device='cpu', net=None, 
     """Label each image; returns [{image, outputs: {score blob: (png path, vis path)}, shape}].
 
     extra: {input kind ('depth', 'hha'): [paths aligned with images]} for NYUD nets that need them."""
-    from datalayers.palette import make_palette, save_indexed_png
     extra = extra or {}
     net_param, score_blobs, kinds = deploy_net(folder)
     need = sorted(set(kinds.values()) - {'color'} - set(extra))
@@ -100,18 +110,14 @@ def infer(folder, weights, images, out_dir, extra=None, device='cpu', net=None, 
         if len(paths) != len(images):
             raise ValueError(f'{len(paths)} {k} images given for {len(images)} images')
     if net is None:
-        from runtime import Net
         net = Net(net_param, weights=weights, phase='test', device=device)
-    family = _family(folder)
+    family = folder_family(folder)
     palette = make_palette(256)
     os.makedirs(out_dir, exist_ok=True)
     results = []
     items = list(enumerate(images))
     if progress:
-        import sys
-        from tqdm import tqdm
         items = tqdm(items, desc='infer', unit='img', file=sys.stderr)
-    import torch
     for i, path in items:
         inputs = {t: preprocess(path if kind == 'color' else extra[kind][i], kind, family)
                   for t, kind in kinds.items()}

@@ -7,6 +7,8 @@ ground truth are NaN and skipped); IU_i = H[i, i] / (t_i + p_i - H[i, i]) (NaN o
 truth and prediction; a class predicted but absent from the ground truth has IU 0); mean IU = nanmean_i IU_i;
 frequency-weighted IU = sum over t_i > 0 of t_i / sum t * IU_i.
 """
+import warnings
+
 import numpy as np
 
 
@@ -67,7 +69,6 @@ def scores(hist, exclude=()):
     freq = hist.sum(1) / total if total else np.zeros(n)
     with np.errstate(invalid='ignore'):
         overall = np.diag(hist).sum() / total if total else float('nan')
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)  # nanmean of all-NaN gives NaN, as the reference
         mean_acc = float(np.nanmean(acc_c[keep])) if keep.any() else float('nan')

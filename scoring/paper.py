@@ -6,6 +6,8 @@ UNVERIFIED (attributed to the PAMI paper but not confirmed by a public source).
 """
 from collections import namedtuple
 
+from netspec.models import folder_name
+
 Entry = namedtuple('Entry', 'row overall_acc mean_acc mean_iu fwavacc geo_acc source verified')
 
 METRICS = ('overall_acc', 'mean_acc', 'mean_iu', 'fwavacc')
@@ -84,12 +86,7 @@ PAPER = {
     ],
 }
 
-#: the evaluation split of each dataset family in the reference solvers
-EVAL_SPLIT = {'voc': 'seg11valid', 'siftflow': 'test', 'nyud': 'test', 'pascalcontext': 'val'}
-
 
 def published(folder, split):
     """The published rows for a model folder (a path or a reference folder name) and split; [] if none."""
-    import os
-    name = os.path.basename(os.path.normpath(str(folder)))
-    return list(PAPER.get((name, split), []))
+    return list(PAPER.get((folder_name(str(folder)), split), []))

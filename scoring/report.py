@@ -4,7 +4,12 @@ import json
 import os
 import tempfile
 
-from .classes import class_names, excluded_classes
+import datalayers
+from datalayers.params import parse_param_str
+from netspec import read_net
+from runtime import Net
+
+from .classes import class_names, dataset_family, excluded_classes
 from .evaluate import compute_hists, heads
 from .metrics import scores
 from .paper import METRICS, published
@@ -26,9 +31,6 @@ def eval_prototxt(folder):
 def prepare_net_param(prototxt, data_root=None, split=None):
     """The eval NetParameter with its data layer's dataset folders re-rooted at data_root, its split set, and
     randomize off (scoring visits each id once in file order, even on a split whose name contains 'train')."""
-    import datalayers
-    from datalayers.params import parse_param_str
-    from netspec import read_net
     net_param = read_net(prototxt)
     layers = datalayers.data_layers(net_param)
     if not layers:
@@ -45,12 +47,16 @@ def prepare_net_param(prototxt, data_root=None, split=None):
     return net_param
 
 
+def _test_net(net_param, weights, device):
+    return Net(net_param, weights=weights, phase='test', device=device)
+
+
 def score_model(folder, weights, data_root=None, split=None, save_dir=None, device='cpu', limit=None,
                 progress=True, net_factory=None):
     """Score a model folder's eval net over a split; returns the report dict (see format_report).
 
-    net_factory(net_param, weights, device) builds the net (default: runtime.Net in the TEST phase)."""
-    import datalayers
+    net_factory(net_param, weights, device) builds the net (default: runtime.Net in the TEST phase). Class names
+    and the classes the paper leaves out come from the dataset family of the net's data layer."""
     prototxt = eval_prototxt(folder)
     net_param = prepare_net_param(prototxt, data_root, split)
     dataset = datalayers.dataset_for_net(net_param)
@@ -58,22 +64,18 @@ def score_model(folder, weights, data_root=None, split=None, save_dir=None, devi
     pairs = heads(net_param)
     if not pairs:
         raise ValueError(f'{prototxt}: no SoftmaxWithLoss layer, so no score/label pair to evaluate')
-    if net_factory is None:
-        from runtime import Net
-
-        def net_factory(p, w, d):
-            return Net(p, weights=w, phase='test', device=d)
-    net = net_factory(net_param, weights, device)
+    net = (net_factory or _test_net)(net_param, weights, device)
     results = compute_hists(net, ids, pairs, save_dir=save_dir, progress=progress,
                             desc=os.path.basename(os.path.normpath(folder)))
     model = os.path.basename(os.path.normpath(folder if os.path.isdir(folder) else os.path.dirname(folder)))
+    family = dataset_family(net_param, model)
     report = {'model': model, 'prototxt': prototxt, 'weights': weights, 'split': dataset.split,
               'images': len(ids), 'heads': [], 'paper': [e._asdict() for e in published(model, dataset.split)]}
     for (score, gt, loss), (hist, mean_loss) in zip(pairs, results):
         n = hist.shape[0]
-        head = {'score': score, 'label': gt, 'loss': mean_loss, 'classes': list(class_names(model, gt, n)),
+        head = {'score': score, 'label': gt, 'loss': mean_loss, 'classes': list(class_names(family, gt, n)),
                 'metrics': scores(hist), 'hist': hist.tolist()}
-        excl = excluded_classes(model, gt)
+        excl = excluded_classes(family, gt)
         if excl:
             head['metrics_paper'] = scores(hist, excl)  # as the paper: absent classes left out of the averages
         report['heads'].append(head)

@@ -16,8 +16,10 @@ The reference training loop (tools/solve.py) as a library function, for scripts 
     # history: [(iteration, {gt blob: {'overall_acc', 'mean_acc', 'mean_iu', 'fwavacc', 'loss', 'hist'}})]
 
 Modules: rules (the update rules on tensors), lr_policy (GetLearningRate), param (solver.prototxt), solver (the
-Solver object: step/test/snapshot/restore, signals, logs), distributed (Caffe's multi-GPU meaning on
-torch.distributed), recipe (the reference training loop behind tools/solve.py).
+Solver object: step in named phases, test, solve), snapshots (Caffe's snapshot pair, the .rngstate sidecar, exact
+resume), signals (SIGINT/SIGHUP requests during step), logs (Caffe-format logging), distributed (Caffe's multi-GPU
+meaning on torch.distributed), recipe (the reference training loop behind tools/solve.py, driven by the model
+folders' records in netspec.models).
 """
 from .lr_policy import LearningRate, learning_rate
 from .param import SolverParamError, load_param

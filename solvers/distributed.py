@@ -9,11 +9,11 @@ the process group that torchrun describes in the environment.
 import os
 
 import torch
+import torch.distributed as dist
 
 
 def world():
     """(rank, world size) of the current process group, (0, 1) without one."""
-    import torch.distributed as dist
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
@@ -21,7 +21,6 @@ def world():
 
 def init_from_env(device='cpu'):
     """Join the process group torchrun set up (RANK/WORLD_SIZE/MASTER_ADDR in the environment); (rank, size)."""
-    import torch.distributed as dist
     if 'WORLD_SIZE' not in os.environ or int(os.environ['WORLD_SIZE']) <= 1:
         return world()
     if not dist.is_initialized():
@@ -32,7 +31,6 @@ def init_from_env(device='cpu'):
 
 def reduce_gradients(diffs, world_size):
     """Sum the diffs over all processes (one flat all-reduce) and scale by 1/world_size, in place."""
-    import torch.distributed as dist
     if world_size <= 1 or not diffs:
         return
     flat = torch.cat([d.reshape(-1) for d in diffs])
@@ -48,7 +46,6 @@ def reduce_gradients(diffs, world_size):
 def agree(values, world_size, device='cpu'):
     """All-reduce (sum) a few floats across processes: the loss (NaN anywhere spreads) and stop requests.
     `device`: where the backend wants its tensors (CUDA for NCCL)."""
-    import torch.distributed as dist
     t = torch.tensor(values, dtype=torch.float64, device=device)
     if world_size > 1:
         dist.all_reduce(t, op=dist.ReduceOp.SUM)

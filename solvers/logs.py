@@ -10,6 +10,8 @@ import os
 import sys
 import time
 
+from tqdm import tqdm
+
 log = logging.getLogger('solvers')
 
 
@@ -66,11 +68,7 @@ def progress(total, desc, enabled=None, initial=0):
     if enabled is None:
         enabled = sys.stderr.isatty()
     if enabled:
-        try:
-            from tqdm import tqdm
-            return tqdm(total=total, desc=desc, initial=initial, unit='it', dynamic_ncols=True, leave=False)
-        except ImportError:  # pragma: no cover
-            pass
+        return tqdm(total=total, desc=desc, initial=initial, unit='it', dynamic_ncols=True, leave=False)
     return _NoBar()
 
 

@@ -2,61 +2,44 @@
 
 solve.py's pattern: build the solver from the folder's solver.prototxt, initialize (copy_from the base or
 previous-stage weights), write bilinear kernels into every layer whose name contains "up" (surgery.interp), then
-loop: step(K) and score the eval split with the scoring library (SIFT Flow: both heads). Lengths and intervals are
-FACTS.md's table: 100k iterations for VOC, SIFT Flow and NYUD (300k at-once), 400k PASCAL-Context.
+loop: step(K) and score the eval split with scoring's seg_tests (SIFT Flow: both heads). Lengths, intervals and
+initializations are the model folders' records (netspec.models.Folder, after FACTS.md's table): 100k iterations
+for VOC, SIFT Flow and NYUD (300k at-once), 400k PASCAL-Context.
 
 The reference scripts' slips are fixed rather than copied: the eval ids come from the test net's own data layer
 (its split file), not from the misnamed ../data/segvalid11.txt (VOC) or the undefined `val` (NYUD), and SIFT Flow's
 semantic head is also reported without the classes absent from its test set (cow, desert, moon), as the paper does.
 """
-import dataclasses
 import os
 import sys
-import time
+import types
 
-from datalayers.params import map_param_strs, rebase_path
-from netspec import caffe_pb2, read_net, read_solver, write_text
+from datalayers.params import dir_keys, map_param_strs, rebase_path
+from netspec import caffe_pb2, models, read_net, read_solver, write_text
+from scoring import heads, scores, seg_tests_heads
+from scoring.classes import dataset_family, excluded_classes
+from weights.surgery import interp
 
 from .logs import log
 from .param import load_param
+from .solver import get_solver
 
+__all__ = ['RECIPES', 'recipe', 'prepare_folder', 'with_data_root', 'solver_param', 'eval_ids', 'score',
+           'initialize', 'train']
 
-@dataclasses.dataclass(frozen=True)
-class Recipe:
-    iters: int          # total training iterations of the reference solve.py loop
-    score_every: int    # K of its step(K) / seg_tests loop
-    init: str           # what solve.py initializes from
-
-
-_VGG = 'the convolutionalized VGG16 (ilsvrc-nets/vgg16-fcn.caffemodel, from tools/surgery.py)'
-RECIPES = {
-    'voc-fcn32s': Recipe(100000, 4000, _VGG),
-    'voc-fcn16s': Recipe(100000, 4000, 'voc-fcn32s trained weights'),
-    'voc-fcn8s': Recipe(100000, 4000, 'voc-fcn16s trained weights'),
-    'voc-fcn8s-atonce': Recipe(300000, 4000, _VGG),
-    'voc-fcn-alexnet': Recipe(100000, 4000, 'ilsvrc-nets/alexnet-fcn.caffemodel'),
-    'siftflow-fcn32s': Recipe(100000, 2000, _VGG),
-    'siftflow-fcn16s': Recipe(100000, 2000, 'siftflow-fcn32s trained weights'),
-    'siftflow-fcn8s': Recipe(100000, 2000, 'siftflow-fcn16s trained weights'),
-    'nyud-fcn32s-color': Recipe(100000, 2000, _VGG),
-    'nyud-fcn32s-hha': Recipe(100000, 2000, _VGG),
-    'nyud-fcn32s-color-d': Recipe(100000, 2000, 'VGG16 by transplant + a 4th input channel (tools/surgery.py)'),
-    'nyud-fcn32s-color-hha': Recipe(100000, 2000, 'trained color and HHA FCN-32s by transplant (tools/surgery.py)'),
-    'pascalcontext-fcn32s': Recipe(400000, 8000, _VGG),
-    'pascalcontext-fcn16s': Recipe(400000, 8000, 'pascalcontext-fcn32s trained weights'),
-    'pascalcontext-fcn8s': Recipe(400000, 8000, 'pascalcontext-fcn16s trained weights'),
-    'voc-fcn32s-fixed': Recipe(100000, 4000, _VGG),
-    'voc-fcn-googlenet': Recipe(100000, 4000, 'a convolutionalized GoogLeNet'),
-}
+#: the model folders' records by name (netspec.models.Folder: iters, score_every, init, family, ...), which hold
+#: the reference solve.py loops; the name recipes look up
+RECIPES = types.MappingProxyType({name: models.folder(name) for name in models.FOLDERS})
 
 
 def recipe(folder):
-    name = os.path.basename(os.path.normpath(os.fspath(folder)))
-    try:
-        return name, RECIPES[name]
-    except KeyError:
+    """(name, Folder record) of a model folder given by name or path; KeyError for a folder of another name."""
+    name = models.folder_name(folder)
+    record = models.find_folder(name)
+    if record is None:
         raise KeyError(f'{folder}: no reference recipe for a folder named {name!r}; known: '
-                       f'{", ".join(sorted(RECIPES))}') from None
+                       f'{", ".join(sorted(models.FOLDERS))}')
+    return name, record
 
 
 def prepare_folder(folder, width=1.0, num_classes=None):
@@ -68,7 +51,6 @@ def prepare_folder(folder, width=1.0, num_classes=None):
             log.warning('%s exists: its nets are used as they are (width/num_classes apply to new folders only)',
                         path)
         return path
-    from netspec import models
     name, _ = recipe(folder)
     os.makedirs(folder, exist_ok=True)
     for fname, msg in models.make_folder(name, width=width, num_classes=num_classes).items():
@@ -92,7 +74,7 @@ def _data_dir(value, folder, data_root):
 def with_data_root(net_param, folder, data_root=None):
     """A copy of the net whose Python data layers' *_dir paths are absolute (see _data_dir)."""
     def rebase(params):
-        keys = [k for k, v in params.items() if k.endswith('_dir') and isinstance(v, str)]
+        keys = dir_keys(params)
         for k in keys:
             params[k] = _data_dir(params[k], folder, data_root)
         return params if keys else None
@@ -140,33 +122,23 @@ def eval_ids(test_net, fallback):
 
 
 def score(solver, folder, out=sys.stdout, progress=None, save_format=None):
-    """Score test net 0 (sharing the train net's weights) over its whole split, every head; print the
-    reference's lines and return {head gt: {metric: value}} (fractions)."""
-    from scoring import compute_hists, format_seg_tests, heads, scores
-    from scoring.classes import excluded_classes
-    import torch
-    solver.share_weights()
+    """Score test net 0 (sharing the train net's weights) over its whole split, every head, through scoring's
+    seg_tests; print the reference's lines (and, for a head with classes absent from the split, its mean IU
+    without them) and return {head gt: {metric: value}} (fractions; 'paper': the metrics without those classes)."""
     net = solver.test_nets[0]
     pairs = heads(net.net_param)
-    ids = eval_ids(net, solver.param.test_iter[0])
-    save_dir = save_format.format(solver.iter) if save_format else None
-    print('>>>', time.strftime('%Y-%m-%d %H:%M:%S'), 'Begin seg tests', file=out)
-    with torch.no_grad():
-        results = compute_hists(net, ids, pairs, save_dir=save_dir,
-                                progress=sys.stderr.isatty() if progress is None else progress)
+    family = dataset_family(net.net_param, folder)
+    absent = {gt: excluded_classes(family, gt) for _, gt, _ in pairs}
+    results = seg_tests_heads(solver, save_format, eval_ids(net, solver.param.test_iter[0]), pairs,
+                              absent=absent, out=out, progress=sys.stderr.isatty() if progress is None else progress)
     report = {}
     for (layer, gt, _), (hist, loss) in zip(pairs, results):
-        for line in format_seg_tests(solver.iter, loss, hist):
-            print(line, file=out)
         s = scores(hist)
         entry = {'loss': loss, 'overall_acc': s['overall_acc'], 'mean_acc': s['mean_acc'],
                  'mean_iu': s['mean_iu'], 'fwavacc': s['fwavacc'], 'hist': hist}
-        exclude = excluded_classes(folder, gt)
-        if exclude:
-            e = scores(hist, exclude)
+        if absent[gt]:
+            e = scores(hist, absent[gt])
             entry['paper'] = {k: e[k] for k in ('overall_acc', 'mean_acc', 'mean_iu', 'fwavacc')}
-            print(f'>>> {gt} without the classes absent from the split {list(exclude)}: mean IU {e["mean_iu"]}',
-                  file=out)
         report[gt] = entry
     out.flush()
     return report
@@ -175,7 +147,6 @@ def score(solver, folder, out=sys.stdout, progress=None, save_format=None):
 def initialize(solver, weights=None):
     """solve.py's initialization: copy_from `weights` (by layer name, Caffe's rules), then interp on every
     layer whose name contains "up". Returns the interpolated layer names."""
-    from weights.surgery import interp
     if weights:
         copied = solver.net.copy_from(weights) or []
         rest = [k for k in solver.net.params if k not in copied and 'up' not in k]
@@ -199,7 +170,6 @@ def train(folder, weights=None, data=None, device='cpu', iters=None, score_every
     iteration and random states). out: where snapshots go (default: the folder). overrides: SolverParameter fields
     (e.g. base_lr, snapshot). on_score(iteration, report) is called after each scoring.
     """
-    from .solver import get_solver
     name, rec = recipe(folder)
     prepare_folder(folder, width=width, num_classes=num_classes)
     param = solver_param(folder, data_root=data, out=out, random_seed=seed, **overrides)

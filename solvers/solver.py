@@ -1,65 +1,34 @@
 """The solver object, pycaffe-like: `s = get_solver('solver.prototxt'); s.step(n); s.solve(); s.snapshot()`.
 
-Solver::Step as Caffe runs it, per iteration: clear the diffs; test if test_interval says so; iter_size
-forward/backward passes (the loss averaged over them); the smoothed loss (average_loss) and the display; the
-gradients all-reduced across processes (distributed); ApplyUpdate (rules.apply_update, with the rate of
-lr_policy.LearningRate); iter += 1; a snapshot every `snapshot` iterations or when Ctrl-C asked for one.
+Solver::Step as Caffe runs it, per iteration (Solver.step, one method per phase): clear the diffs; test if
+test_interval says so; iter_size forward/backward passes (the loss averaged over them); the processes agree on
+the loss and on stop requests (distributed); a non-finite loss stops training; the smoothed loss (average_loss)
+and the display; the gradients all-reduced across processes; ApplyUpdate (rules.apply_update, with the rate of
+lr_policy.LearningRate); iter += 1; a snapshot every `snapshot` iterations or when a signal asked for one
+(signals.py), and a stop when one asked for it.
 
-Exact resume: a snapshot is `<prefix>_iter_N.caffemodel` + `.solverstate` (or the .h5 pair), which the real Caffe
-reads, plus `<prefix>_iter_N.rngstate`, a small sidecar (an .npz ignored by Caffe) holding what Caffe's files do not: the
-torch/numpy/Python random states (dropout) and each Python data layer's sample order (a datalayers SampleStream's,
-or what a layer's own get_state() returns, JSON-able, given back to its set_state()). Test nets' sequential
-position is not saved (scoring runs whole splits, which returns them to the start). The solverstate is written last, so a snapshot whose .solverstate exists
-is complete; each file is written atomically (weights.atomic), so a crash or a full disk never destroys the
-previous snapshot.
+Snapshots and exact resume (Caffe's file pair plus a sidecar of random and data-order states) are snapshots.py.
 """
-import json
+import contextlib
 import math
 import os
 import random
-import signal
-import threading
 
 import numpy as np
 import torch
 
-from netspec import caffe_pb2
+from netspec import caffe_pb2, read_net
+from runtime import Net
 
-from . import distributed
+from . import distributed, snapshots
 from .logs import fmt, log, progress
 from .lr_policy import LearningRate
 from .param import load_param, net_specs, offset_python_seeds
-from .rules import Learnable, apply_update, history_sets, new_history
+from .rules import Learnable, apply_update, new_history
+from .signals import SignalRequests
 
-
-def _jsonable(x):
-    """Random and layer states as JSON, losslessly: tuples tagged {"__tuple__": [...]}, dict keys strings."""
-    if isinstance(x, tuple):
-        return {'__tuple__': [_jsonable(v) for v in x]}
-    if isinstance(x, list):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, dict):
-        if not all(isinstance(k, str) for k in x):
-            raise TypeError(f'a layer state dict needs string keys to be saved: {list(x)[:5]}')
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.floating):
-        return float(x)
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    return x
-
-
-def _tuples(x):
-    """The inverse of _jsonable."""
-    if isinstance(x, dict):
-        if set(x) == {'__tuple__'}:
-            return tuple(_tuples(v) for v in x['__tuple__'])
-        return {k: _tuples(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_tuples(v) for v in x]
-    return x
+__all__ = ['Solver', 'SGDSolver', 'NesterovSolver', 'AdaGradSolver', 'RMSPropSolver', 'AdaDeltaSolver',
+           'AdamSolver', 'LossNotFinite', 'get_solver', 'loss_weights']
 
 
 class LossNotFinite(FloatingPointError):
@@ -86,8 +55,6 @@ def loss_weights(net_param):
 
 
 def _net_factory(device):
-    from runtime import Net
-
     def make(proto, phase, state):
         return Net(proto, phase='train' if phase == caffe_pb2.TRAIN else 'test', device=device,
                    stages=tuple(state.stage), level=state.level)
@@ -139,7 +106,6 @@ class Solver:
     def _offset(self, net):
         if not self.rank:
             return net
-        from netspec import read_net
         return offset_python_seeds(read_net(net), self.rank)
 
     @staticmethod
@@ -233,60 +199,89 @@ class Solver:
         self._losses, self.smoothed_loss = [], 0.0
         bar = progress(iters, os.path.basename(self.param.snapshot_prefix) or 'train',
                        self.progress_bar if self.rank == 0 else False)
-        p = self.param
-        with self._signals():
-            try:
-                while self.iter < stop_iter:
-                    self.clear_param_diffs()
-                    if p.test_interval and self.iter % p.test_interval == 0 and (self.iter > 0 or p.test_initialization):
-                        if self.rank == 0:
-                            self.test_all()
-                        if self.requested_early_exit:
-                            break
-                    for cb in self.callbacks:
-                        getattr(cb, 'on_start', lambda: None)()
-                    display = p.display and self.iter % p.display == 0
-                    loss, out = 0.0, {}
-                    for i in range(p.iter_size):
-                        out = self.net.forward(**self._inputs(i))
-                        loss += self._loss(out)
-                        self.net.backward()
-                    loss /= p.iter_size
-                    if self.world_size > 1:
-                        tot, req = distributed.agree([loss, 1.0 if self._request else 0.0], self.world_size,
-                                                      self.device)
-                        if not math.isfinite(tot):
-                            loss = tot
-                        if req and not self._request:
-                            self._request = 'stop'
-                    if not math.isfinite(loss):
-                        err = LossNotFinite(self.iter, loss, self.last_snapshot)
-                        log.error('%s', err)
-                        self.requested_early_exit = True
-                        raise err
-                    self._update_smoothed_loss(loss, start_iter)
-                    if display and self.rank == 0:
-                        self._display(out)
-                    for cb in self.callbacks:
-                        getattr(cb, 'on_gradients_ready', lambda: None)()
-                    if self.world_size > 1:
-                        distributed.reduce_gradients([l.diff() for l in self.learnables], self.world_size)
-                    self.apply_update()
-                    self.iter += 1
-                    bar.update(1)
-                    request, self._request = self._request, None
-                    if self.world_size > 1 and request:
-                        request = 'stop'
-                    if (p.snapshot and self.iter % p.snapshot == 0) or request in ('snapshot', 'stop'):
-                        if self.rank == 0:
-                            self.snapshot()
-                    if request == 'stop':
-                        log.info('Optimization stopped early (interrupt) at iteration %d.', self.iter)
-                        self.requested_early_exit = True
+        with SignalRequests(self), contextlib.closing(bar):
+            while self.iter < stop_iter:
+                self.clear_param_diffs()
+                if self._test_due():
+                    self._run_tests()
+                    if self.requested_early_exit:
                         break
-            finally:
-                bar.close()
+                self._run_callbacks('on_start')
+                loss, out = self._forward_backward_passes()
+                loss = self._agree_across_processes(loss)
+                self._stop_unless_finite(loss)
+                self._update_smoothed_loss(loss, start_iter)
+                self._display_if_due(out)
+                self._run_callbacks('on_gradients_ready')
+                self._reduce_gradients_across_processes()
+                self.apply_update()
+                self.iter += 1
+                bar.update(1)
+                if self._snapshot_and_stop_as_requested():
+                    break
         return self
+
+    # the phases of one iteration, in step's order
+    def _test_due(self):
+        p = self.param
+        return bool(p.test_interval and self.iter % p.test_interval == 0 and (self.iter > 0 or p.test_initialization))
+
+    def _run_tests(self):
+        if self.rank == 0:
+            self.test_all()
+
+    def _run_callbacks(self, hook):
+        for cb in self.callbacks:
+            getattr(cb, hook, lambda: None)()
+
+    def _forward_backward_passes(self):
+        """iter_size forward/backward passes (gradients accumulate); (their mean loss, the last outputs)."""
+        loss, out = 0.0, {}
+        for i in range(self.param.iter_size):
+            out = self.net.forward(**self._inputs(i))
+            loss += self._loss(out)
+            self.net.backward()
+        return loss / self.param.iter_size, out
+
+    def _agree_across_processes(self, loss):
+        """Distributed: a non-finite loss anywhere becomes every process's loss, and a stop requested in one
+        process (a signal) is requested in all."""
+        if self.world_size <= 1:
+            return loss
+        total, requested = distributed.agree([loss, 1.0 if self._request else 0.0], self.world_size, self.device)
+        if requested and not self._request:
+            self._request = 'stop'
+        return total if not math.isfinite(total) else loss
+
+    def _stop_unless_finite(self, loss):
+        if not math.isfinite(loss):
+            err = LossNotFinite(self.iter, loss, self.last_snapshot)
+            log.error('%s', err)
+            self.requested_early_exit = True
+            raise err
+
+    def _display_if_due(self, out):
+        if self.param.display and self.iter % self.param.display == 0 and self.rank == 0:
+            self._display(out)
+
+    def _reduce_gradients_across_processes(self):
+        if self.world_size > 1:
+            distributed.reduce_gradients([l.diff() for l in self.learnables], self.world_size)
+
+    def _snapshot_and_stop_as_requested(self):
+        """The snapshot every `snapshot` iterations or on request; True when a stop was requested (distributed:
+        any request stops, after the snapshot)."""
+        request, self._request = self._request, None
+        if self.world_size > 1 and request:
+            request = 'stop'
+        if (self.param.snapshot and self.iter % self.param.snapshot == 0) or request in ('snapshot', 'stop'):
+            if self.rank == 0:
+                self.snapshot()
+        if request == 'stop':
+            log.info('Optimization stopped early (interrupt) at iteration %d.', self.iter)
+            self.requested_early_exit = True
+            return True
+        return False
 
     def apply_update(self):
         """SGDSolver::ApplyUpdate: the rate, its display, clipping, and the update rule; then Net::Update."""
@@ -359,134 +354,21 @@ class Solver:
             results.setdefault(name, []).append(mean)
         return results
 
-    # -- snapshots ------------------------------------------------------------------------------------------------
+    # -- snapshots (snapshots.py) ------------------------------------------------------------------------------------
     def snapshot_filename(self, extension):
-        return f'{self.param.snapshot_prefix}_iter_{self.iter}{extension}'
+        return snapshots.snapshot_stem(self.param.snapshot_prefix, self.iter) + extension
 
     def snapshot(self):
         """Write `<prefix>_iter_N.caffemodel` + `.solverstate` (or .h5), and the .rngstate sidecar; returns the
         solverstate path. The solverstate is written last: its presence marks a complete snapshot."""
-        from weights import SolverState, write_solverstate, write_weights
-        h5 = self.param.snapshot_format == caffe_pb2.SolverParameter.HDF5
-        model = self.snapshot_filename('.caffemodel.h5' if h5 else '.caffemodel')
-        state_path = self.snapshot_filename('.solverstate.h5' if h5 else '.solverstate')
-        kind = 'HDF5 file' if h5 else 'binary proto file'
-        log.info('Snapshotting to %s %s', kind, model)
-        write_weights(model, self.net.to_arrays(), net_param=getattr(self.net, 'net_param', None))
-        self._write_rngstate(self.snapshot_filename('.rngstate'))
-        log.info('Snapshotting solver state to %s %s', kind, state_path)
-        write_solverstate(state_path, SolverState(iter=self.iter, learned_net=model,
-                                                  history=[h.detach().cpu().numpy() for h in self.history],
-                                                  current_step=self.lr.current_step))
-        self.last_snapshot = state_path
-        return state_path
-
-    @staticmethod
-    def _python_layers(net):
-        """The Python-layer objects of a net (runtime.Net keeps each in its layer's `impl`)."""
-        return [l.impl for l in getattr(net, 'layers', []) if getattr(l, 'impl', None) is not None]
-
-    @staticmethod
-    def _layer_state(impl):
-        """A data layer's sample-order state: its own get_state(), or that of a datalayers SampleStream (the
-        order's generator, its position and the indices already drawn ahead); None when it has none."""
-        if hasattr(impl, 'get_state'):
-            return ('custom', impl.get_state())
-        stream = getattr(impl, 'stream', None)
-        order = getattr(stream, 'order', None)
-        if order is not None and hasattr(order, '_rng') and hasattr(stream, '_pending'):
-            rng = order._rng.getstate() if order._rng is not None else None
-            return ('stream', rng, getattr(order, '_next', 0), [i for i, _ in stream._pending])
-        return None
-
-    @staticmethod
-    def _set_layer_state(impl, state):
-        import collections
-        if state is None:
-            return
-        if state[0] == 'custom':
-            impl.set_state(state[1])
-            return
-        _, rng, nxt, pending = state
-        stream = impl.stream
-        if rng is not None:
-            stream.order._rng.setstate(rng)
-        stream.order._next = nxt
-        for _, job in stream._pending:
-            if job is not None and hasattr(job, 'cancel'):
-                job.cancel()
-        stream._pending = collections.deque((i, None) for i in pending)
-        if pending and hasattr(impl, 'idx'):
-            impl.idx = pending[0]
-
-    def _write_rngstate(self, path):
-        """The random states as an .npz (arrays plus one JSON document; no pickle, so loading it runs no code)."""
-        from weights.atomic import atomic_file
-        np_state = np.random.get_state()
-        doc = {'format': 'fcn-solvers-rngstate-1', 'iter': self.iter,
-               'numpy': [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
-               'python': _jsonable(random.getstate()),
-               'layers': _jsonable([self._layer_state(l) for l in self._python_layers(self.net)])}
-        arrays = {'torch': torch.get_rng_state().numpy(), 'numpy_keys': np_state[1]}
-        if torch.cuda.is_available():
-            for i, st in enumerate(torch.cuda.get_rng_state_all()):
-                arrays[f'cuda_{i}'] = st.numpy()
-        with atomic_file(path, 'solver RNG state') as f:
-            np.savez(f, doc=np.array(json.dumps(doc)), **arrays)
-
-    def _read_rngstate(self, path):
-        with np.load(path, allow_pickle=False) as z:
-            doc = json.loads(str(z['doc']))
-            torch.set_rng_state(torch.from_numpy(z['torch'].copy()))
-            name, pos, has_gauss, cached = doc['numpy']
-            np.random.set_state((name, z['numpy_keys'].copy(), pos, has_gauss, cached))
-            cuda = [torch.from_numpy(z[k].copy()) for k in sorted((k for k in z.files if k.startswith('cuda_')),
-                                                                  key=lambda k: int(k[5:]))]
-        random.setstate(_tuples(doc['python']))
-        if cuda and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(cuda)
-        return _tuples(doc['layers'])
+        self.last_snapshot = snapshots.save(self)
+        return self.last_snapshot
 
     def restore(self, state_file):
         """Solver::Restore from a .solverstate[.h5]: iter, learned_net weights, history, current_step, plus the
         random states from the .rngstate sidecar when it is there (else a warning: data order and dropout then
         differ from an uninterrupted run)."""
-        from weights import read_solverstate
-        state_file = os.fspath(state_file)
-        st = read_solverstate(state_file)
-        if len(st.history) != len(self.history):
-            raise ValueError(f'{state_file}: Incorrect length of history blobs: {len(st.history)} in the file, '
-                             f'{len(self.history)} expected ({len(self.learnables)} learnable blobs x '
-                             f'{history_sets(self.type)} for {self.type})')
-        if st.learned_net:
-            model = st.learned_net
-            if not os.path.exists(model):
-                alt = os.path.join(os.path.dirname(os.path.abspath(state_file)), os.path.basename(model))
-                if os.path.exists(alt):
-                    model = alt
-            self.net.copy_from(model)
-        for i, (h, a) in enumerate(zip(self.history, st.history)):
-            a = np.asarray(a, np.float32)
-            if a.size != h.numel():
-                raise ValueError(f'{state_file}: history blob {i} has {a.size} values, expected {h.numel()} '
-                                 f'({tuple(h.shape)})')
-            h.copy_(torch.from_numpy(a.reshape(tuple(h.shape))))
-        self.iter = st.iter
-        self.lr.current_step = st.current_step
-        base = state_file[:-len('.h5')] if state_file.endswith('.h5') else state_file
-        base = base[:-len('.solverstate')] if base.endswith('.solverstate') else base
-        rng = base + '.rngstate'
-        if os.path.exists(rng):
-            states = self._read_rngstate(rng)
-            layers = self._python_layers(self.net)
-            if len(layers) != len(states):
-                log.warning('%s: %d data-layer states for %d Python layers; their order is not restored',
-                            rng, len(states), len(layers))
-            else:
-                for impl, ls in zip(layers, states):
-                    self._set_layer_state(impl, ls)
-        else:
-            log.warning('%s not found: random states (dropout, data order) are not restored', rng)
+        snapshots.restore(self, state_file)
         self.share_weights()
         return self
 
@@ -494,7 +376,7 @@ class Solver:
     def close(self):
         """Stop the data layers' background readers (prefetch threads/processes) of every net."""
         for net in [self.net] + list(self.test_nets):
-            for impl in self._python_layers(net):
+            for impl in snapshots.python_layers(net):
                 closer = getattr(impl, 'close', None) or getattr(getattr(impl, 'stream', None), 'close', None)
                 if callable(closer):
                     closer()
@@ -505,37 +387,6 @@ class Solver:
     def __exit__(self, *exc):
         self.close()
         return False
-
-    # -- signals --------------------------------------------------------------------------------------------------
-    def _signals(self):
-        solver = self
-
-        class _Ctx:
-            def __enter__(self):
-                self.old = {}
-                if threading.current_thread() is not threading.main_thread():
-                    return self
-                for sig, effect in ((signal.SIGINT, solver.sigint_effect),
-                                    (getattr(signal, 'SIGHUP', None), solver.sighup_effect)):
-                    if sig is None or effect == 'none':
-                        continue
-                    self.old[sig] = signal.signal(sig, self.handler(sig, effect))
-                return self
-
-            @staticmethod
-            def handler(sig, effect):
-                def h(signum, frame):
-                    if solver._request == effect and sig == signal.SIGINT:
-                        raise KeyboardInterrupt  # a second Ctrl-C: stop now
-                    log.info('Caught signal %d: %s requested', signum, effect)
-                    solver._request = effect
-                return h
-
-            def __exit__(self, *exc):
-                for sig, old in self.old.items():
-                    signal.signal(sig, old)
-                return False
-        return _Ctx()
 
 
 def _typed(name):

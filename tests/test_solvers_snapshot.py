@@ -181,3 +181,51 @@ def test_nan_loss_stops_naming_the_iteration_and_keeps_the_last_good_snapshot(tm
     assert str(tmp_path / 'snap' / 'train_iter_4.solverstate') in str(e.value)
     assert s.iter == 5 and not (tmp_path / 'snap' / 'train_iter_6.solverstate').exists()
     assert all(np.isfinite(p.detach().numpy()).all() for v in s.net.params.values() for p in v)
+
+
+class _Indices:
+    """A dataset of ten samples whose arrays are their indices, drawn in a seeded random order."""
+    ids = list(range(10))
+
+    def order(self):
+        from datalayers import SampleOrder
+        return SampleOrder(len(self.ids), True, seed=5)
+
+    def load(self, i):
+        return (np.full(1, i),)
+
+
+class _StreamLayer:
+    """A Python layer that reads through a datalayers SampleStream but has no get_state/set_state of its own."""
+
+    def __init__(self):
+        from datalayers import SampleStream
+        self.stream = SampleStream(_Indices(), prefetch=2)
+        self.idx = self.stream.peek_index()
+
+    def forward(self):
+        self.stream.advance()
+        self.idx = self.stream.peek_index()
+
+
+@pytest.mark.parametrize('first_sidecar_format', [False, True])
+def test_a_layer_without_get_state_resumes_through_its_streams_state(first_sidecar_format):
+    import json
+    from solvers import snapshots
+    a, b = _StreamLayer(), _StreamLayer()
+    for _ in range(4):
+        a.forward()
+    state = snapshots.layer_state(a)
+    assert state[0] == 'stream'
+    if first_sidecar_format:  # ('stream', order rng, order position, pending indices)
+        state = ('stream', state[1]['order']['rng'], state[1]['order']['next'], state[1]['pending'])
+    saved = snapshots._tuples(json.loads(json.dumps(snapshots._jsonable(state))))  # as the sidecar keeps it
+    snapshots.set_layer_state(b, saved)
+    seen_a, seen_b = [], []
+    for layer, seen in ((a, seen_a), (b, seen_b)):
+        for _ in range(6):
+            seen.append((layer.idx, int(layer.stream.current()[1][0][0])))
+            layer.forward()
+        layer.stream.close()
+    assert seen_b == seen_a
+    assert len({i for i, _ in seen_a}) > 1

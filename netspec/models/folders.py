@@ -1,21 +1,49 @@
-"""The model folders: which nets and solver each holds, built from the per-net builders."""
+"""The model folders: one Folder record each (its dataset family, nets, solver and training loop), the lookups
+by name or path, and the writers of a folder's files."""
+import dataclasses
 import functools
 import math
 import os
 
 from .. import caffe_pb2
 from ..io import to_text, write_text, _atomic_write
-from . import nets
+from . import families, nets
 from .parts import input_data, nyud_data, pascalcontext_data, siftflow_data, voc_data
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
 class Folder:
-    """One model folder: its nets (file name -> data source), its builder, and its solver settings."""
+    """One model folder: everything about it that netspec, solvers, scoring and tools look up.
 
-    def __init__(self, name, builder, splits, data, classes, solver, deploy=None, builder_kw=None):
-        self.name, self.builder, self.splits, self.data = name, builder, splits, data
-        self.classes, self.solver, self.deploy_source = classes, solver, deploy or input_data()
-        self.builder_kw = builder_kw or {}
+    name: the folder's name as the reference has it; family: its DatasetFamily (classes, splits, data layers);
+    builder: the per-net builder (nets.fcn_vgg16, ...) and builder_kw its arguments; data: split -> DataSource of
+    its train/eval nets (deploy: the deploy net's source, default input_data()); solver: its solver.prototxt
+    settings (make_solver's arguments but the nets and test_iter, which come from the family); iters and
+    score_every: the loop of its solve.py (step(score_every) and score, to iters; FACTS.md "Solver settings");
+    init: what its solve.py initializes from; reference: one of the 15 folders of the reference repository (else
+    one of the paper's nets that it lacks).
+    """
+    name: str
+    family: families.DatasetFamily
+    builder: object
+    data: object
+    solver: dict
+    iters: int
+    score_every: int
+    init: str
+    deploy: object = None
+    builder_kw: dict = dataclasses.field(default_factory=dict)
+    reference: bool = True
+
+    @property
+    def splits(self):
+        """((train net file, split), (eval net file, split)), the family's."""
+        return self.family.nets
+
+    @property
+    def classes(self):
+        """The score layers' outputs (SIFT Flow: one count per head)."""
+        return self.family.num_classes
 
     def nets(self, width=1.0, num_classes=None):
         classes = self.classes if num_classes is None else num_classes
@@ -24,13 +52,13 @@ class Folder:
         out = {}
         for fname, split in self.splits:
             out[fname] = self.builder(self.data(split), num_classes=classes, width=width, **self.builder_kw)
-        out['deploy.prototxt'] = self.builder(self.deploy_source, num_classes=classes, width=width,
+        out['deploy.prototxt'] = self.builder(self.deploy or input_data(), num_classes=classes, width=width,
                                               **self.builder_kw)
         return out
 
     def solver_param(self):
         (train, _), (test, _) = self.splits
-        return make_solver(train, test, **self.solver)
+        return make_solver(train, test, test_iter=self.family.eval_images, **self.solver)
 
 
 def make_solver(train_net, test_net, test_iter, base_lr, momentum=0.99, iter_size=1, max_iter=100000,
@@ -46,15 +74,6 @@ def make_solver(train_net, test_net, test_iter, base_lr, momentum=0.99, iter_siz
     return s
 
 
-_VOC = (('train.prototxt', 'train'), ('val.prototxt', 'seg11valid'))
-_TRAINVAL = (('trainval.prototxt', 'trainval'), ('test.prototxt', 'test'))
-_PCONTEXT = (('train.prototxt', 'train'), ('val.prototxt', 'val'))
-
-
-def _solver(test_iter, base_lr, **kw):
-    return dict(test_iter=test_iter, base_lr=base_lr, **kw)
-
-
 def _voc(root='../data'):
     return functools.partial(voc_data, root=root)
 
@@ -63,58 +82,87 @@ def _nyud(tops, names=None):
     return lambda split: nyud_data(split, tops=tops, names=names)
 
 
+def _solver(base_lr, **kw):
+    return dict(base_lr=base_lr, **kw)
+
+
 _VGG = nets.fcn_vgg16
+_VGG_INIT = 'the convolutionalized VGG16 (ilsvrc-nets/vgg16-fcn.caffemodel, from tools/surgery.py)'
+_VOC, _SIFT, _NYUD, _CONTEXT = families.VOC, families.SIFTFLOW, families.NYUD, families.PASCALCONTEXT
+_VOC_LOOP = dict(iters=100000, score_every=4000)         # 25 x step(4000)
+_SIFT_NYUD_LOOP = dict(iters=100000, score_every=2000)   # 50 x step(2000)
+_CONTEXT_LOOP = dict(iters=400000, score_every=8000)     # 50 x step(8000)
+_VOC_SOLVER = dict(snapshot=4000)
+_SIFT_SOLVER = dict(max_iter=300000)
+_NYUD_SOLVER = dict(max_iter=300000, snapshot=2000)
+_CONTEXT_SOLVER = dict(max_iter=300000, snapshot=4000)
+
 _F = [
-    Folder('voc-fcn32s', _VGG, _VOC, _voc(), 21, _solver(736, 1e-10, snapshot=4000), builder_kw=dict(stride=32)),
-    Folder('voc-fcn16s', _VGG, _VOC, _voc('../../data'), 21, _solver(736, 1e-12, snapshot=4000),
-           builder_kw=dict(stride=16)),
-    Folder('voc-fcn8s', _VGG, _VOC, _voc(), 21, _solver(736, 1e-14, snapshot=4000), builder_kw=dict(stride=8)),
-    Folder('voc-fcn8s-atonce', _VGG, _VOC, _voc(), 21, _solver(736, 1e-10, max_iter=300000, snapshot=4000),
-           builder_kw=dict(stride=8, at_once=True)),
-    Folder('voc-fcn-alexnet', nets.fcn_alexnet, _VOC, _voc(), 21,
-           _solver(736, 1e-4, momentum=0.9, iter_size=20, snapshot=4000)),
-    Folder('siftflow-fcn32s', nets.fcn_siftflow, _TRAINVAL, siftflow_data, (33, 3),
-           _solver(200, 1e-10, max_iter=300000), builder_kw=dict(stride=32)),
-    Folder('siftflow-fcn16s', nets.fcn_siftflow, _TRAINVAL, siftflow_data, (33, 3),
-           _solver(200, 1e-12, max_iter=300000), builder_kw=dict(stride=16)),
-    Folder('siftflow-fcn8s', nets.fcn_siftflow, _TRAINVAL, siftflow_data, (33, 3),
-           _solver(200, 1e-12, max_iter=300000), builder_kw=dict(stride=8)),
-    Folder('nyud-fcn32s-color', _VGG, _TRAINVAL, _nyud(('color', 'label'), ('data', 'label')), 40,
-           _solver(654, 1e-10, max_iter=300000, snapshot=2000), builder_kw=dict(stride=32)),
-    Folder('nyud-fcn32s-hha', _VGG, _TRAINVAL, _nyud(('hha', 'label'), ('data', 'label')), 40,
-           _solver(654, 1e-10, max_iter=300000, snapshot=2000), builder_kw=dict(stride=32)),
-    Folder('nyud-fcn32s-color-d', nets.fcn_nyud_early, _TRAINVAL, _nyud(('color', 'depth', 'label')), 40,
-           _solver(654, 1e-10, max_iter=300000, snapshot=2000),
+    Folder('voc-fcn32s', _VOC, _VGG, _voc(), _solver(1e-10, **_VOC_SOLVER), init=_VGG_INIT, **_VOC_LOOP,
+           builder_kw=dict(stride=32)),
+    Folder('voc-fcn16s', _VOC, _VGG, _voc('../../data'), _solver(1e-12, **_VOC_SOLVER),
+           init='voc-fcn32s trained weights', **_VOC_LOOP, builder_kw=dict(stride=16)),
+    Folder('voc-fcn8s', _VOC, _VGG, _voc(), _solver(1e-14, **_VOC_SOLVER), init='voc-fcn16s trained weights',
+           **_VOC_LOOP, builder_kw=dict(stride=8)),
+    Folder('voc-fcn8s-atonce', _VOC, _VGG, _voc(), _solver(1e-10, max_iter=300000, **_VOC_SOLVER), init=_VGG_INIT,
+           iters=300000, score_every=4000, builder_kw=dict(stride=8, at_once=True)),
+    Folder('voc-fcn-alexnet', _VOC, nets.fcn_alexnet, _voc(),
+           _solver(1e-4, momentum=0.9, iter_size=20, **_VOC_SOLVER), init='ilsvrc-nets/alexnet-fcn.caffemodel',
+           **_VOC_LOOP),
+    Folder('siftflow-fcn32s', _SIFT, nets.fcn_siftflow, siftflow_data, _solver(1e-10, **_SIFT_SOLVER),
+           init=_VGG_INIT, **_SIFT_NYUD_LOOP, builder_kw=dict(stride=32)),
+    Folder('siftflow-fcn16s', _SIFT, nets.fcn_siftflow, siftflow_data, _solver(1e-12, **_SIFT_SOLVER),
+           init='siftflow-fcn32s trained weights', **_SIFT_NYUD_LOOP, builder_kw=dict(stride=16)),
+    Folder('siftflow-fcn8s', _SIFT, nets.fcn_siftflow, siftflow_data, _solver(1e-12, **_SIFT_SOLVER),
+           init='siftflow-fcn16s trained weights', **_SIFT_NYUD_LOOP, builder_kw=dict(stride=8)),
+    Folder('nyud-fcn32s-color', _NYUD, _VGG, _nyud(('color', 'label'), ('data', 'label')),
+           _solver(1e-10, **_NYUD_SOLVER), init=_VGG_INIT, **_SIFT_NYUD_LOOP, builder_kw=dict(stride=32)),
+    Folder('nyud-fcn32s-hha', _NYUD, _VGG, _nyud(('hha', 'label'), ('data', 'label')),
+           _solver(1e-10, **_NYUD_SOLVER), init=_VGG_INIT, **_SIFT_NYUD_LOOP, builder_kw=dict(stride=32)),
+    Folder('nyud-fcn32s-color-d', _NYUD, nets.fcn_nyud_early, _nyud(('color', 'depth', 'label')),
+           _solver(1e-10, **_NYUD_SOLVER), init='VGG16 by transplant + a 4th input channel (tools/surgery.py)',
+           **_SIFT_NYUD_LOOP,
            deploy=input_data(tops=('color', 'depth'), shapes=[(1, 3, 500, 500), (1, 1, 500, 500)])),
-    Folder('nyud-fcn32s-color-hha', nets.fcn_nyud_late, _TRAINVAL, _nyud(('color', 'hha', 'label')), 40,
-           _solver(654, 1e-12, max_iter=300000, snapshot=2000), deploy=input_data(tops=('color', 'hha'))),
-    Folder('pascalcontext-fcn32s', _VGG, _PCONTEXT, pascalcontext_data, 60,
-           _solver(5105, 1e-10, max_iter=300000, snapshot=4000), builder_kw=dict(stride=32)),
-    Folder('pascalcontext-fcn16s', _VGG, _PCONTEXT, pascalcontext_data, 60,
-           _solver(5105, 1e-12, max_iter=300000, snapshot=4000), builder_kw=dict(stride=16)),
-    Folder('pascalcontext-fcn8s', _VGG, _PCONTEXT, pascalcontext_data, 60,
-           _solver(5105, 1e-14, max_iter=300000, snapshot=4000), builder_kw=dict(stride=8)),
-]
-# The paper's nets that the reference folders lack (same data and solver conventions as voc-fcn32s).
-_EXTRA = [
-    Folder('voc-fcn32s-fixed', _VGG, _VOC, _voc(), 21, _solver(736, 1e-10, snapshot=4000),
-           builder_kw=dict(stride=32, fixed=True)),
-    Folder('voc-fcn-googlenet', nets.fcn_googlenet, _VOC, _voc(), 21, _solver(736, 1e-10, snapshot=4000)),
+    Folder('nyud-fcn32s-color-hha', _NYUD, nets.fcn_nyud_late, _nyud(('color', 'hha', 'label')),
+           _solver(1e-12, **_NYUD_SOLVER), init='trained color and HHA FCN-32s by transplant (tools/surgery.py)',
+           **_SIFT_NYUD_LOOP, deploy=input_data(tops=('color', 'hha'))),
+    Folder('pascalcontext-fcn32s', _CONTEXT, _VGG, pascalcontext_data, _solver(1e-10, **_CONTEXT_SOLVER),
+           init=_VGG_INIT, **_CONTEXT_LOOP, builder_kw=dict(stride=32)),
+    Folder('pascalcontext-fcn16s', _CONTEXT, _VGG, pascalcontext_data, _solver(1e-12, **_CONTEXT_SOLVER),
+           init='pascalcontext-fcn32s trained weights', **_CONTEXT_LOOP, builder_kw=dict(stride=16)),
+    Folder('pascalcontext-fcn8s', _CONTEXT, _VGG, pascalcontext_data, _solver(1e-14, **_CONTEXT_SOLVER),
+           init='pascalcontext-fcn16s trained weights', **_CONTEXT_LOOP, builder_kw=dict(stride=8)),
+    # The paper's nets that the reference folders lack (same data, solver and loop as voc-fcn32s).
+    Folder('voc-fcn32s-fixed', _VOC, _VGG, _voc(), _solver(1e-10, **_VOC_SOLVER), init=_VGG_INIT, **_VOC_LOOP,
+           builder_kw=dict(stride=32, fixed=True), reference=False),
+    Folder('voc-fcn-googlenet', _VOC, nets.fcn_googlenet, _voc(), _solver(1e-10, **_VOC_SOLVER),
+           init='a convolutionalized GoogLeNet', **_VOC_LOOP, reference=False),
 ]
 
-REGISTRY = {f.name: f for f in _F + _EXTRA}
-REFERENCE_FOLDERS = tuple(f.name for f in _F)
-EXTRA_FOLDERS = tuple(f.name for f in _EXTRA)
+REGISTRY = {f.name: f for f in _F}
+REFERENCE_FOLDERS = tuple(f.name for f in _F if f.reference)
+EXTRA_FOLDERS = tuple(f.name for f in _F if not f.reference)
 FOLDERS = REFERENCE_FOLDERS + EXTRA_FOLDERS
 # Files the reference folders hold (deploy.prototxt only in voc-fcn8s); make_folder adds deploy.prototxt everywhere.
 REFERENCE_DEPLOY = ('voc-fcn8s',)
 
 
+def folder_name(path):
+    """The name a model folder is known by: the last part of its path ('runs/voc-fcn32s/' -> 'voc-fcn32s')."""
+    return os.path.basename(os.path.normpath(os.fspath(path)))
+
+
 def folder(name):
+    """The Folder record of a model folder, by name or path (its last part); KeyError naming the known ones."""
     try:
-        return REGISTRY[name]
+        return REGISTRY[folder_name(name)]
     except KeyError:
         raise KeyError(f'unknown model folder {name!r}; known: {", ".join(FOLDERS)}') from None
+
+
+def find_folder(path):
+    """The Folder record of a model folder by name or path (its last part), or None for one of another name."""
+    return REGISTRY.get(folder_name(path))
 
 
 def make_folder(name, width=1.0, num_classes=None):

@@ -4,6 +4,7 @@ Everything here adds named tops to a NetSpec, so the generated layer order is th
 """
 from ..coord_map import crop
 from ..dsl import layers as L, params as P
+from . import families
 
 # param specs: weights lr 1 / decay 1, biases lr 2 / decay 0 (FACTS.md "Per-layer lr_mult / decay_mult")
 LEARN = (dict(lr_mult=1, decay_mult=1), dict(lr_mult=2, decay_mult=0))
@@ -84,34 +85,43 @@ def input_data(shape=(1, 3, 500, 500), tops=('data',), shapes=None, name='input'
     return DataSource('input', tops, labels, shapes=shapes, name=name)
 
 
-# The reference data layers (FACTS.md "Data-layer parameters"); key order as in the reference prototxts.
+# The reference data layers (FACTS.md "Data-layer parameters"); key order as in the reference prototxts. Module
+# and layer names come from the family records (families.py).
+
+def _python_data(ref, param, tops=('data', 'label'), labels=None):
+    return python_data(ref.module, ref.layer, param, tops=tops, labels=labels)
+
 
 def voc_data(split, root='../data'):
     """SBDD train (SBDDSegDataLayer) or VOC2011 val (VOCSegDataLayer), tops data, label."""
+    voc, sbdd = families.VOC.layers
     if split == 'train':
         param = {'sbdd_dir': f'{root}/sbdd/dataset', 'seed': 1337, 'split': split, 'mean': VOC_MEAN}
-        return python_data('voc_layers', 'SBDDSegDataLayer', param)
+        return _python_data(sbdd, param)
     param = {'voc_dir': f'{root}/pascal/VOC2011', 'seed': 1337, 'split': split, 'mean': VOC_MEAN}
-    return python_data('voc_layers', 'VOCSegDataLayer', param)
+    return _python_data(voc, param)
 
 
 def siftflow_data(split, root='../data'):
-    """SIFT Flow, tops data, sem, geo."""
+    """SIFT Flow, tops data, sem, geo (one label top per head)."""
     param = {'siftflow_dir': f'{root}/sift-flow', 'seed': 1337, 'split': split}
-    return python_data('siftflow_layers', 'SIFTFlowSegDataLayer', param, tops=('data', 'sem', 'geo'))
+    layer, = families.SIFTFLOW.layers
+    return _python_data(layer, param, tops=('data',) + tuple(h.label for h in families.SIFTFLOW.heads))
 
 
 def nyud_data(split, tops=('color', 'label'), names=None, root='../data'):
     """NYUDv2: `tops` are the layer's param tops (color, depth, hha, label); `names` the blob names."""
     param = {'tops': list(tops), 'seed': 1337, 'nyud_dir': f'{root}/nyud', 'split': split}
     names = tuple(names or tops)
-    return python_data('nyud_layers', 'NYUDSegDataLayer', param, tops=names, labels=(names[-1],))
+    layer, = families.NYUD.layers
+    return _python_data(layer, param, tops=names, labels=(names[-1],))
 
 
 def pascalcontext_data(split, root='../../data'):
     """PASCAL-Context on VOC2010, tops data, label."""
     param = {'context_dir': f'{root}/pascal-context', 'seed': 1337, 'split': split, 'voc_dir': f'{root}/pascal'}
-    return python_data('pascalcontext_layers', 'PASCALContextSegDataLayer', param)
+    layer, = families.PASCALCONTEXT.layers
+    return _python_data(layer, param)
 
 
 # Layers
