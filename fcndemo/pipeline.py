@@ -71,6 +71,15 @@ class Config:
         base.update(kw)
         return cls(**base)
 
+    def check(self):
+        """ValueError, naming the setting, for sizes the demo cannot run with."""
+        if len(self.iters) != len(STAGES) or len(self.lrs) != len(STAGES):
+            raise ValueError(f'iters and lrs need one value per stage ({len(STAGES)})')
+        if len(self.size) != 2 or not 32 <= self.size[0] <= self.size[1]:
+            raise ValueError(f'size must be MIN,MAX image sides with 32 <= MIN <= MAX, not {self.size}')
+        if self.n_train < 1 or self.n_val < 1 or min(self.iters) < 1 or self.clf_iters < 1:
+            raise ValueError("n_train, n_val, clf_iters and every stage's iterations must be >= 1")
+
 
 # -- the data ---------------------------------------------------------------------------------------------------
 
@@ -341,12 +350,7 @@ def _write_json(obj, path):
 
 def run(cfg, out=None):
     """Run the demo; print progress lines, the table and where everything is to `out`; return the results."""
-    if len(cfg.iters) != len(STAGES) or len(cfg.lrs) != len(STAGES):
-        raise ValueError(f'iters and lrs need one value per stage ({len(STAGES)})')
-    if len(cfg.size) != 2 or not 32 <= cfg.size[0] <= cfg.size[1]:
-        raise ValueError(f'size must be MIN,MAX image sides with 32 <= MIN <= MAX, not {cfg.size}')
-    if cfg.n_train < 1 or cfg.n_val < 1 or min(cfg.iters) < 1 or cfg.clf_iters < 1:
-        raise ValueError("n_train, n_val, clf_iters and every stage's iterations must be >= 1")
+    cfg.check()
     import torch
     out = out or sys.stdout
     threads = torch.get_num_threads()
