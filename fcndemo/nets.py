@@ -10,7 +10,7 @@ names; crop offsets from netspec.crop), the loss is summed (normalize: false) as
 fc6's kernel must be >= 4 for every FCN-8s crop to be valid at every input size (2 gives a negative pool3
 offset, 3 a pool3 crop that does not fit some sizes), hence crop = 128 (pool5 4x4).
 """
-from netspec import NetSpec, layers as L, params as P
+from netspec import NetSpec, layers as L
 from netspec.models.parts import LEARN, conv_relu, fcn_head, max_pool, params_list, python_data, softmax_loss
 
 #: trunk channels per stage, and the fc6/fc7 width

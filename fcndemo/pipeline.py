@@ -27,8 +27,28 @@ import sys
 import time
 
 import numpy as np
+import torch
+from matplotlib.figure import Figure
+from PIL import Image
+from tqdm import tqdm
+
+from datalayers.datasets import VOC_MEAN, VOCSeg
+from datalayers.palette import color_seg, make_palette
+from datalayers.synthetic import make_voc, paint_scene
+from netspec import caffe_pb2, write_text
+from netspec.models import input_data
+from netspec.models.folders import solver_text
+from runtime import Net
+from solvers import get_solver
+from solvers.logs import GlogFormatter, log
+from solvers.recipe import train
+from weights.surgery import interp, transplant
 
 from . import nets
+
+__all__ = ['Config', 'run', 'STAGES', 'METRICS', 'format_table', 'make_dataset', 'classification_set',
+           'LossRecorder', 'train_classifier', 'convolutionalize', 'write_stage', 'train_stage', 'predict',
+           'plot_curves']
 
 STAGES = (32, 16, 8)
 METRICS = (('overall_acc', 'pixel acc.'), ('mean_acc', 'mean acc.'), ('mean_iu', 'mean IU'), ('fwavacc', 'f.w. IU'))
@@ -71,12 +91,20 @@ class Config:
         base.update(kw)
         return cls(**base)
 
+    def check(self):
+        """ValueError, naming the setting, for sizes the demo cannot run with."""
+        if len(self.iters) != len(STAGES) or len(self.lrs) != len(STAGES):
+            raise ValueError(f'iters and lrs need one value per stage ({len(STAGES)})')
+        if len(self.size) != 2 or not 32 <= self.size[0] <= self.size[1]:
+            raise ValueError(f'size must be MIN,MAX image sides with 32 <= MIN <= MAX, not {self.size}')
+        if self.n_train < 1 or self.n_val < 1 or min(self.iters) < 1 or self.clf_iters < 1:
+            raise ValueError("n_train, n_val, clf_iters and every stage's iterations must be >= 1")
+
 
 # -- the data ---------------------------------------------------------------------------------------------------
 
 def make_dataset(cfg):
     """The synthetic VOC2011 (val: seg11valid) + SBD (train) under <out>/data, as the reference expects them."""
-    from datalayers.synthetic import make_voc
     return make_voc(os.path.join(cfg.out, 'data'), n_train=cfg.n_train, n_val=cfg.n_val, size=tuple(cfg.size),
                     num_classes=cfg.num_classes, seed=cfg.seed)
 
@@ -84,8 +112,6 @@ def make_dataset(cfg):
 def classification_set(n, crop, num_classes, seed):
     """The demo's "ILSVRC": n crop x crop scenes with one object each, labelled by its class (0-based over the
     object classes), preprocessed as the VOC data layers do (RGB -> BGR, minus the VOC mean, C x H x W)."""
-    from datalayers.datasets import VOC_MEAN
-    from datalayers.synthetic import paint_scene
     rng = np.random.default_rng([seed, 1])
     classes = np.arange(1, num_classes)
     x = np.empty((n, 3, crop, crop), np.float32)
@@ -119,7 +145,6 @@ class _SolverLog:
         self.path, self.recorder = path, LossRecorder()
 
     def __enter__(self):
-        from solvers.logs import GlogFormatter, log
         self.log = log
         self.file = logging.FileHandler(self.path, mode='w')
         self.file.setFormatter(GlogFormatter())
@@ -139,14 +164,12 @@ class _SolverLog:
 
 
 def _bar(total, desc, enabled):
-    from tqdm import tqdm
     return tqdm(total=total, desc=desc, disable=not enabled, leave=False, dynamic_ncols=True, file=sys.stderr)
 
 
 # -- the classifier ---------------------------------------------------------------------------------------------
 
 def _solver_param(train_net, base_lr, momentum, weight_decay, seed, display=10):
-    from netspec import caffe_pb2
     p = caffe_pb2.SolverParameter(base_lr=base_lr, lr_policy='fixed', momentum=momentum, weight_decay=weight_decay,
                                   display=display, average_loss=display, max_iter=100000000, random_seed=seed)
     p.train_net_param.CopyFrom(train_net)
@@ -156,9 +179,6 @@ def _solver_param(train_net, base_lr, momentum, weight_decay, seed, display=10):
 def train_classifier(cfg, folder, progress):
     """Train the classifier with Caffe SGD on Input blobs fed from the in-memory crops; returns
     (weights path, held-out accuracy, loss curve)."""
-    import torch
-    from netspec import write_text
-    from solvers import get_solver
     os.makedirs(folder, exist_ok=True)
     net_param = nets.classifier(batch=cfg.clf_batch, crop=cfg.crop, num_classes=cfg.num_classes - 1)
     write_text(net_param, os.path.join(folder, 'train.prototxt'))
@@ -194,9 +214,6 @@ def train_classifier(cfg, folder, progress):
 def convolutionalize(cfg, classifier_weights, path):
     """surgery.transplant of the classifier into FCN-32s (fc6/fc7 InnerProduct -> convolutions, fc8 dropped) and
     bilinear upsampling (surgery.interp); writes the FCN-32s initialization to `path`. Returns the log lines."""
-    from netspec.models import input_data
-    from runtime import Net
-    from weights.surgery import interp, transplant
     lines = []
     clf = Net(nets.classifier(batch=1, crop=cfg.crop, num_classes=cfg.num_classes - 1), weights=classifier_weights)
     fcn = Net(nets.fcn(input_data((1, 3, cfg.crop, cfg.crop)), stride=32, num_classes=cfg.num_classes,
@@ -211,8 +228,6 @@ def convolutionalize(cfg, classifier_weights, path):
 
 def write_stage(cfg, info, stride, folder, base_lr):
     """The stage's folder as the reference has it: train.prototxt, val.prototxt, solver.prototxt."""
-    from netspec import caffe_pb2, write_text
-    from netspec.models.folders import solver_text
     os.makedirs(folder, exist_ok=True)
     for fname, split in (('train.prototxt', 'train'), ('val.prototxt', 'seg11valid')):
         net = nets.fcn(nets.voc_source(info['params'][split], split), stride=stride, num_classes=cfg.num_classes,
@@ -229,7 +244,6 @@ def write_stage(cfg, info, stride, folder, base_lr):
 def train_stage(cfg, info, stride, init_weights, iters, base_lr, progress):
     """Train one FCN stage from `init_weights`; returns a dict with the final weights, the scoring history
     (from scoring, through the recipe), the loss curve and the time taken."""
-    from solvers.recipe import train
     name = f'voc-fcn{stride}s'   # the reference folder name selects the recipe's loop
     folder = os.path.join(cfg.out, name)
     write_stage(cfg, info, stride, folder, base_lr)
@@ -271,12 +285,6 @@ def format_table(stages):
 
 def predict(cfg, info, stages, path):
     """A few val images: image | ground truth | each stage's prediction, one row per image, as a PNG."""
-    import torch
-    from PIL import Image
-    from datalayers.datasets import VOCSeg
-    from datalayers.palette import color_seg, make_palette
-    from netspec.models import input_data
-    from runtime import Net
     ds = VOCSeg(info['params']['seg11valid'])
     palette = make_palette(256)
     n = min(cfg.n_examples, len(ds))
@@ -303,10 +311,8 @@ def predict(cfg, info, stages, path):
 
 def plot_curves(clf_curve, stages, path):
     """Training loss (the solver's smoothed loss) of the classifier and of each stage, and val mean IU."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(1, 3, figsize=(15, 4))
+    fig = Figure(figsize=(15, 4))   # no pyplot: the caller's matplotlib backend and figures stay as they are
+    ax = fig.subplots(1, 3)
     if clf_curve:
         it, loss = zip(*clf_curve)
         ax[0].plot(it, loss)
@@ -327,7 +333,6 @@ def plot_curves(clf_curve, stages, path):
     ax[2].legend()
     fig.tight_layout()
     fig.savefig(path, dpi=80)
-    plt.close(fig)
 
 
 def _write_json(obj, path):
@@ -341,13 +346,7 @@ def _write_json(obj, path):
 
 def run(cfg, out=None):
     """Run the demo; print progress lines, the table and where everything is to `out`; return the results."""
-    if len(cfg.iters) != len(STAGES) or len(cfg.lrs) != len(STAGES):
-        raise ValueError(f'iters and lrs need one value per stage ({len(STAGES)})')
-    if len(cfg.size) != 2 or not 32 <= cfg.size[0] <= cfg.size[1]:
-        raise ValueError(f'size must be MIN,MAX image sides with 32 <= MIN <= MAX, not {cfg.size}')
-    if cfg.n_train < 1 or cfg.n_val < 1 or min(cfg.iters) < 1 or cfg.clf_iters < 1:
-        raise ValueError("n_train, n_val, clf_iters and every stage's iterations must be >= 1")
-    import torch
+    cfg.check()
     out = out or sys.stdout
     threads = torch.get_num_threads()
     if cfg.threads:

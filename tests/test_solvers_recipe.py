@@ -123,7 +123,7 @@ def test_tools_solve_runs_a_folder_and_prints_the_four_metrics(voc, capsys, solv
 
 def test_tools_solve_reports_an_unknown_folder(tmp_path, capsys, solvers_log):
     from tools.solve import main
-    assert main([str(tmp_path / 'not-a-recipe')]) == 2
+    assert main([str(tmp_path / 'not-a-recipe')]) == 3
     assert 'no reference recipe' in capsys.readouterr().err
 
 

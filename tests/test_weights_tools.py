@@ -117,7 +117,7 @@ def test_surgery_from_stage_refuses_mismatched_shapes_and_keeps_the_destination(
     rc = surgery.main(['--from-stage', str(d / 'voc-fcn32s' / 'deploy.prototxt'), str(d / 'bad32.caffemodel'),
                        '--fcn', str(d / 'voc-fcn16s' / 'train.prototxt'), '--out', str(out)])
     err = capsys.readouterr().err
-    assert rc == 1 and 'bad32.caffemodel' in err and "'fc6'" in err and '(128, 16, 7, 7)' in err
+    assert rc == 3 and 'bad32.caffemodel' in err and "'fc6'" in err and '(128, 16, 7, 7)' in err
     assert out.read_bytes() == b'precious'
 
 
@@ -129,7 +129,7 @@ def test_surgery_on_a_truncated_classifier_keeps_the_destination(thin, capsys):
     out.write_bytes(b'precious')
     rc = surgery.main(['--classifier', str(d / 'vgg16_deploy.prototxt'), '--weights', str(d / 'cut.caffemodel'),
                        '--fcn', str(d / 'voc-fcn32s' / 'train.prototxt'), '--out', str(out)])
-    assert rc == 1 and 'cut.caffemodel: truncated caffemodel' in capsys.readouterr().err
+    assert rc == 3 and 'cut.caffemodel: truncated caffemodel' in capsys.readouterr().err
     assert out.read_bytes() == b'precious'
 
 
@@ -207,7 +207,7 @@ def test_convert_with_net_stores_legacy_blobs_in_the_nets_shapes(thin, tmp_path,
 def test_convert_on_a_file_that_is_not_weights_fails_cleanly(tmp_path, capsys):
     (tmp_path / 'x.caffemodel').write_text('name: "not weights"\n')
     (tmp_path / 'out.pth').write_bytes(b'precious')
-    assert convert.main([str(tmp_path / 'x.caffemodel'), str(tmp_path / 'out.pth')]) == 1
+    assert convert.main([str(tmp_path / 'x.caffemodel'), str(tmp_path / 'out.pth')]) == 3
     assert 'x.caffemodel: not a caffemodel' in capsys.readouterr().err
     assert (tmp_path / 'out.pth').read_bytes() == b'precious'
 
@@ -250,5 +250,5 @@ def test_surgery_from_an_h5_missing_a_layer_fails_and_keeps_the_destination(thin
     rc = surgery.main(['--from-stage', str(d / 'voc-fcn32s' / 'deploy.prototxt'), str(d / 'no-fc7.caffemodel.h5'),
                        '--fcn', str(d / 'voc-fcn16s' / 'train.prototxt'), '--out', str(out)])
     err = capsys.readouterr().err
-    assert rc == 1 and "no-fc7.caffemodel.h5: holds no blobs for layer(s) ['fc7']" in err
+    assert rc == 3 and "no-fc7.caffemodel.h5: holds no blobs for layer(s) ['fc7']" in err
     assert out.read_bytes() == b'precious'

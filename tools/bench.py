@@ -3,21 +3,32 @@
     python tools/bench.py [--size 500] [--repeat 2]
 """
 import argparse
+import sys
 
 import torch
 
+from runtime import bench
+from tools._cli import run
 
-def main(argv=None):
+
+def build_parser():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--size', type=int, default=500, help='input height and width (default 500)')
     ap.add_argument('--repeat', type=int, default=2, help='timed runs of each model (the best counts)')
     ap.add_argument('--caffe', metavar='ENV_SH', default=None,
                     help="also time the real Caffe: the oracle's env.sh (e.g. /opt/caffe-oracle/env.sh)")
     ap.add_argument('--threads', type=int, default=None, help='torch threads (default: torch\'s choice)')
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None):
+    """Exit status as tools/_cli.py documents it (0 done, 2 usage)."""
+    return run(build_parser(), time_runtime, argv)
+
+
+def time_runtime(args):
     if args.threads:
         torch.set_num_threads(args.threads)
-    from runtime import bench
     r = bench.run(size=args.size, repeat=args.repeat)
     peak = r['peak_gflops']
     print(f'threads: {torch.get_num_threads()}, large-GEMM peak: {peak:.1f} GFLOP/s')
@@ -35,4 +46,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

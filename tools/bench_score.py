@@ -5,11 +5,13 @@ seconds (on a shared machine the CPU figure is the stable one); making the synth
     python tools/bench_score.py [--images 1449] [--classes 21]
 """
 import argparse
+import sys
 import time
 
 import numpy as np
 
 from scoring import fast_hist, scores
+from tools._cli import run
 
 
 def make_pairs(k, n, h, w, seed=0):
@@ -29,13 +31,21 @@ def make_pairs(k, n, h, w, seed=0):
     return pairs
 
 
-def main(argv=None):
+def build_parser():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--images', type=int, default=1449, help='number of label maps (default: VOC2012 val, 1449)')
     ap.add_argument('--classes', type=int, default=21)
     ap.add_argument('--height', type=int, default=375)
     ap.add_argument('--width', type=int, default=500)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None):
+    """Exit status as tools/_cli.py documents it (0 done, 2 usage)."""
+    return run(build_parser(), time_metrics, argv)
+
+
+def time_metrics(args):
     pairs = make_pairs(min(16, args.images), args.classes, args.height, args.width)
     t0, c0 = time.perf_counter(), time.process_time()
     hist = np.zeros((args.classes, args.classes), np.int64)
@@ -49,8 +59,7 @@ def main(argv=None):
     print(f'metric time {dt:.3f} s wall, {cpu:.3f} s CPU ({px / dt / 1e6:.0f} M pixels/s)')
     print(f"pixel acc. {100 * s['overall_acc']:.2f}  mean acc. {100 * s['mean_acc']:.2f}  "
           f"mean IU {100 * s['mean_iu']:.2f}  f.w. IU {100 * s['fwavacc']:.2f}")
-    return dt
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

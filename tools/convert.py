@@ -12,12 +12,14 @@ import sys
 
 import numpy as np
 
+from runtime import Net
+from tools._cli import run as run_tool
 from weights import format_of, read_weights, write_weights
 from weights.caffemodel import read_caffemodel
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog='convert.py', description=__doc__.split('\n\n')[0],
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 epilog=__doc__.split('\n', 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('input', help='.caffemodel (V1 or V2), .caffemodel.h5 / .h5, or .pth')
     p.add_argument('output', help='.caffemodel, .caffemodel.h5 / .h5, or .pth')
@@ -26,22 +28,17 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except (ValueError, OSError, KeyError) as e:  # WeightsError, PrototxtError, LayerError are ValueErrors
-        print(f'error: {e}', file=sys.stderr)
-        return 1
+    """Exit status as tools/_cli.py documents it: 0 converted, 2 usage, 3 an unreadable input or a mismatched net."""
+    return run_tool(build_parser(), convert, argv)
 
 
-def run(args):
+def convert(args):
     if args.net:
-        from runtime import Net
         net = Net(args.net)
         copied = net.load_arrays(read_weights(args.input), source=args.input)
         net.save(args.output)
         print(f'{args.input} -> {args.output}: {len(copied)} layers through {args.net}')
-        return 0
+        return
     net_param = None
     if format_of(args.input) == 'caffemodel':
         arrays, net_param = read_caffemodel(args.input, with_net=True)
@@ -57,7 +54,6 @@ def run(args):
     if legacy:
         print(f'note: {len(legacy)} layer(s) keep legacy 4-D blob shapes (e.g. {legacy[0]} '
               f'{arrays[legacy[0]][0].shape}); pass --net PROTOTXT to store them in the net\'s shapes')
-    return 0
 
 
 if __name__ == '__main__':

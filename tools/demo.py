@@ -8,9 +8,12 @@ the fcndemo package.
 import argparse
 import sys
 
+import fcndemo
+from tools._cli import UsageError, run
+
 
 def _fcndemo():
-    import fcndemo  # imported late: --help stays instant
+    """The package this tool runs (tests/test_demo.py reaches the demo's nets through it)."""
     return fcndemo
 
 
@@ -22,7 +25,7 @@ def _floats(text):
     return tuple(float(v) for v in text.split(','))
 
 
-def main(argv=None):
+def build_parser():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--out', default='demo-output', help='output folder (default ./demo-output)')
@@ -38,9 +41,16 @@ def main(argv=None):
     ap.add_argument('--threads', type=int, help="torch's intra-op threads (default 1: fastest when the cores are "
                                                 "shared; 0 leaves torch's choice)")
     ap.add_argument('--no-progress', action='store_true', help='no progress bars')
-    args = ap.parse_args(argv)
+    return ap
 
-    fcndemo = _fcndemo()
+
+def main(argv=None):
+    """Exit status as tools/_cli.py documents it: 0 done, 2 usage (sizes the demo cannot run with), 3 an
+    unwritable output folder."""
+    return run(build_parser(), demo, argv)
+
+
+def demo(args):
     kw = {k: v for k, v in dict(out=args.out, seed=args.seed, n_train=args.n_train, n_val=args.n_val, size=args.size,
                                 clf_iters=args.clf_iters, iters=args.iters, lrs=args.lrs,
                                 score_every=args.score_every, threads=args.threads).items() if v is not None}
@@ -48,11 +58,10 @@ def main(argv=None):
         kw['progress'] = False
     cfg = fcndemo.Config.quick(**kw) if args.quick else fcndemo.Config(**kw)
     try:
-        fcndemo.run(cfg)
-    except (ValueError, OSError) as e:
-        print(f'demo.py: {e}', file=sys.stderr)
-        return 2
-    return 0
+        cfg.check()
+    except ValueError as e:
+        raise UsageError(e) from None
+    fcndemo.run(cfg)
 
 
 if __name__ == '__main__':

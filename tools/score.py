@@ -11,9 +11,11 @@ import argparse
 import os
 import sys
 
+from scoring.report import format_report, score_model, write_json
+from tools._cli import run
 
-def main(argv=None):
-    from scoring.report import format_report, score_model, write_json
+
+def build_parser():
     ap = argparse.ArgumentParser(description='Score a model folder over a dataset split, beside the paper.')
     ap.add_argument('--model', required=True, help='model folder (holding val.prototxt or test.prototxt)')
     ap.add_argument('--weights', help='.caffemodel / .h5 / .pth (omit: zero-initialised, for smoke tests)')
@@ -24,7 +26,15 @@ def main(argv=None):
     ap.add_argument('--device', default='cpu', help='cpu or cuda[:k]')
     ap.add_argument('--limit', type=int, help='score only the first N images of the split')
     ap.add_argument('--quiet', action='store_true', help='no progress bar')
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None):
+    """Exit status as tools/_cli.py documents it: 0 scored, 2 usage, 3 an unusable model folder, weights or data."""
+    return run(build_parser(), score, argv)
+
+
+def score(args):
     if args.weights is None:
         print('warning: no --weights given; scoring a zero-initialised net', file=sys.stderr)
     report = score_model(args.model, args.weights, args.data, args.split, save_dir=args.save, device=args.device,
@@ -34,8 +44,7 @@ def main(argv=None):
     out = args.json or f"score-{report['model']}-{report['split']}.json"
     write_json(report, out)
     print(f'\nreport written to {os.path.abspath(out)}')
-    return report
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

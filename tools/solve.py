@@ -8,10 +8,16 @@ Distributed: `torchrun --nproc_per_node N tools/solve.py ...` (N processes of ba
 """
 import argparse
 import logging
+import os
 import sys
 
+from solvers import LossNotFinite, setup_logging
+from solvers.distributed import init_from_env
+from solvers.recipe import train
+from tools._cli import DIVERGED, run
 
-def main(argv=None):
+
+def build_parser():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('folder', help='model folder named as the reference (voc-fcn32s, siftflow-fcn16s, ...)')
@@ -27,27 +33,24 @@ def main(argv=None):
     ap.add_argument('--seed', type=int, help='random_seed (dropout, data order); default: the solver file')
     ap.add_argument('--base-lr', type=float, help='override base_lr')
     ap.add_argument('--log', help='also write the Caffe-format log to this file')
-    args = ap.parse_args(argv)
+    return ap
 
-    from solvers import LossNotFinite, setup_logging
-    from solvers.distributed import init_from_env
-    from solvers.recipe import train
+
+def main(argv=None):
+    """Exit status as tools/_cli.py documents it: 0 trained (also after Ctrl-C, which snapshots then stops),
+    2 usage, 3 an unusable folder, weights, snapshot or dataset, 4 the loss became NaN or infinite."""
+    return run(build_parser(), solve, argv, codes=[(LossNotFinite, DIVERGED)])
+
+
+def solve(args):
     setup_logging(logging.INFO, logfile=args.log)
     rank, size = init_from_env(args.device)
     device = args.device
     if size > 1 and device.startswith('cuda') and ':' not in device:
-        import os
         device = f'cuda:{int(os.environ.get("LOCAL_RANK", rank))}'
-    try:
-        solver, history = train(args.folder, weights=args.weights, data=args.data, device=device, iters=args.iters,
-                                score_every=args.score_every, resume=args.resume, width=args.width,
-                                num_classes=args.num_classes, out=args.out, seed=args.seed, base_lr=args.base_lr)
-    except LossNotFinite as e:
-        print(f'solve.py: {e}', file=sys.stderr)
-        return 3
-    except (KeyError, ValueError, OSError) as e:
-        print(f'solve.py: {e}', file=sys.stderr)
-        return 2
+    solver, history = train(args.folder, weights=args.weights, data=args.data, device=device, iters=args.iters,
+                            score_every=args.score_every, resume=args.resume, width=args.width,
+                            num_classes=args.num_classes, out=args.out, seed=args.seed, base_lr=args.base_lr)
     if rank == 0:
         if solver.requested_early_exit:
             print(f'Stopped at iteration {solver.iter}; last snapshot: {solver.last_snapshot}')
@@ -55,7 +58,6 @@ def main(argv=None):
             for gt, r in report.items():
                 print(f'{args.folder} iteration {it} [{gt}]: overall accuracy {r["overall_acc"]:.4f}, mean accuracy '
                       f'{r["mean_acc"]:.4f}, mean IU {r["mean_iu"]:.4f}, f.w. IU {r["fwavacc"]:.4f}')
-    return 0
 
 
 if __name__ == '__main__':

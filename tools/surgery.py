@@ -23,8 +23,8 @@ import sys
 
 from netspec import read_net
 from runtime import Net
-from weights import WeightsError, read_weights
-from weights.surgery import interp, layer_names, mean_channels, owners_of_blobs, transplant, with_input_layers
+from tools._cli import UsageError, run
+from weights.surgery import initialize, with_input_layers
 
 
 def _shape(text):
@@ -35,9 +35,16 @@ def _shape(text):
         raise argparse.ArgumentTypeError(f'--input wants NAME=N,C,H,W, got {text!r}') from None
 
 
+def _pair(text):
+    src, _, dst = text.partition(':')
+    if not src or not dst:
+        raise argparse.ArgumentTypeError(f'--mean-channels wants SRC:DST, got {text!r}')
+    return src, dst
+
+
 def build_parser():
-    p = argparse.ArgumentParser(prog='surgery.py', description=__doc__.split('\n\n')[0],
-                                epilog=__doc__.split('\n', 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], epilog=__doc__.split('\n', 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--fcn', required=True, metavar='PROTOTXT', help='the FCN to initialize (train, val or deploy net)')
     p.add_argument('--out', required=True, metavar='FILE', help='where to write the FCN weights (atomic)')
     p.add_argument('--classifier', metavar='PROTOTXT',
@@ -48,7 +55,7 @@ def build_parser():
                    help='transplant another net into the layers named L+SUFFIX (SUFFIX may be ""); repeatable')
     p.add_argument('--from-stage', nargs=2, metavar=('PROTOTXT', 'WEIGHTS'),
                    help='a trained coarser FCN: copy its layers by name with Caffe\'s rules (exact shapes)')
-    p.add_argument('--mean-channels', action='append', default=[], metavar='SRC:DST',
+    p.add_argument('--mean-channels', type=_pair, action='append', default=[], metavar='SRC:DST',
                    help='init conv DST, which has extra input channels, from source conv SRC: its filters, then '
                         'their channel mean on each extra channel (NYUD color-D); repeatable')
     p.add_argument('--no-interp', action='store_true', help='leave the Deconvolution weights as they are')
@@ -59,72 +66,23 @@ def build_parser():
     return p
 
 
-def _source_arrays(prototxt, weights_path):
-    """The weights a Caffe Net(prototxt, weights) would hold: the file's layers that the prototxt names.
-
-    Unlike Caffe, which leaves such layers at their fillers, a file lacking blobs for a layer of its own net that
-    owns some is an error: a source for surgery must be complete."""
-    arrays = read_weights(weights_path)
-    net = read_net(prototxt)
-    names = set(layer_names(net))
-    missing = [n for n in owners_of_blobs(net) if not arrays.get(n)]
-    if missing:
-        raise WeightsError(f'{weights_path}: holds no blobs for layer(s) {missing} of {prototxt}')
-    kept = {k: v for k, v in arrays.items() if k in names and len(v)}
-    for k in arrays:
-        if k not in names and len(arrays[k]):
-            print(f'ignoring {k} from {weights_path} (not in {prototxt})')
-    return kept
-
-
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except (ValueError, OSError, KeyError) as e:  # WeightsError, PrototxtError, LayerError are ValueErrors
-        print(f'error: {e}', file=sys.stderr)
-        return 1
+    """Exit status as tools/_cli.py documents it: 0 written, 2 usage (no source named, --classifier without
+    --weights), 3 an unreadable or mismatched prototxt or weight file (the destination is left as it was)."""
+    return run(build_parser(), surgery, argv)
 
 
-def run(args):
+def surgery(args):
     if bool(args.classifier) != bool(args.weights):
-        raise ValueError('--classifier and --weights go together')
+        raise UsageError('--classifier and --weights go together')
     transplants = ([(args.classifier, args.weights, args.suffix)] if args.classifier else []) + args.transplant
     if not transplants and not args.from_stage:
-        raise ValueError('name a source: --classifier/--weights, --transplant or --from-stage')
-    shapes = dict(args.input)
-    fcn = Net(with_input_layers(read_net(args.fcn), args.size, shapes), phase='train')
-    written, sources = [], []
-    if args.from_stage:
-        prototxt, path = args.from_stage
-        src = _source_arrays(prototxt, path)
-        sources.append(src)
-        written += fcn.load_arrays(src, source=path)
-        print(f'copied {len(written)} layers from {path}')
-    for prototxt, path, suffix in transplants:
-        src = _source_arrays(prototxt, path)
-        sources.append(src)
-        done = transplant(fcn, src, suffix=suffix)
-        written += done
-        print(f'transplanted {len(done)} layers from {path}' + (f' into *{suffix}' if suffix else ''))
-    for pair in args.mean_channels:
-        a, _, b = pair.partition(':')
-        src = next((s for s in sources if a in s), None)
-        if src is None or not b:
-            raise ValueError(f'--mean-channels {pair}: want SRC:DST with SRC a layer of a source net')
-        mean_channels(fcn, b, src, a)
-        written.append(b)
-        print(f'{b}: {a} filters plus their channel mean on the extra input channels')
-    fresh = [n for n in fcn.params if n not in written]
-    if fresh:
-        print('left at their fillers: ' + ', '.join(fresh))
-    if not args.no_interp:
-        done = interp(fcn)
-        if done:
-            print('bilinear interpolation: ' + ', '.join(done))
+        raise UsageError('name a source: --classifier/--weights, --transplant or --from-stage')
+    fcn = Net(with_input_layers(read_net(args.fcn), args.size, dict(args.input)), phase='train')
+    initialize(fcn, from_stage=args.from_stage, transplants=transplants, mean_pairs=args.mean_channels,
+               bilinear=not args.no_interp)
     fcn.save(args.out)
     print(f'wrote {args.out}')
-    return 0
 
 
 if __name__ == '__main__':

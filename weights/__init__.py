@@ -10,7 +10,8 @@ Interfaces:
         history holds one array per learnable parameter, in the net's learnable-params order (Caffe's history_).
     match_arrays(target_shapes, arrays, source, strict=False)      Caffe's CopyTrainedLayersFrom rules
     WeightsError                                                   every error of this package (a ValueError)
-    weights.surgery: transplant, upsample_filt, interp, expand_score, mean_channels, with_input_layers
+    weights.surgery: transplant, upsample_filt, interp, expand_score, mean_channels, with_input_layers, and
+        initialize (copy_by_name from a previous stage, transplants, extra channels, interp: fcn-surgery)
     weights.atomic: atomic_path / atomic_file (temp file beside the destination + os.replace)
     python -m weights.bench --mb 300: time and peak memory of reading/writing a large caffemodel
 

@@ -3,13 +3,13 @@ import collections
 import os
 
 import numpy as np
+import torch
 
 from .atomic import atomic_path
 from .errors import WeightsError
 
 
 def read_pth(path):
-    import torch
     path = os.fspath(path)
     try:
         sd = torch.load(path, map_location='cpu', weights_only=True)
@@ -39,7 +39,6 @@ def read_pth(path):
 
 def write_pth(path, arrays, net_param=None):
     """Write {layer: [arrays]} as a torch state_dict; parameterless layers have no entries."""
-    import torch
     path = os.fspath(path)
     sd = collections.OrderedDict()
     for name, blobs in arrays.items():

@@ -3,12 +3,23 @@
 Every function takes "nets" that are anything with `.params` (an OrderedDict layer name -> list of torch tensors /
 nn.Parameters, or numpy arrays) or such a mapping itself (e.g. read_weights' result). Writes go in place, under
 torch.no_grad() for tensors.
+
+initialize() is the whole initialization tools/surgery.py (fcn-surgery) makes into a file: a previous stage copied
+by name, classifiers transplanted, extra input channels filled, frozen upsampling set to bilinear.
 """
-import contextlib
-
 import numpy as np
+import torch
 
+from netspec import caffe_pb2, read_net
+
+from .caffemodel import PARAM_TYPES
 from .errors import WeightsError
+from .io import read_weights
+from .match import match_arrays
+
+__all__ = ['transplant', 'upsample_filt', 'deconv_layers', 'interp', 'expand_score', 'with_input_layers',
+           'layer_names', 'mean_channels', 'owners_of_blobs', 'source_arrays', 'copy_by_name', 'initialize',
+           'SINGLE_CHANNEL_TOPS']
 
 
 def _params(net):
@@ -21,18 +32,9 @@ def _numpy(x):
     return np.asarray(x)
 
 
-def _no_grad():
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        return contextlib.nullcontext()
-    return torch.no_grad()
-
-
 def _write(dst, value):
     """Overwrite dst (tensor or numpy array) with value, which already has dst's shape."""
     if hasattr(dst, 'detach'):
-        import torch
         with torch.no_grad():
             dst.copy_(torch.from_numpy(np.ascontiguousarray(value)).to(dtype=dst.dtype, device=dst.device))
     else:
@@ -172,7 +174,6 @@ def with_input_layers(net_param, size=224, shapes=None):
     read a dataset be built anywhere. shapes: {top name: shape}; other tops get (1, 1, size, size) when named
     label/sem/geo/depth (the reference's single-channel tops) and (1, 3, size, size) otherwise.
     """
-    from netspec import caffe_pb2
     shapes = dict(shapes or {})
     out = caffe_pb2.NetParameter()
     out.CopyFrom(net_param)
@@ -217,9 +218,78 @@ def mean_channels(new_net, new_layer, net, layer):
 
 def owners_of_blobs(net_param):
     """Names of the layers of a NetParameter (V2 or V1) whose type owns parameter blobs."""
-    from netspec import caffe_pb2
-    from .caffemodel import PARAM_TYPES
     V1 = caffe_pb2.V1LayerParameter
     v1_types = {V1.CONVOLUTION, V1.DECONVOLUTION, V1.INNER_PRODUCT}
     return ([lp.name for lp in net_param.layer if lp.type in PARAM_TYPES] +
             [lp.name for lp in net_param.layers if lp.type in v1_types])
+
+
+def source_arrays(prototxt, weights_path, log=print):
+    """The weights a Caffe Net(prototxt, weights) would hold: the file's layers that the prototxt names.
+
+    Unlike Caffe, which leaves such layers at their fillers, a file lacking blobs for a layer of its own net that
+    owns some is an error: a source for surgery must be complete. The file's other layers are dropped (logged)."""
+    arrays = read_weights(weights_path)
+    net = read_net(prototxt)
+    names = set(layer_names(net))
+    missing = [n for n in owners_of_blobs(net) if not arrays.get(n)]
+    if missing:
+        raise WeightsError(f'{weights_path}: holds no blobs for layer(s) {missing} of {prototxt}')
+    for k in arrays:
+        if k not in names and len(arrays[k]):
+            log(f'ignoring {k} from {weights_path} (not in {prototxt})')
+    return {k: v for k, v in arrays.items() if k in names and len(v)}
+
+
+def copy_by_name(new_net, arrays, source='<weights>'):
+    """Copy {layer: [arrays]} into the layers of `new_net` named the same, by Caffe's CopyTrainedLayersFrom rules
+    (match_arrays: exact shapes, legacy 4-D dims accepted; a mismatch is a WeightsError naming `source`, the layer
+    and both shapes, raised before anything is written). Returns the names of the layers written."""
+    dst = _params(new_net)
+    matched = match_arrays({n: [tuple(b.shape) for b in blobs] for n, blobs in dst.items()}, arrays, source)
+    for name, blobs in matched.items():
+        for target, a in zip(dst[name], blobs):
+            _write(target, a)
+    return list(matched)
+
+
+def initialize(new_net, from_stage=None, transplants=(), mean_pairs=(), bilinear=True, log=print):
+    """Initialize an FCN from trained nets, as the reference's solve.py scripts do before training.
+
+    new_net: the FCN (a runtime.Net, or anything with .params and, for bilinear, .net_param), written in place.
+    from_stage: (prototxt, weights) of a trained coarser FCN, copied by name (copy_by_name).
+    transplants: (prototxt, weights, suffix) triples, each net transplanted into the layers named L+suffix.
+    mean_pairs: (source layer, target layer) pairs for first convs with extra input channels (mean_channels), the
+    source layer taken from the first source net that has it.
+    bilinear: then every frozen Deconvolution gets the bilinear kernel (interp).
+    Layers no source names keep their values (Caffe's fillers). Progress goes to `log`, one line per step.
+    Returns the names of the layers written from a source.
+    """
+    written, sources = [], []
+    if from_stage:
+        prototxt, path = from_stage
+        src = source_arrays(prototxt, path, log=log)
+        sources.append(src)
+        written += copy_by_name(new_net, src, source=path)
+        log(f'copied {len(written)} layers from {path}')
+    for prototxt, path, suffix in transplants:
+        src = source_arrays(prototxt, path, log=log)
+        sources.append(src)
+        done = transplant(new_net, src, suffix=suffix, log=log)
+        written += done
+        log(f'transplanted {len(done)} layers from {path}' + (f' into *{suffix}' if suffix else ''))
+    for a, b in mean_pairs:
+        src = next((s for s in sources if a in s), None)
+        if src is None:
+            raise WeightsError(f'mean_channels {a}:{b}: no source net has a layer {a!r} with blobs')
+        mean_channels(new_net, b, src, a)
+        written.append(b)
+        log(f'{b}: {a} filters plus their channel mean on the extra input channels')
+    fresh = [n for n in _params(new_net) if n not in written]
+    if fresh:
+        log('left at their fillers: ' + ', '.join(fresh))
+    if bilinear:
+        done = interp(new_net)
+        if done:
+            log('bilinear interpolation: ' + ', '.join(done))
+    return written

@@ -1,0 +1,77 @@
+"""What every tool shares: how it runs, how it reports an error, and what its exit status means.
+
+Exit status of every tool (the fcn-* console scripts, `python tools/NAME.py`, `python -m tools.NAME`):
+
+    0    success
+    1    an unexpected error, i.e. a bug: Python's traceback (no tool returns 1 on purpose)
+    2    usage: an unknown or missing option, or an option value the tool refuses (argparse's own status)
+    3    bad input: a file or data the tool cannot use: a missing or unreadable file, a malformed prototxt, a
+         truncated or mismatched weight file, wrong blob shapes, an unknown model folder, an incomplete dataset
+    4    fcn-solve: training stopped because the loss became NaN or infinite
+    130  interrupted by Ctrl-C (fcn-solve instead snapshots, stops and exits 0, as Caffe's `caffe train` does)
+
+An error is one line on stderr, `PROG: error: MESSAGE` (argparse's form), the message naming the file and, where it
+applies, the layer and the shapes involved; a usage error also prints the usage line first, as argparse does.
+
+A tool is `main(argv=None)` returning `run(build_parser(), body, argv)`: `body(args)` does the work and prints; it
+raises the packages' own errors (ValueError subclasses such as WeightsError or PrototxtError, OSError, KeyError) on
+bad input and UsageError for an option value it refuses after parsing. `main` returns the status, never raises
+SystemExit, so `sys.exit(main())` (what a console script does) exits with it.
+"""
+import sys
+
+__all__ = ['OK', 'USAGE', 'BAD_INPUT', 'DIVERGED', 'INTERRUPTED', 'BAD_INPUT_ERRORS', 'UsageError', 'run', 'fail']
+
+OK = 0
+USAGE = 2
+BAD_INPUT = 3
+DIVERGED = 4
+INTERRUPTED = 130
+
+# The packages' errors for bad input: WeightsError, PrototxtError, LayerError, ShapeError, CropError and
+# SolverParamError are ValueErrors, DatasetError is an OSError, unknown names in the packages' tables are KeyErrors.
+BAD_INPUT_ERRORS = (ValueError, OSError, KeyError)
+
+
+class UsageError(Exception):
+    """An option value the tool refuses after argparse accepted it (exit status USAGE)."""
+
+
+def _message(error):
+    """The error's text on one line (a KeyError's str() would be the repr of its message)."""
+    if isinstance(error, KeyError) and len(error.args) == 1:
+        text = str(error.args[0])
+    else:
+        text = str(error) or type(error).__name__
+    return ' '.join(text.split())
+
+
+def fail(prog, error, status):
+    """Print `PROG: error: MESSAGE` on one line to stderr and return `status`."""
+    print(f'{prog}: error: {_message(error)}', file=sys.stderr, flush=True)
+    return status
+
+
+def run(parser, body, argv=None, codes=()):
+    """Parse argv, run body(args) and return the exit status (see the module docstring).
+
+    codes: extra (exception types, status) pairs, tried before the bad-input errors (fcn-solve: a diverged loss).
+    Any other exception propagates: a traceback and status 1 mark a bug, not bad input.
+    """
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse printed the help (status 0) or the usage and its error (status 2)
+        return e.code
+    try:
+        body(args)
+    except UsageError as e:
+        parser.print_usage(sys.stderr)
+        return fail(parser.prog, e, USAGE)
+    except KeyboardInterrupt:
+        return fail(parser.prog, 'interrupted', INTERRUPTED)
+    except Exception as e:
+        for types, status in (*codes, (BAD_INPUT_ERRORS, BAD_INPUT)):
+            if isinstance(e, types):
+                return fail(parser.prog, e, status)
+        raise
+    return OK
