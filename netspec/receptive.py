@@ -37,6 +37,10 @@ class ReceptiveFieldError(ValueError):
     """A blob without a receptive field (behind InnerProduct, global pooling, ...), or bottoms that do not align."""
 
 
+class _NoField(Exception):
+    """The layer's tops have no fixed window in their bottom (the reason is the message)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Field:
     """The input pixels seen by each unit of a blob along one axis: unit y = period * q + r sees
@@ -111,10 +115,6 @@ def _conv_window(layer, axis):
     pad = getattr(p, 'pad' + hw) if p.HasField('pad' + hw) else _axis_value(p.pad, axis, 0, layer, 'pad')
     d = _axis_value(p.dilation, axis, 1, layer, 'dilation')
     return d * (k - 1) + 1, s, pad
-
-
-class _NoField(Exception):
-    """The layer's tops have no fixed window in their bottom (the reason is the message)."""
 
 
 def _layer_window(layer, axis):
