@@ -80,12 +80,13 @@ class Config:
     n_examples: int = 4             # predictions drawn next to their images
     progress: bool = None           # tqdm bars (default: when stderr is a terminal)
     threads: int = 1                # torch intra-op threads: one per process is fastest on a shared machine
+    pinned_kernels: bool = True     # oneDNN off: the figures then depend on no CPU's ISA (fcndemo.kernels)
 
     @classmethod
     def quick(cls, **kw):
         """The shortened demo (the test's): smaller data, fewer iterations, 3x lower rates (in a run this short they
-        leave FCN-8s ahead of FCN-32s by a wider margin: measured +14.7 / +18.9 mean IU for seeds 0 / 1, against
-        +8.2 / +15.8 at the full demo's rates)."""
+        leave FCN-8s ahead of FCN-32s by a wider margin: measured on the pinned kernels +32.1 / +22.9 mean IU for
+        seeds 0 / 1, against +15.3 / +20.8 at the full demo's rates)."""
         base = dict(n_train=24, n_val=8, size=(96, 112), clf_images=96, clf_iters=40, iters=(300, 150, 150),
                     lrs=(1e-9, 1e-10, 1e-11), score_every=150, n_examples=2)
         base.update(kw)
@@ -348,13 +349,16 @@ def run(cfg, out=None):
     """Run the demo; print progress lines, the table and where everything is to `out`; return the results."""
     cfg.check()
     out = out or sys.stdout
-    threads = torch.get_num_threads()
+    threads, onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    if cfg.pinned_kernels:
+        torch.backends.mkldnn.enabled = False
     try:
         return _run(cfg, out)
     finally:
         torch.set_num_threads(threads)
+        torch.backends.mkldnn.enabled = onednn
 
 
 def _run(cfg, out):
@@ -367,12 +371,21 @@ def _run(cfg, out):
     def say(msg):
         print(msg, file=out, flush=True)
 
+    import torch
+    from . import kernels
+    used = kernels.in_effect(onednn=torch.backends.mkldnn.enabled)
+    off_path = kernels.differences(used)
+    say(f"CPU kernels: torch {used['torch']}, ATen {used['aten_capability']}, MKL_CBWR {used['mkl_cbwr']}, "
+        f"oneDNN {'on' if used['onednn'] else 'off'}, {used['threads']} thread(s)"
+        + (f"; not the pinned path ({', '.join(off_path)}): figures may differ from the README's" if off_path
+           else ''))
     timings = {}
     t = time.time()
     info = make_dataset(cfg)
     timings['data'] = time.time() - t
+    used['data_sha256'] = kernels.dataset_fingerprint(info['root'])
     say(f"[1/6] synthetic VOC dataset: {cfg.n_train} train (SBD layout), {cfg.n_val} val (VOC2011 layout), "
-        f"{cfg.num_classes} classes, in {info['root']} ({timings['data']:.1f} s)")
+        f"{cfg.num_classes} classes, in {info['root']} ({timings['data']:.1f} s; fingerprint {used['data_sha256']})")
 
     t = time.time()
     clf_dir = os.path.join(cfg.out, 'classifier')
@@ -418,6 +431,7 @@ def _run(cfg, out):
         'stages': [{k: v for k, v in s.items()} for s in stages],
         'config': {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(cfg).items()},
         'timings': timings,
+        'kernels': used,
         'files': {'results': table_path, 'curves': curves_path, 'predictions': pred_path,
                   'predictions_columns': columns, 'data': info['root'], 'classifier': clf_weights,
                   'fcn32s_init': os.path.join(cfg.out, 'fcn32s-init.caffemodel'),

@@ -6,14 +6,30 @@ paper's Table 2 for them; results.json, curves.png and predictions.png go to --o
 the fcndemo package.
 """
 import argparse
+import os
+import platform
 import sys
 
-import fcndemo
 from tools._cli import UsageError, run
+
+# The demo's figures depend on torch's CPU kernels (fcndemo/kernels.py): set before torch loads, these pin ATen's
+# vectorized kernels and MKL's reproducibility branch to AVX2 (fcndemo.kernels.PINNED is what a run then reports).
+KERNEL_ENV = {'ATEN_CPU_CAPABILITY': 'avx2', 'MKL_CBWR': 'AVX2'}
+
+
+def pin_kernels(environ=None):
+    """KERNEL_ENV's variables where unset, on x86-64 (no effect once torch is loaded: the demo prints the kernels
+    it ran on and whether they are the pinned ones)."""
+    environ = os.environ if environ is None else environ
+    if platform.machine().lower() in ('x86_64', 'amd64'):
+        for key, value in KERNEL_ENV.items():
+            environ.setdefault(key, value)
 
 
 def _fcndemo():
-    """The package this tool runs (tests/test_demo.py reaches the demo's nets through it)."""
+    """The package this tool runs (tests/test_demo.py reaches the demo's nets through it). Imported here, not at
+    the top: pin_kernels must set its variables before fcndemo imports torch."""
+    import fcndemo
     return fcndemo
 
 
@@ -41,6 +57,9 @@ def build_parser():
     ap.add_argument('--threads', type=int, help="torch's intra-op threads (default 1: fastest when the cores are "
                                                 "shared; 0 leaves torch's choice)")
     ap.add_argument('--no-progress', action='store_true', help='no progress bars')
+    ap.add_argument('--native-kernels', action='store_true',
+                    help="torch's own choice of CPU kernels (oneDNN, the CPU's widest ISA): maybe faster, but the "
+                         "figures then depend on the machine")
     return ap
 
 
@@ -51,11 +70,16 @@ def main(argv=None):
 
 
 def demo(args):
+    if not args.native_kernels:
+        pin_kernels()
+    fcndemo = _fcndemo()
     kw = {k: v for k, v in dict(out=args.out, seed=args.seed, n_train=args.n_train, n_val=args.n_val, size=args.size,
                                 clf_iters=args.clf_iters, iters=args.iters, lrs=args.lrs,
                                 score_every=args.score_every, threads=args.threads).items() if v is not None}
     if args.no_progress:
         kw['progress'] = False
+    if args.native_kernels:
+        kw['pinned_kernels'] = False
     cfg = fcndemo.Config.quick(**kw) if args.quick else fcndemo.Config(**kw)
     try:
         cfg.check()

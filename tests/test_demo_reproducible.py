@@ -1,0 +1,74 @@
+"""The demo's figures do not depend on the CPU's oneDNN ISA: tools/demo.py pins the kernel path (fcndemo.kernels).
+
+Two short runs of tools/demo.py in fresh processes (so the pinning happens before torch loads), the second as on a
+machine whose oneDNN goes no further than AVX2, give bit-identical weights and tables. Without the pinning, on an
+AVX-512 machine, the two runs differ in the weights' last bits after the first stage (and, over the full demo, by
+several points of mean IU).
+"""
+import json
+import os
+import platform
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fcndemo import kernels
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ['--quick', '--no-progress', '--clf-iters', '4', '--iters', '12,6,6', '--n-train', '3', '--n-val', '2',
+        '--score-every', '6']
+PINNING = ('ATEN_CPU_CAPABILITY', 'MKL_CBWR', 'ONEDNN_MAX_CPU_ISA', 'DNNL_MAX_CPU_ISA')
+
+
+def _demo(out, **env):
+    environ = {k: v for k, v in os.environ.items() if k not in PINNING}
+    environ.update(env, PYTHONPATH=ROOT + os.pathsep + environ.get('PYTHONPATH', ''))
+    res = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'demo.py'), '--out', str(out)] + TINY,
+                         env=environ, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    with open(os.path.join(out, 'results.json')) as f:
+        return json.load(f), res.stdout
+
+
+def _weights(out):
+    from weights.caffemodel import read_caffemodel
+    return {stride: read_caffemodel(os.path.join(out, f'voc-fcn{stride}s', 'final.caffemodel'))
+            for stride in (32, 16, 8)}
+
+
+@pytest.fixture(scope='module')
+def two_runs(tmp_path_factory):
+    a, b = tmp_path_factory.mktemp('demo_a'), tmp_path_factory.mktemp('demo_b')
+    return (a, *_demo(a)), (b, *_demo(b, ONEDNN_MAX_CPU_ISA='AVX2'))
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ('x86_64', 'amd64'), reason='the pinned path is x86-64 AVX2')
+def test_demo_runs_on_the_pinned_kernel_path(two_runs):
+    for _, results, stdout in two_runs:
+        assert kernels.differences(results['kernels']) == []
+        assert 'not the pinned path' not in stdout
+
+
+def test_demo_figures_do_not_depend_on_the_onednn_isa(two_runs):
+    (a, ra, _), (b, rb, _) = two_runs
+    assert ra['kernels']['data_sha256'] == rb['kernels']['data_sha256']
+    assert ra['table'] == rb['table']
+    wa, wb = _weights(a), _weights(b)
+    for stride in wa:
+        for layer, blobs in wa[stride].items():
+            for x, y in zip(blobs, wb[stride][layer]):
+                assert np.array_equal(x, y), (stride, layer)
+
+
+def test_dataset_fingerprint_follows_names_and_bytes(tmp_path):
+    (tmp_path / 'a').mkdir()
+    (tmp_path / 'a' / 'x.txt').write_bytes(b'1')
+    before = kernels.dataset_fingerprint(tmp_path)
+    assert kernels.dataset_fingerprint(tmp_path) == before
+    (tmp_path / 'a' / 'x.txt').write_bytes(b'2')
+    assert kernels.dataset_fingerprint(tmp_path) != before
+    (tmp_path / 'a' / 'x.txt').rename(tmp_path / 'a' / 'y.txt')
+    (tmp_path / 'a' / 'y.txt').write_bytes(b'1')
+    assert kernels.dataset_fingerprint(tmp_path) != before
