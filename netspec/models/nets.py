@@ -15,7 +15,8 @@ AT_ONCE_SCALES = {'pool4': 0.01, 'pool3': 0.0001, 'pool2': 1e-06, 'pool1': 1e-08
 
 
 def fcn_vgg16(source=None, stride=32, num_classes=21, width=1.0, at_once=False, fixed=False, dropout=None,
-              loss=None, normalize=False, upsampling='frozen', pool5_stride=2):
+              loss=None, normalize=False, upsampling='frozen', pool5_stride=2, loss_sampling=1.0, sampling_cell=1,
+              class_weights=None):
     """FCN-VGG16 at output stride 32, 16, 8, 4 or 2 (voc-fcn32s/16s/8s, pascalcontext-*, nyud color / hha; 4 and 2
     fuse pool2 and pool1 as well, the paper's "deeper fusion" beyond FCN-8s).
 
@@ -25,7 +26,9 @@ def fcn_vgg16(source=None, stride=32, num_classes=21, width=1.0, at_once=False, 
     Options for the paper's alternatives (defaults: the reference):
     upsampling: 'frozen' (every deconvolution lr 0) or 'learned' (intermediate ones learn; parts.fcn_head).
     pool5_stride=1: decreased subsampling (trunks.vgg16): fc7 at stride 16; then stride=16 is the skip-less net
-    (score_fr, upscore 32/16, score) and strides 8 ... 2 fuse pool3 ... pool1.
+    (score_fr, upscore 32/16, score) and strides 8 ... 2 fuse pool3 ... pool1 (inputs of at least 11 pixels).
+    loss_sampling=p < 1: each sampling_cell x sampling_cell label cell enters the loss with probability p;
+    class_weights=[w_0, ...]: a class-weighted loss (parts.softmax_loss, datalayers.loss_layers).
     """
     source = source or input_data()
     n = NetSpec()
@@ -36,7 +39,8 @@ def fcn_vgg16(source=None, stride=32, num_classes=21, width=1.0, at_once=False, 
     score = fcn_head(n, taps['fc7'], taps, tops[0], stride, num_classes, scales=scales, upsampling=upsampling,
                      trunk_stride=16 if pool5_stride == 1 else 32)
     if _want(loss, source):
-        softmax_loss(n, 'loss', score, n[source.labels[0]], normalize=normalize)
+        softmax_loss(n, 'loss', score, n[source.labels[0]], normalize=normalize, keep=loss_sampling,
+                     class_weights=class_weights, cell=sampling_cell)
     return n.to_proto()
 
 

@@ -177,8 +177,32 @@ def fuse(n, name, a, b, coeff=None):
     return n[name]
 
 
-def softmax_loss(n, name, score_top, label, normalize=False):
-    n[name] = L.SoftmaxWithLoss(score_top, label, loss_param=dict(normalize=normalize, ignore_label=255))
+#: the Python module of the loss alternatives (datalayers.loss_layers; the runtime finds it in that package)
+LOSS_LAYERS = 'loss_layers'
+
+
+def softmax_loss(n, name, score_top, label, normalize=False, keep=1.0, class_weights=None, cell=1):
+    """The FCN loss: SoftmaxWithLoss ignoring 255, summed (normalize false) or normalized.
+
+    The paper's alternatives (datalayers.loss_layers), off by default: keep < 1 samples the loss (a
+    LossSamplingLayer '<name>_sampled' drops each `cell` x `cell` label cell with probability 1 - keep, in the
+    TRAIN phase); class_weights (one per class) makes the loss a ClassWeightedSoftmaxLossLayer (loss_weight 1).
+    """
+    if not 0 < keep <= 1:
+        raise ValueError(f'loss sampling: keep must be in (0, 1], not {keep!r}')
+    if keep != 1:
+        sampling = {'keep': float(keep), 'ignore_label': 255}
+        if cell != 1:
+            sampling['cell'] = int(cell)
+        n[name + '_sampled'] = L.Python(label, module=LOSS_LAYERS, layer='LossSamplingLayer',
+                                        param_str=repr(sampling))
+        label = n[name + '_sampled']
+    if class_weights is not None:
+        weights = {'class_weights': [float(w) for w in class_weights], 'ignore_label': 255, 'normalize': normalize}
+        n[name] = L.Python(score_top, label, module=LOSS_LAYERS, layer='ClassWeightedSoftmaxLossLayer',
+                           param_str=repr(weights), loss_weight=1)
+    else:
+        n[name] = L.SoftmaxWithLoss(score_top, label, loss_param=dict(normalize=normalize, ignore_label=255))
     return n[name]
 
 
