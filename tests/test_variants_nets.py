@@ -190,3 +190,20 @@ def test_decreased_subsampling_is_fcn32s_with_its_fc6_rarefied(one_thread):
     assert fine.shape[2:] == (2 * coarse.shape[2] - 1, 2 * coarse.shape[3] - 1)
     assert coarse.abs().max() > 0
     torch.testing.assert_close(fine[:, :, ::2, ::2], coarse, rtol=1e-5, atol=1e-5)
+
+
+# -- the demo's nets have the same options ------------------------------------------------------------------------
+
+@pytest.mark.parametrize('kw', [dict(stride=4), dict(stride=2), dict(stride=16, pool5_stride=1),
+                                dict(stride=8, upsampling='learned')])
+def test_demo_fcn_variants_fit_every_side_with_a_5x5_fc6(kw):
+    from fcndemo import nets
+    assert _fit_sizes(nets.fcn(input_data((1, 3, 64, 64)), crop=160, **kw), range(1, 300)) == []
+
+
+def test_demo_fcn4s_with_a_4x4_fc6_misses_some_sides():
+    from fcndemo import nets
+    net = nets.fcn(input_data((1, 3, 64, 64)), stride=4)
+    with pytest.raises(ShapeError, match="layer 'score_pool2c' \\(Crop\\)"):
+        _fit_sizes(net, [125])
+    assert _fit_sizes(net, [122, 131]) == []
