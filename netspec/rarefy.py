@@ -3,7 +3,8 @@
 Setting a layer's stride s to 1 makes its output s times denser; convolving that with the original filters would
 see too small a neighbourhood, so each later filter is enlarged as f'_ij = f_(i/s, j/s) where s divides i and j and
 0 elsewhere, which is Caffe's `dilation` s (with the padding scaled by s to keep the geometry). The rarefied net
-computes what shift-and-stitch (runtime.stitch) assembles from s x s shifted inputs, in one pass.
+computes what shift-and-stitch (runtime.stitch) assembles from s x s shifted inputs, in one pass. A `factor` f
+dividing s rarefies partly: stride s/f, later filters dilated by f (shift-and-stitch with f and step s/f).
 
     rarefy(net, 'pool1') -> NetParameter      (the same weights load into it: no blob changes its shape)
 
@@ -32,25 +33,29 @@ def _single(values, name, layer, default):
     return int(values[0]) if len(values) else default
 
 
-def _strided_to_one(layer):
-    """Set the subsampling layer's stride to 1; returns its old stride."""
+def _stride(layer):
     if layer.type == 'Pooling':
         p = layer.pooling_param
         if p.HasField('stride_h') or p.HasField('stride_w') or p.global_pooling:
             raise RarefyError(f'layer {layer.name!r} (Pooling): rarefy needs one stride for both axes (no '
                               f'stride_h/stride_w, no global pooling)')
-        s = p.stride
-        p.stride = 1
-        return s
+        return p.stride
     if layer.type == 'Convolution':
         p = layer.convolution_param
         if p.HasField('stride_h') or p.HasField('stride_w'):
             raise RarefyError(f'layer {layer.name!r} (Convolution): stride_h/stride_w are not supported')
-        s = _single(p.stride, 'stride', layer, 1)
-        del p.stride[:]
-        return s
+        return _single(p.stride, 'stride', layer, 1)
     raise RarefyError(f'layer {layer.name!r} is a {layer.type}; only a strided Pooling or Convolution can be '
                       f'rarefied')
+
+
+def _set_stride(layer, s):
+    if layer.type == 'Pooling':
+        layer.pooling_param.stride = s
+    elif s == 1:
+        del layer.convolution_param.stride[:]
+    else:
+        layer.convolution_param.stride[:] = [s]
 
 
 def _dilate(layer, s):
@@ -69,9 +74,9 @@ def _dilate(layer, s):
         p.pad[:] = [pad * s]
 
 
-def rarefy(net, layer):
-    """A copy of `net` (anything read_net takes) with `layer` at stride 1 and every Convolution downstream of it
-    dilated (dilation and pad times the old stride)."""
+def rarefy(net, layer, factor=None):
+    """A copy of `net` (anything read_net takes) with `layer`'s stride divided by `factor` (default: all of it, to
+    stride 1) and every Convolution downstream of it dilated by `factor` (dilation and pad times it)."""
     src = read_net(net)
     out = caffe_pb2.NetParameter()
     out.CopyFrom(src)
@@ -79,9 +84,13 @@ def rarefy(net, layer):
     if layer not in names:
         raise RarefyError(f'net {out.name!r} has no layer {layer!r} (layers: {", ".join(names)})')
     start = names.index(layer)
-    s = _strided_to_one(out.layer[start])
-    if s <= 1:
-        raise RarefyError(f'layer {layer!r} has stride {s}: there is no subsampling to rarefy')
+    stride = _stride(out.layer[start])
+    if stride <= 1:
+        raise RarefyError(f'layer {layer!r} has stride {stride}: there is no subsampling to rarefy')
+    s = stride if factor is None else int(factor)
+    if s < 2 or stride % s:
+        raise RarefyError(f'layer {layer!r}: the factor {factor} must be at least 2 and divide its stride {stride}')
+    _set_stride(out.layer[start], stride // s)
     dense = set(out.layer[start].top)
     for lp in out.layer[start + 1:]:
         if not dense.intersection(lp.bottom):

@@ -70,6 +70,22 @@ def test_stitched_output_equals_the_rarefied_net_for_a_stride_4_pool(one_thread)
     _close(stitched, expected)
 
 
+def test_stitching_with_a_step_densifies_partly_like_a_partial_rarefaction(one_thread):
+    """f = 2 shifts of 2 pixels on a stride-4 pool: an output of stride 2, the rarefied net with pool stride 2
+    and later filters dilated by 2."""
+    proto = _net((1, 3, 24, 28), k=4, s=4)
+    torch.manual_seed(0)
+    coarse = Net(proto)
+    dense = Net(rarefy(proto, 'pool1', factor=2))
+    dense.load_arrays(coarse.to_arrays())
+    assert dense.net_param.layer[3].pooling_param.stride == 2
+    x = _image(24, 28)
+    stitched = shift_and_stitch(coarse, 2, {'data': x}, step=2)
+    expected = _dense(dense, x)
+    assert stitched.shape == expected.shape == (1, 4, 6, 8)
+    _close(stitched, expected)
+
+
 def test_each_shift_fills_its_own_sublattice(one_thread):
     coarse, _ = _pair(_net((1, 3, 21, 19)))
     x = _image(21, 19)
@@ -119,11 +135,13 @@ def test_rarefy_refuses_what_caffe_layers_cannot_express():
         rarefy(n.to_proto(), 'pool9')
     with pytest.raises(RarefyError, match="'data' is a Input"):
         rarefy(n.to_proto(), 'data')
+    with pytest.raises(RarefyError, match='the factor 3 must be at least 2 and divide its stride 2'):
+        rarefy(n.to_proto(), 'pool2', factor=3)
 
 
 def test_shift_and_stitch_errors_name_the_problem():
     coarse, _ = _pair(_net((1, 3, 21, 19)))
-    with pytest.raises(ValueError, match='smaller than the factor 32'):
+    with pytest.raises(ValueError, match='too small for 32 shifts of 1 pixels'):
         shift_and_stitch(coarse, 32, {'data': _image(21, 19)})
     with pytest.raises(ValueError, match='N x C x H x W'):
         shift_and_stitch(coarse, 2, {'data': torch.zeros(3, 21, 19)})
