@@ -8,7 +8,7 @@ kept with probability `keep` and otherwise set to `ignore_label`; a SoftmaxWithL
 it then sums over the kept cells only, and the gradient of every dropped cell is exactly zero (Caffe's
 SoftmaxWithLoss zeroes ignored positions). keep = 1 copies the label unchanged and draws nothing, so the loss,
 its gradient and every random stream are those of the net without the layer, bit for bit; in the TEST phase the
-layer is a copy too. param_str keys:
+layer is a copy too (and draws nothing). param_str keys:
     keep          the probability p that a cell is kept (0 < p <= 1)
     ignore_label  the value of a dropped cell (255, as FCN's losses ignore)
     cell          the side of a cell in label pixels (1: every pixel is drawn alone; 32: one draw per 32 x 32
@@ -74,7 +74,7 @@ class LossSamplingLayer(caffe.Layer):
         if len(bottom) != 1 or len(top) != 1:
             raise ValueError(f'{name}: needs one bottom (the label) and one top (got {len(bottom)} and {len(top)})')
         self.rng = None
-        if self.keep < 1:
+        if self.keep < 1 and self.phase == caffe.TRAIN:
             seed = params.get('seed')
             if seed is None:
                 seed = int(np.random.randint(0, 2 ** 31 - 1))
@@ -96,7 +96,7 @@ class LossSamplingLayer(caffe.Layer):
 
     def forward(self, bottom, top):
         top[0].data[...] = bottom[0].data
-        if self.rng is None or self.phase != caffe.TRAIN:
+        if self.rng is None:
             return
         kept = self.mask(bottom[0].shape)
         shape = (kept.shape[0],) + (1,) * (len(bottom[0].shape) - 3) + kept.shape[1:]
