@@ -13,7 +13,7 @@ from netspec.models import fcn_vgg16, input_data
 from runtime import Net
 
 from conftest import GOLDEN
-from test_runtime_golden import FWD, GRAD, check_summary, fill_weights, keys, mk
+from test_runtime_golden import DEVICES, FWD, GRAD, check_summary, fill_weights, keys, mk
 
 _spec = importlib.util.spec_from_file_location('make_variants', GOLDEN / 'make_variants.py')
 mv = importlib.util.module_from_spec(_spec)
@@ -35,11 +35,12 @@ def test_the_fixture_is_what_the_generator_writes_now(store, name):
         assert text == str(store[f'{name}/{H}x{W}/prototxt']), 'stale: rerun tests/golden/make_variants.py'
 
 
+@pytest.mark.parametrize('device', DEVICES)
 @pytest.mark.parametrize('size', mv.SIZES, ids=lambda s: f'{s[0]}x{s[1]}')
 @pytest.mark.parametrize('name', list(mv.VARIANTS))
-def test_variant_net_matches_caffe_forward_and_backward(store, name, size, one_thread):
+def test_variant_net_matches_caffe_forward_and_backward(store, name, size, device, one_thread):
     key = f'{name}/{size[0]}x{size[1]}'
-    net = Net(parse_text(str(store[f'{key}/prototxt'])), phase='train')
+    net = Net(parse_text(str(store[f'{key}/prototxt'])), phase='train', device=device)
     fill_weights(net, mk.net_weight_array)
     inputs = mk.input_arrays({n: net.blob_shapes[n] for n in net.inputs}, mk.label_classes(net.net_param),
                              mk._seed(key))
@@ -47,12 +48,12 @@ def test_variant_net_matches_caffe_forward_and_backward(store, name, size, one_t
     net.backward()
     assert sorted(net.blobs) == keys(store, f'{key}/blob/')
     for blob, value in net.blobs.items():
-        check_summary(store, f'{key}/blob/{blob}', value.detach().numpy(), FWD)
+        check_summary(store, f'{key}/blob/{blob}', value.detach().cpu().numpy(), FWD)
     grads = keys(store, f'{key}/grad/')
     assert grads
     for layer, ps in net.params.items():
         for i, p in enumerate(ps):
             if f'{layer}/{i}' in grads:
-                check_summary(store, f'{key}/grad/{layer}/{i}', p.grad.numpy(), GRAD)
+                check_summary(store, f'{key}/grad/{layer}/{i}', p.grad.cpu().numpy(), GRAD)
             else:
                 assert not p.requires_grad
