@@ -129,7 +129,7 @@ def test_rarefy_refuses_what_caffe_layers_cannot_express():
     n.data = L.Input(shape=dict(dim=[1, 3, 16, 16]))
     n.pool1 = L.Pooling(n.data, pool=P.Pooling.MAX, kernel_size=2, stride=2)
     n.pool2 = L.Pooling(n.pool1, pool=P.Pooling.MAX, kernel_size=2, stride=2)
-    with pytest.raises(RarefyError, match="layer 'pool2' \\(Pooling\\) follows the rarefied layer 'pool1'.*no dilation"):
+    with pytest.raises(RarefyError, match="'pool2' \\(Pooling\\) follows the rarefied layer 'pool1'.*no dilation"):
         rarefy(n.to_proto(), 'pool1')
     with pytest.raises(RarefyError, match="has no layer 'pool9'"):
         rarefy(n.to_proto(), 'pool9')

@@ -4,11 +4,11 @@
 
 runtime/variants.npz: the options that change a net's geometry (FCN-4s and FCN-2s with their pool2 / pool1 skips,
 decreased subsampling at strides 16 and 8, learned upsampling, at-once FCN-2s), each as a thin TRAIN net (width
-1/16, 5 classes, an Input data/label source, no Dropout: its masks are random) at 37x45 and 50x33. The project's own Python (PROJECT_PYTHON, as in
-make_schema.py) writes each net with netspec.models.fcn_vgg16 (VARIANTS); this process builds it with caffe.Net,
-so Caffe's own shape inference checks that every computed Crop fits, then runs forward and backward with
-make_runtime's seeded weights (net_weight_array) and inputs, and stores the prototxt text, every blob and every
-learnable gradient as make_runtime.make_nets does. Never import the project here (the oracle's protobuf is older).
+1/16, 5 classes, an Input data/label source, no Dropout: its masks are random) at 37x45 and 50x33. The project's
+own Python (PROJECT_PYTHON, as in make_schema.py) writes each net with netspec.models.fcn_vgg16 (VARIANTS); this
+process builds it with caffe.Net, so Caffe's own shape inference checks that every computed Crop fits, then runs
+forward and backward with make_runtime's seeded weights (net_weight_array) and inputs, and stores the prototxt
+text, every blob and every learnable gradient as make_runtime.make_nets does. Never import the project here (the oracle's protobuf is older).
 """
 import importlib.util
 import json
