@@ -8,7 +8,8 @@ decreased subsampling at strides 16 and 8, learned upsampling, at-once FCN-2s), 
 own Python (PROJECT_PYTHON, as in make_schema.py) writes each net with netspec.models.fcn_vgg16 (VARIANTS); this
 process builds it with caffe.Net, so Caffe's own shape inference checks that every computed Crop fits, then runs
 forward and backward with make_runtime's seeded weights (net_weight_array) and inputs, and stores the prototxt
-text, every blob and every learnable gradient as make_runtime.make_nets does. Never import the project here (the oracle's protobuf is older).
+text, every blob and every learnable gradient as make_runtime.make_nets does. Never import the project here (the
+oracle's protobuf is older).
 """
 import importlib.util
 import json
