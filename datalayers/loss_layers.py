@@ -1,7 +1,10 @@
 """The loss alternatives the paper studied (CVPR 2015 sec. 3.4 and 4.3), as Caffe Python layers (param_str).
 
 Python layers keep the schema Caffe's own: a net using them is a plain Caffe prototxt (python_param module
-'loss_layers', found in this package by the runtime), and the layers are numpy code with pycaffe's interface.
+'loss_layers', found in this package by the runtime) that the real Caffe parses, and the layers are numpy code with
+pycaffe's interface (like the data layers, they run under pycaffe with `import caffe` for `import runtime as
+caffe`). A schema extension (new LossParameter fields) was not chosen: the real Caffe could not even parse such a
+net, and tests/test_netspec_schema.py holds the schema to Caffe's.
 
 LossSamplingLayer (patchwise training as loss sampling, Fig. 5): bottom label -> top label in which each cell is
 kept with probability `keep` and otherwise set to `ignore_label`; a SoftmaxWithLoss with that ignore_label after
