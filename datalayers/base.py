@@ -6,7 +6,9 @@ reference: setup parses param_str and checks the tops; reshape reads the current
 or +1 wrapping). Beyond the reference, the next samples are read ahead by a background thread so a forward
 never waits on decoding: param_str may set 'prefetch': k (default 2; 0 reads on demand like the reference)
 and 'workers': w (default 1). The order and the arrays do not depend on them (tests/test_data_loader.py).
+The keys 'mirror' and 'jitter' switch on the paper's augmentation (datalayers.augment).
 """
+from .augment import augmented, index_of
 from .loader import SampleStream
 from .params import parse_param_str
 
@@ -21,7 +23,7 @@ class SegDataLayer:
         name = type(self).__name__
         params = parse_param_str(getattr(self, 'param_str', ''), name)
         self.params = params
-        self.dataset = self.dataset_class(params, layer=name)
+        self.dataset = augmented(self.dataset_class(params, layer=name), params)
         tops = self.dataset.tops
         if len(top) != len(tops):
             raise Exception(f'{name}: need to define {len(tops)} tops: {", ".join(tops)} (got {len(top)})')
@@ -32,10 +34,11 @@ class SegDataLayer:
         self.indices = self.dataset.ids
         self.stream = SampleStream(self.dataset, prefetch=params.get('prefetch', DEFAULT_PREFETCH),
                                    workers=params.get('workers', 1))
-        self.idx = self.stream.peek_index()  # the first draw happens at setup, as in the reference
+        self.idx = index_of(self.stream.peek_index())  # the first draw happens at setup, as in the reference
 
     def reshape(self, bottom, top):
-        self.idx, self.sample = self.stream.current()
+        key, self.sample = self.stream.current()
+        self.idx = index_of(key)
         for blob, a in zip(top, self.sample):
             blob.reshape(*a.shape)
 
@@ -51,7 +54,7 @@ class SegDataLayer:
     def set_state(self, state):
         """Continue the sample order from get_state() (a resumed solver sees the samples it would have seen)."""
         self.stream.set_state(state)
-        self.idx = self.stream.peek_index()
+        self.idx = index_of(self.stream.peek_index())
 
     def backward(self, top, propagate_down, bottom):
         pass

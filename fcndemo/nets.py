@@ -8,7 +8,8 @@ InnerProduct blobs. The score / upsample / crop / fuse head is netspec.models.pa
 names; crop offsets from netspec.crop), the loss is summed (normalize: false) as in the reference FCNs.
 
 fc6's kernel must be >= 4 for every FCN-8s crop to be valid at every input size (2 gives a negative pool3
-offset, 3 a pool3 crop that does not fit some sizes), hence crop = 128 (pool5 4x4).
+offset, 3 a pool3 crop that does not fit some sizes), hence crop = 128 (pool5 4x4). FCN-4s and FCN-2s need >= 5
+(crop = 160): with 4 their pool2 / pool1 crops do not fit sides 32k-5 ... 32k+2 (4s) or 32k-5 ... 32k+6 (2s).
 """
 from netspec import NetSpec, layers as L
 from netspec.models.parts import LEARN, conv_relu, fcn_head, max_pool, params_list, python_data, softmax_loss
@@ -24,7 +25,7 @@ def _spec(lr_mult):
     return [dict(d, lr_mult=d['lr_mult'] * lr_mult) for d in LEARN]
 
 
-def _trunk(n, data, channels, conv1_pad, fillers, lr_mult=1):
+def _trunk(n, data, channels, conv1_pad, fillers, lr_mult=1, pool5_stride=2):
     """conv1..conv5 (+ relu, pool); returns {'pool1'..'pool5': top}."""
     taps, top = {}, data
     for i, c in enumerate(channels, start=1):
@@ -33,7 +34,7 @@ def _trunk(n, data, channels, conv1_pad, fillers, lr_mult=1):
             kw['weight_filler'] = dict(MSRA)
         n[f'conv{i}'] = L.Convolution(top, **kw)
         n[f'relu{i}'] = L.ReLU(n[f'conv{i}'], in_place=True)
-        top = max_pool(n, f'pool{i}', n[f'relu{i}'])
+        top = max_pool(n, f'pool{i}', n[f'relu{i}'], stride=pool5_stride if i == 5 else 2)
         taps[f'pool{i}'] = top
     return taps
 
@@ -58,19 +59,26 @@ def classifier(batch=16, crop=128, num_classes=3, channels=CHANNELS, fc=FC):
     return n.to_proto()
 
 
-def fcn(source, stride=32, num_classes=4, crop=128, channels=CHANNELS, fc=FC, loss=True, trunk_lr_mult=1):
+def fcn(source, stride=32, num_classes=4, crop=128, channels=CHANNELS, fc=FC, loss=True, trunk_lr_mult=1,
+        upsampling='frozen', pool5_stride=2, loss_sampling=1.0, sampling_cell=1, class_weights=None):
     """FCN-`stride` on the classifier's trunk: conv1 pad 100, fc6 (crop/32)^2 conv, fc7 1x1 conv, the
     reference head (score layers zero-initialized by Caffe's default filler, upsampling fixed), summed loss.
-    `source` is a netspec.models DataSource (python_data for train/val nets, input_data for deploy)."""
+    `source` is a netspec.models DataSource (python_data for train/val nets, input_data for deploy).
+    The paper's alternatives, as netspec.models.fcn_vgg16 has them (defaults: the demo's reference nets): stride 4
+    and 2 (pool2, pool1 skips), upsampling='learned', pool5_stride=1 (fc6 dilated by 2, fc7 at stride 16),
+    loss_sampling / sampling_cell, class_weights."""
     n = NetSpec()
     tops = source.build(n)
-    taps = _trunk(n, tops[0], channels, 100, fillers=False, lr_mult=trunk_lr_mult)
+    taps = _trunk(n, tops[0], channels, 100, fillers=False, lr_mult=trunk_lr_mult, pool5_stride=pool5_stride)
     k = crop // 32
-    top = conv_relu(n, 'fc6', 'relu6', taps['pool5'], fc, ks=k, pad=0, param=_spec(trunk_lr_mult))
+    top = conv_relu(n, 'fc6', 'relu6', taps['pool5'], fc, ks=k, pad=0, param=_spec(trunk_lr_mult),
+                    dilation=2 if pool5_stride == 1 else None)
     top = conv_relu(n, 'fc7', 'relu7', top, fc, ks=1, pad=0, param=_spec(trunk_lr_mult))
-    score = fcn_head(n, top, taps, tops[0], stride, num_classes)
+    score = fcn_head(n, top, taps, tops[0], stride, num_classes, upsampling=upsampling,
+                     trunk_stride=16 if pool5_stride == 1 else 32)
     if loss and not source.deploy:
-        softmax_loss(n, 'loss', score, n[source.labels[0]], normalize=False)
+        softmax_loss(n, 'loss', score, n[source.labels[0]], normalize=False, keep=loss_sampling,
+                     class_weights=class_weights, cell=sampling_cell)
     return n.to_proto()
 
 

@@ -270,5 +270,5 @@ def test_googlenet_trunk_has_bvlc_googlenets_parameter_count(generated):
 
 
 def test_unsupported_stride_is_a_clear_error():
-    with pytest.raises(ValueError, match='stride must be 32, 16 or 8, not 4'):
-        models.fcn_vgg16(stride=4)
+    with pytest.raises(ValueError, match='stride must be 32, 16, 8, 4 or 2, not 64'):
+        models.fcn_vgg16(stride=64)

@@ -17,8 +17,12 @@ voc-fcn-googlenet (Inception-v1 trunk).
 Per-net builders (each returns a NetParameter; ``source`` is where the blobs come from, default
 ``input_data()``, i.e. a deploy net; with a Python data source the net has dropout and the loss):
 
-    fcn_vgg16(source=None, stride=32|16|8, num_classes=21, width=1.0, at_once=False, fixed=False,
-              dropout=None, loss=None, normalize=False)
+    fcn_vgg16(source=None, stride=32|16|8|4|2, num_classes=21, width=1.0, at_once=False, fixed=False,
+              dropout=None, loss=None, normalize=False, upsampling='frozen'|'learned', pool5_stride=2|1,
+              loss_sampling=1.0, sampling_cell=1, class_weights=None)
+        (the options after `normalize` are the paper's studied alternatives, off by default: learned
+        intermediate upsampling, decreased subsampling, loss sampling, class balancing; strides 4 and 2 fuse
+        pool2 and pool1)
     fcn_alexnet(source=None, num_classes=21, width=1.0, dropout=None, loss=None)
     fcn_googlenet(source=None, num_classes=21, width=1.0, dropout=None, loss=None, normalize=False)
     fcn_siftflow(source=None, stride=32|16|8, num_classes=(33, 3), width=1.0, ...)    two heads: sem, geo

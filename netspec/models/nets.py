@@ -9,23 +9,38 @@ def _want(flag, source):
     return (not source.deploy) if flag is None else flag
 
 
+#: at-once skip scales (voc-fcn8s-atonce: pool4 0.01, pool3 0.0001), continued by the same factor 100 per level for
+#: the deeper skips of FCN-4s / FCN-2s
+AT_ONCE_SCALES = {'pool4': 0.01, 'pool3': 0.0001, 'pool2': 1e-06, 'pool1': 1e-08}
+
+
 def fcn_vgg16(source=None, stride=32, num_classes=21, width=1.0, at_once=False, fixed=False, dropout=None,
-              loss=None, normalize=False):
-    """FCN-VGG16 at stride 32, 16 or 8 (voc-fcn32s/16s/8s, pascalcontext-*, nyud color / hha).
+              loss=None, normalize=False, upsampling='frozen', pool5_stride=2, loss_sampling=1.0, sampling_cell=1,
+              class_weights=None):
+    """FCN-VGG16 at output stride 32, 16, 8, 4 or 2 (voc-fcn32s/16s/8s, pascalcontext-*, nyud color / hha; 4 and 2
+    fuse pool2 and pool1 as well, the paper's "deeper fusion" beyond FCN-8s).
 
     source: a DataSource (default: Input 'data' 1x3x500x500, i.e. a deploy net); at_once: the voc-fcn8s-atonce
-    scaled skips (Scale 0.01 on pool4, 0.0001 on pool3, fixed); fixed: FCN-32s-fixed (trunk lr_mult 0, only the
-    score layer learns). dropout / loss default to "not a deploy net".
+    scaled skips (Scale 0.01 on pool4, 0.0001 on pool3, fixed; AT_ONCE_SCALES for deeper ones); fixed: FCN-32s-fixed
+    (trunk lr_mult 0, only the score layer learns). dropout / loss default to "not a deploy net".
+    Options for the paper's alternatives (defaults: the reference):
+    upsampling: 'frozen' (every deconvolution lr 0) or 'learned' (intermediate ones learn; parts.fcn_head).
+    pool5_stride=1: decreased subsampling (trunks.vgg16): fc7 at stride 16; then stride=16 is the skip-less net
+    (score_fr, upscore 32/16, score) and strides 8 ... 2 fuse pool3 ... pool1 (inputs of at least 11 pixels).
+    loss_sampling=p < 1: each sampling_cell x sampling_cell label cell enters the loss with probability p;
+    class_weights=[w_0, ...]: a class-weighted loss (parts.softmax_loss, datalayers.loss_layers).
     """
     source = source or input_data()
     n = NetSpec()
     tops = source.build(n)
     taps = trunks.vgg16(n, tops[0], width=width, dropout_layers=_want(dropout, source),
-                        param=FROZEN if fixed else LEARN)
-    scales = {'pool4': 0.01, 'pool3': 0.0001} if at_once else None
-    score = fcn_head(n, taps['fc7'], taps, tops[0], stride, num_classes, scales=scales)
+                        param=FROZEN if fixed else LEARN, pool5_stride=pool5_stride)
+    scales = AT_ONCE_SCALES if at_once else None
+    score = fcn_head(n, taps['fc7'], taps, tops[0], stride, num_classes, scales=scales, upsampling=upsampling,
+                     trunk_stride=16 if pool5_stride == 1 else 32)
     if _want(loss, source):
-        softmax_loss(n, 'loss', score, n[source.labels[0]], normalize=normalize)
+        softmax_loss(n, 'loss', score, n[source.labels[0]], normalize=normalize, keep=loss_sampling,
+                     class_weights=class_weights, cell=sampling_cell)
     return n.to_proto()
 
 
@@ -54,15 +69,18 @@ def fcn_googlenet(source=None, num_classes=21, width=1.0, dropout=None, loss=Non
     return n.to_proto()
 
 
-def fcn_siftflow(source=None, stride=32, num_classes=(33, 3), width=1.0, dropout=None, loss=None):
-    """SIFT Flow's two-headed FCN-VGG16: a semantic head (_sem, loss `loss`) and a geometric head (_geo, loss_geo)."""
+def fcn_siftflow(source=None, stride=32, num_classes=(33, 3), width=1.0, dropout=None, loss=None,
+                 upsampling='frozen'):
+    """SIFT Flow's two-headed FCN-VGG16: a semantic head (_sem, loss `loss`) and a geometric head (_geo, loss_geo).
+    `upsampling` as for fcn_vgg16."""
     source = source or input_data()
     n = NetSpec()
     tops = source.build(n)
     taps = trunks.vgg16(n, tops[0], width=width, dropout_layers=_want(dropout, source))
     for suffix, classes, label, loss_name in (('_sem', num_classes[0], 'sem', 'loss'),
                                               ('_geo', num_classes[1], 'geo', 'loss_geo')):
-        score = fcn_head(n, taps['fc7'], taps, tops[0], stride, classes, suffix=suffix, score_name='score' + suffix)
+        score = fcn_head(n, taps['fc7'], taps, tops[0], stride, classes, suffix=suffix, score_name='score' + suffix,
+                         upsampling=upsampling)
         if _want(loss, source):
             softmax_loss(n, loss_name, score, n[label])
     return n.to_proto()

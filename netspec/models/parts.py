@@ -12,6 +12,14 @@ LEARN = (dict(lr_mult=1, decay_mult=1), dict(lr_mult=2, decay_mult=0))
 FROZEN = (dict(lr_mult=0), dict(lr_mult=0))
 # the upsampling deconvolutions: one spec, lr 0 (bilinear, fixed)
 UPSAMPLE = (dict(lr_mult=0),)
+# an upsampling deconvolution that learns (the paper's intermediate upsampling, bilinear-initialized by surgery)
+UPSAMPLE_LEARNED = (dict(lr_mult=1, decay_mult=1),)
+#: upsampling='frozen': every deconvolution fixed (the reference); 'learned': the intermediate ones (upscore2,
+#: upscore_pool4, ...) learn and only the final one stays fixed (the paper, CVPR 2015 sec. 4.2 / 4.3)
+UPSAMPLING = ('frozen', 'learned')
+#: the output strides fcn_head makes, and the trunk tap fused at each stride below 32 (FCN-16s ... FCN-2s)
+STRIDES = (32, 16, 8, 4, 2)
+SKIP_LEVELS = {16: 'pool4', 8: 'pool3', 4: 'pool2', 2: 'pool1'}
 
 VOC_MEAN = (104.00699, 116.66877, 122.67892)
 
@@ -126,11 +134,13 @@ def pascalcontext_data(split, root='../../data'):
 
 # Layers
 
-def conv_relu(n, name, relu_name, bottom, nout, ks=3, stride=1, pad=1, group=None, param=LEARN):
+def conv_relu(n, name, relu_name, bottom, nout, ks=3, stride=1, pad=1, group=None, param=LEARN, dilation=None):
     """Convolution + in-place ReLU, named `name` / `relu_name` on n; returns the (in-place) top."""
     kw = dict(kernel_size=ks, stride=stride, num_output=nout, pad=pad)
     if group is not None:
         kw['group'] = group
+    if dilation is not None:
+        kw['dilation'] = dilation
     if param is not None:
         kw['param'] = params_list(param)
     n[name] = L.Convolution(bottom, **kw)
@@ -160,11 +170,12 @@ def score(n, name, bottom, num_classes, param=LEARN):
     return n[name]
 
 
-def upsample(n, name, bottom, num_classes, ks, stride):
-    """A fixed (lr 0), bias-free, group-1 Deconvolution: FCN's upsampling layer."""
+def upsample(n, name, bottom, num_classes, ks, stride, learn=False):
+    """A bias-free, group-1 Deconvolution: FCN's upsampling layer, fixed (lr 0) or, with `learn`, learning
+    (lr 1, decay 1). Either way its weights come from surgery.interp (bilinear on the channel diagonal)."""
     n[name] = L.Deconvolution(bottom, convolution_param=dict(num_output=num_classes, kernel_size=ks, stride=stride,
                                                              bias_term=False),
-                              param=params_list(UPSAMPLE))
+                              param=params_list(UPSAMPLE_LEARNED if learn else UPSAMPLE))
     return n[name]
 
 
@@ -176,30 +187,64 @@ def fuse(n, name, a, b, coeff=None):
     return n[name]
 
 
-def softmax_loss(n, name, score_top, label, normalize=False):
-    n[name] = L.SoftmaxWithLoss(score_top, label, loss_param=dict(normalize=normalize, ignore_label=255))
+#: the Python module of the loss alternatives (datalayers.loss_layers; the runtime finds it in that package)
+LOSS_LAYERS = 'loss_layers'
+
+
+def softmax_loss(n, name, score_top, label, normalize=False, keep=1.0, class_weights=None, cell=1):
+    """The FCN loss: SoftmaxWithLoss ignoring 255, summed (normalize false) or normalized.
+
+    The paper's alternatives (datalayers.loss_layers), off by default: keep < 1 samples the loss (a
+    LossSamplingLayer '<name>_sampled' drops each `cell` x `cell` label cell with probability 1 - keep, in the
+    TRAIN phase); class_weights (one per class) makes the loss a ClassWeightedSoftmaxLossLayer (loss_weight 1).
+    """
+    if not 0 < keep <= 1:
+        raise ValueError(f'loss sampling: keep must be in (0, 1], not {keep!r}')
+    if keep != 1:
+        sampling = {'keep': float(keep), 'ignore_label': 255}
+        if cell != 1:
+            sampling['cell'] = int(cell)
+        n[name + '_sampled'] = L.Python(label, module=LOSS_LAYERS, layer='LossSamplingLayer',
+                                        param_str=repr(sampling))
+        label = n[name + '_sampled']
+    if class_weights is not None:
+        weights = {'class_weights': [float(w) for w in class_weights], 'ignore_label': 255, 'normalize': normalize}
+        n[name] = L.Python(score_top, label, module=LOSS_LAYERS, layer='ClassWeightedSoftmaxLossLayer',
+                           param_str=repr(weights), loss_weight=1)
+    else:
+        n[name] = L.SoftmaxWithLoss(score_top, label, loss_param=dict(normalize=normalize, ignore_label=255))
     return n[name]
 
 
 def fcn_head(n, fc7, skips, reference, stride, num_classes, suffix='', final_ks=None, scales=None,
-             score_name='score'):
-    """The score / upsample / crop / fuse head of FCN-32s, -16s and -8s (crop offsets from netspec.crop).
+             score_name='score', upsampling='frozen', trunk_stride=32):
+    """The score / upsample / crop / fuse head of FCN-32s, -16s, -8s, -4s and -2s (crop offsets from netspec.crop).
 
-    `skips` maps 'pool4' / 'pool3' to those trunk tops (needed for strides 16 / 8); `scales` (at-once) maps them to
-    the constant of a fixed Scale layer put in front of their score layer. Names follow the reference:
-    score_fr, upscore, upscore2, score_pool4, score_pool4c, fuse_pool4, upscore16, upscore_pool4, score_pool3,
-    score_pool3c, fuse_pool3, upscore8, score, each with `suffix` inserted before the crop's 'c'.
-    Returns the final score top (cropped to `reference`).
+    `stride` is the output stride; `trunk_stride` that of `fc7` (32; 16 for a trunk with pool5 stride 1). Each
+    halving of the stride below trunk_stride fuses one trunk tap (SKIP_LEVELS: pool4 at 16, pool3 at 8, pool2 at 4,
+    pool1 at 2), so `skips` maps those names to trunk tops; `scales` (at-once) maps them to the constant of a fixed
+    Scale layer put in front of their score layer. `upsampling` (UPSAMPLING): 'frozen' keeps every deconvolution
+    at lr 0 (the reference), 'learned' lets the intermediate 2x ones learn and keeps the final one fixed (the
+    paper). Names follow the reference: score_fr, upscore, upscore2, score_pool4, score_pool4c, fuse_pool4,
+    upscore16, upscore_pool4, score_pool3, score_pool3c, fuse_pool3, upscore8, ... upscore4; FCN-2s ends in
+    upscore_pool1 (its final upsampling is 2x, like the intermediate ones, and 'upscore2' is taken), then score;
+    each with `suffix` inserted before the crop's 'c'. Returns the final score top (cropped to `reference`).
     """
-    if stride not in (32, 16, 8):
-        raise ValueError(f'FCN stride must be 32, 16 or 8, not {stride}')
+    if stride not in STRIDES:
+        raise ValueError(f'FCN stride must be 32, 16, 8, 4 or 2, not {stride}')
+    if trunk_stride not in STRIDES or trunk_stride < stride:
+        raise ValueError(f'FCN stride {stride} cannot be made from a trunk of stride {trunk_stride} '
+                         f'(the head only upsamples)')
+    if upsampling not in UPSAMPLING:
+        raise ValueError(f'upsampling must be one of {UPSAMPLING}, not {upsampling!r}')
+    learn = upsampling == 'learned'
     s = suffix
     top = score(n, 'score_fr' + s, fc7, num_classes)
-    if stride == 32:
-        up = upsample(n, 'upscore' + s, top, num_classes, final_ks or 64, 32)
+    if stride == trunk_stride:
+        up = upsample(n, 'upscore' + s, top, num_classes, final_ks or 2 * stride, stride)
     else:
-        up = upsample(n, 'upscore2' + s, top, num_classes, 4, 2)
-        levels = ['pool4'] if stride == 16 else ['pool4', 'pool3']
+        up = upsample(n, 'upscore2' + s, top, num_classes, 4, 2, learn=learn)
+        levels = [SKIP_LEVELS[t] for t in STRIDES if stride <= t < trunk_stride]
         for i, level in enumerate(levels):
             feat = skips[level]
             if scales and level in scales:
@@ -210,9 +255,9 @@ def fcn_head(n, fc7, skips, reference, stride, num_classes, suffix='', final_ks=
             n['score_' + level + s + 'c'] = crop(sc, up)
             fused = fuse(n, 'fuse_' + level + s, up, n['score_' + level + s + 'c'])
             if i == len(levels) - 1:
-                final = 'upscore16' if stride == 16 else 'upscore8'
+                final = 'upscore_' + level if stride == 2 else f'upscore{stride}'
                 up = upsample(n, final + s, fused, num_classes, final_ks or 2 * stride, stride)
             else:
-                up = upsample(n, 'upscore_' + level + s, fused, num_classes, 4, 2)
+                up = upsample(n, 'upscore_' + level + s, fused, num_classes, 4, 2, learn=learn)
     n[score_name] = crop(up, reference)
     return n[score_name]

@@ -10,12 +10,17 @@ from .parts import LEARN, conv_relu, dropout, max_pool, scaled
 VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 
 
-def vgg16(n, data, width=1.0, suffix='', dropout_layers=True, param=LEARN, first_conv='conv1_1', fc=4096):
+def vgg16(n, data, width=1.0, suffix='', dropout_layers=True, param=LEARN, first_conv='conv1_1', fc=4096,
+          pool5_stride=2):
     """VGG16 with fc6 (7x7) and fc7 (1x1) as convolutions; conv1_1 pad 100 (FACTS.md "Architecture facts").
 
     `suffix` is appended to every layer name (late-fusion streams: conv1_1color ...); `first_conv` renames the first
-    convolution (nyud color-d's conv1_1_bgrd) without touching its ReLU's name.
+    convolution (nyud color-d's conv1_1_bgrd) without touching its ReLU's name. pool5_stride=1 is the paper's
+    "decreased subsampling" (CVPR 2015 sec. 4.2): pool5 keeps its 2x2 window at stride 1 and fc6 is dilated by 2
+    (the 7x7 filter rarefied to 13x13, same weights, same receptive field), so fc7 has stride 16, not 32.
     """
+    if pool5_stride not in (1, 2):
+        raise ValueError(f'pool5_stride must be 2 (VGG16) or 1 (decreased subsampling), not {pool5_stride!r}')
     s = suffix
     top = data
     taps = {}
@@ -26,9 +31,10 @@ def vgg16(n, data, width=1.0, suffix='', dropout_layers=True, param=LEARN, first
                 name = first_conv + s
             top = conv_relu(n, name, f'relu{b}_{i}{s}', top, scaled(channels, width),
                             pad=100 if (b, i) == (1, 1) else 1, param=param)
-        top = max_pool(n, f'pool{b}{s}', top)
+        top = max_pool(n, f'pool{b}{s}', top, stride=pool5_stride if b == 5 else 2)
         taps[f'pool{b}'] = top
-    top = conv_relu(n, 'fc6' + s, 'relu6' + s, top, scaled(fc, width), ks=7, pad=0, param=param)
+    top = conv_relu(n, 'fc6' + s, 'relu6' + s, top, scaled(fc, width), ks=7, pad=0, param=param,
+                    dilation=2 if pool5_stride == 1 else None)
     if dropout_layers:
         top = dropout(n, 'drop6' + s, top)
     top = conv_relu(n, 'fc7' + s, 'relu7' + s, top, scaled(fc, width), ks=1, pad=0, param=param)
