@@ -68,12 +68,14 @@ class Net(nn.Module):
         device = torch.device(device)
         if memory_format not in ('auto', 'channels_last', 'contiguous'):
             raise ValueError(f"memory_format must be 'auto', 'channels_last' or 'contiguous', not {memory_format!r}")
-        # 'auto': channels_last for CPU nets that only run forward (TEST phase, no force_backward): it speeds up
-        # torch's CPU convolutions ~2x, while their backward is ~2x slower in that layout, so TRAIN stays NCHW.
+        # 'auto' on the CPU: channels_last throughout for nets that only run forward (TEST phase, no force_backward);
+        # nets that record gradients keep NCHW blobs and parameters and let each convolution pick its layout
+        # (layers.conv.compute_layout: channels_last on large maps, where its backward is faster too).
+        forward_only = self.phase != TRAIN and not self.net_param.force_backward
         channels_last = memory_format == 'channels_last' or (
-            memory_format == 'auto' and device.type == 'cpu' and self.phase != TRAIN
-            and not self.net_param.force_backward)
+            memory_format == 'auto' and device.type == 'cpu' and forward_only)
         self._ctx = _Context(self.phase, device, torch.float32, self.net_param.force_backward, channels_last)
+        self._ctx.mixed_layout = memory_format == 'auto' and device.type == 'cpu' and not forward_only
         self._build()
         self._blob_values = [None] * len(self._blob_names)
         self._loss_values = []
