@@ -15,6 +15,7 @@ from netspec import read_net
 from .layers import layer_class
 from .layers.base import LayerError
 from .layers.data import Input
+from . import precision as precision_mod
 from .phase import TRAIN, phase_of
 from .state import filter_net, make_state, upgrade_net
 
@@ -55,7 +56,8 @@ def _legacy_match(src, dst):
 class Net(nn.Module):
     """A Caffe net in PyTorch; see the package docstring and HELPERS' contract."""
 
-    def __init__(self, proto, weights=None, phase='test', device='cpu', stages=(), level=0, memory_format='auto'):
+    def __init__(self, proto, weights=None, phase='test', device='cpu', stages=(), level=0, memory_format='auto',
+                 precision='fp32'):
         super().__init__()
         src = proto if isinstance(proto, (str, os.PathLike)) and '\n' not in str(proto) else '<net>'
         where = str(src) if src != '<net>' else (getattr(proto, 'name', '') or '<net>')
@@ -80,6 +82,7 @@ class Net(nn.Module):
         self._blob_values = [None] * len(self._blob_names)
         self._loss_values = []
         self.record_graph = False     # set True to get gradients from a TEST net (TRAIN nets always record)
+        self.precision = precision_mod.check(precision)    # 'fp32' (Caffe's arithmetic) or a fast mode
         if weights is not None:
             self.copy_from(weights)
 
@@ -231,10 +234,16 @@ class Net(nn.Module):
         blobs = [None] * len(self._blob_names)
         i = 0
         try:
-            for i, (fn, bs, ts, _, _) in enumerate(self._plan):
-                outs = fn(*[blobs[b] for b in bs])
-                for t, o in zip(ts, outs):
-                    blobs[t] = o
+            with precision_mod.context(self.precision, self._ctx.device):
+                for i, (fn, bs, ts, _, _) in enumerate(self._plan):
+                    outs = fn(*[blobs[b] for b in bs])
+                    for t, o in zip(ts, outs):
+                        blobs[t] = o
+            if self.precision == 'bf16':     # the outputs in float32, as callers (and numpy) expect
+                for n in self._output_names:
+                    v = blobs[self._slots[n]]
+                    if v is not None and v.is_floating_point() and v.dtype != torch.float32:
+                        blobs[self._slots[n]] = v.float()
         except LayerError:
             raise
         except Exception as e:
@@ -260,7 +269,8 @@ class Net(nn.Module):
             for layer, _ in self._input_layers:
                 for v in layer.values:
                     v.grad = None
-            torch.autograd.backward(tensors, grads)
+            with precision_mod.context(self.precision, self._ctx.device, forward=False):
+                torch.autograd.backward(tensors, grads)
         self._loss_values = []
 
     @property

@@ -174,6 +174,7 @@ class _FrozenWeightConv(torch.autograd.Function):
     def backward(ctx, g):
         (w,) = ctx.saved_tensors
         transposed, stride, pad, dilation, groups, size = ctx.geometry
+        w = w.to(g.dtype)      # (a bfloat16 top diff after an autocast forward)
         gx = gb = None
         if ctx.needs_input_grad[0]:
             if transposed:
@@ -194,7 +195,7 @@ CHANNELS_LAST_MIN_POSITIONS = 128 * 128
 
 
 def compute_layout(ctx, out_positions):
-    """The memory format a convolution converts its bottom to before computing, or None to keep the bottom's own."""
+    """The memory format a convolution converts a CPU bottom to before computing, or None to keep the bottom's own."""
     if getattr(ctx, 'mixed_layout', False):
         return torch.channels_last if out_positions >= CHANNELS_LAST_MIN_POSITIONS else torch.contiguous_format
     return None
@@ -210,7 +211,7 @@ class Convolution(_ConvBase):
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)
-        simple = self.nsp == 2 and self.group == 1 and ctx.device.type == 'cpu'
+        simple = self.nsp == 2 and self.group == 1       # (the matrix-product paths serve CPU bottoms only)
         self._one = simple and self.kernel == (1, 1) and self.stride == (1, 1) and self.pad == (0, 0) \
             and self.dilation == (1, 1)
         self._big = simple and min(self.kernel) >= 5
@@ -221,13 +222,15 @@ class Convolution(_ConvBase):
 
     def _one_bottom(self, x):
         w, b, s, p, d, g = self.weight, self.bias, self.stride, self.pad, self.dilation, self.group
-        if self._big and math.prod(_out_size(v, k, ss, pp, dd) for v, k, ss, pp, dd in
-                                   zip(x.shape[2:], self.kernel, s, p, d)) <= 1024:
+        cpu = x.device.type == 'cpu'
+        small_map = math.prod(_out_size(v, k, ss, pp, dd) for v, k, ss, pp, dd in
+                              zip(x.shape[2:], self.kernel, s, p, d)) <= 1024
+        if self._big and cpu and small_map and not torch.is_autocast_enabled('cpu'):
             return _Im2colConv.apply(x, w, b, s, p, d)
-        if self.layout is not None:
+        if self.layout is not None and cpu:
             x = x.contiguous(memory_format=self.layout)
         if not torch.is_grad_enabled():
-            return _matmul_1x1(x, w, b) if self._one else self._fn(x, w, b, s, p, d, g)
+            return _matmul_1x1(x, w, b) if self._one and cpu else self._fn(x, w, b, s, p, d, g)
         if self.nsp == 2 and not w.requires_grad:
             return _FrozenWeightConv.apply(x, w, b, False, s, p, d, g)
         return self._fn(x, w, b, s, p, d, g)
