@@ -239,7 +239,7 @@ _RSS_SNIPPET = r'''
 import sys, torch
 from runtime import bench
 torch.set_num_threads(int(sys.argv[2]))
-net, feed = bench.training_net(int(sys.argv[1]))
+net, feed = bench.training_net(int(sys.argv[1]), width=float(sys.argv[3]))
 def status(key):
     for line in open('/proc/self/status'):
         if line.startswith(key + ':'):
@@ -252,16 +252,15 @@ print('RSS_KB', before, status('VmHWM'))
 '''
 
 
-def iteration_peak_rss(size=500, threads=1):
+def iteration_peak_rss(size=500, threads=1, width=1.0):
     """(RSS after building the net, peak RSS during one training iteration) in bytes, measured in a fresh Linux
     process (the difference is what one forward + backward holds at its peak on top of the parameters)."""
-    import os
     import subprocess
     import sys
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
-    res = subprocess.run([sys.executable, '-c', _RSS_SNIPPET, str(size), str(threads)], capture_output=True,
-                         text=True, env=env)
+    res = subprocess.run([sys.executable, '-c', _RSS_SNIPPET, str(size), str(threads), str(width)],
+                         capture_output=True, text=True, env=env)
     for line in res.stdout.splitlines():
         if line.startswith('RSS_KB '):
             before, after = (int(v) * 1024 for v in line.split()[1:])
@@ -269,11 +268,11 @@ def iteration_peak_rss(size=500, threads=1):
     raise RuntimeError(f'the RSS measurement failed (exit {res.returncode}): {res.stderr[-2000:]}')
 
 
-def training_net(size=500, device='cpu', precision='fp32', memory_format='auto', seed=0):
-    """Full-width FCN-8s (voc-fcn8s train net, its data layers replaced by inputs) with fill_like_fcn weights, and a
-    seeded input image and label: (net, feed)."""
+def training_net(size=500, device='cpu', precision='fp32', memory_format='auto', seed=0, width=1.0):
+    """FCN-8s (voc-fcn8s train net, its data layers replaced by inputs; `width` scales the channels) with
+    fill_like_fcn weights, and a seeded input image and label: (net, feed)."""
     from netspec.models import make_folder
-    folder = make_folder('voc-fcn8s')
+    folder = make_folder('voc-fcn8s', width=width)
     shapes = {'data': (1, 3, size, size), 'label': (1, 1, size, size)}
     torch.manual_seed(seed)
     net = Net(with_inputs(folder['train.prototxt'], shapes), phase='train', device=device, precision=precision,
@@ -291,13 +290,13 @@ def _feed(shapes, seed):
 
 
 def run(size=500, repeat=2, seed=0, log=print, device='cpu', precision='fp32', memory_format='auto',
-        profile=False, memory=True):
+        profile=False, memory=True, width=1.0):
     """Time the runtime and the hand-written module, forward (TEST, no gradient) and forward+backward (TRAIN), with
     the large-GEMM peak measured before, between and after (the best counts: on a shared machine the ratios are
     then conservative). Optionally a per-layer profile (layer_times) and memory figures. Returns a dict."""
     from netspec.models import make_folder
     torch.manual_seed(seed)
-    folder = make_folder('voc-fcn8s')
+    folder = make_folder('voc-fcn8s', width=width)
     shapes = {'data': (1, 3, size, size), 'label': (1, 1, size, size)}
     results = {'device': str(device), 'precision': precision, 'threads': torch.get_num_threads()}
     peaks = [gemm_peak(device=device)]
@@ -329,7 +328,7 @@ def run(size=500, repeat=2, seed=0, log=print, device='cpu', precision='fp32', m
     del test_net, hand, out, ref
     peaks.append(gemm_peak(device=device))
 
-    train_net, feed = training_net(size, device, precision, memory_format, seed)
+    train_net, feed = training_net(size, device, precision, memory_format, seed, width)
     hand = _in_precision(HandFCN8s(train_net), precision, device)
     train_net.forward(**feed)
     xd, xl = train_net.blobs['data'], train_net.blobs['label']
@@ -353,7 +352,7 @@ def run(size=500, repeat=2, seed=0, log=print, device='cpu', precision='fp32', m
     if profile:
         results['train_profile'] = layer_times(train_net, feed, backward=True, repeat=repeat, device=device)
     if memory:
-        results['memory'] = memory_figures(train_net, feed, size, device)
+        results['memory'] = memory_figures(train_net, feed, size, device, width)
     peaks.append(gemm_peak(device=device))
     results['peaks_gflops'] = peaks
     results['peak_gflops'] = max(peaks)      # the machine may be shared: the best measurement
@@ -375,7 +374,7 @@ def conv_flops_of(layers, backward=False):
     return sum(f + (b if backward else 0) for f, b in layers.values())
 
 
-def memory_figures(net, feed, size, device='cpu'):
+def memory_figures(net, feed, size, device='cpu', width=1.0):
     """Memory of one training iteration: bytes saved for backward (by layer), bytes of the blobs, of the parameters
     and their gradients; on CUDA the peak allocated during forward + backward, on the CPU the peak RSS growth of an
     iteration in a fresh process."""
@@ -395,7 +394,7 @@ def memory_figures(net, feed, size, device='cpu'):
         figures['cuda_peak_allocated'] = torch.cuda.max_memory_allocated(device)
         figures['cuda_allocated_before'] = base
     elif torch.device(device).type == 'cpu' and os.path.exists('/proc/self/clear_refs'):
-        before, after = iteration_peak_rss(size, threads=1)
+        before, after = iteration_peak_rss(size, threads=1, width=width)
         figures['rss_after_build'], figures['rss_peak_iteration'] = before, after
     return figures
 

@@ -11,6 +11,7 @@ from netspec import parse_text
 from runtime import Net
 
 from conftest import GOLDEN
+from devices import DEVICES
 from golden_compare import close
 
 FIXTURES = GOLDEN / 'runtime'
@@ -18,7 +19,6 @@ _spec = importlib.util.spec_from_file_location('make_runtime', GOLDEN / 'make_ru
 mk = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(mk)
 
-DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
 FWD, GRAD = 1e-5, 1e-4
 
 pytestmark = pytest.mark.oracle
