@@ -5,7 +5,6 @@ import importlib.util
 
 import numpy as np
 import pytest
-import torch
 
 from netspec import parse_text
 from runtime import Net
