@@ -233,6 +233,10 @@ class Convolution(_ConvBase):
             return _matmul_1x1(x, w, b) if self._one and cpu else self._fn(x, w, b, s, p, d, g)
         if self.nsp == 2 and not w.requires_grad:
             return _FrozenWeightConv.apply(x, w, b, False, s, p, d, g)
+        if cpu and b is not None and b.requires_grad and x.is_contiguous(memory_format=torch.channels_last):
+            # the bias added on its own: its diff is then a plain sum over positions (torch's channels_last
+            # convolution backward sums it 5x slower than the weight diff takes for VGG's conv1_1)
+            return self._fn(x, w, None, s, p, d, g).add_(b.reshape((1, -1) + (1,) * self.nsp))
         return self._fn(x, w, b, s, p, d, g)
 
     def forward(self, *bottoms):
