@@ -135,12 +135,15 @@ def _time(fn, repeat, device='cpu'):
 def fill_like_fcn(net, seed=0):
     """Weights as a trained FCN has them in shape: small random values, and bilinear kernels on the diagonal of the
     frozen upsampling layers (weights.surgery.interp), so the runtime takes the paths it takes in FCN training."""
-    from weights.surgery import interp
+    from weights.surgery import deconv_layers, interp
     gen = torch.Generator().manual_seed(seed)
+    frozen = set(deconv_layers(net))      # zero (Caffe's default filler) before interp writes their diagonal
     with torch.no_grad():
-        for ps in net.params.values():
+        for name, ps in net.params.items():
             for p in ps:
-                if p.device.type == 'cpu':
+                if name in frozen:
+                    p.zero_()
+                elif p.device.type == 'cpu':
                     p.normal_(0, 0.01, generator=gen)        # in place: no temporary as large as fc6
                 else:
                     p.copy_(torch.randn(p.shape, generator=gen) * 0.01)
