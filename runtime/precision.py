@@ -71,3 +71,11 @@ def context(precision, device, forward=True):
     if precision == 'bf16' and forward and device.type in ('cuda', 'cpu'):
         stack.enter_context(torch.autocast(device.type, dtype=torch.bfloat16))
     return stack
+
+
+def autocast_on_cpu():
+    """Whether CPU autocast is active (torch < 2.4 spells it is_autocast_cpu_enabled)."""
+    try:
+        return torch.is_autocast_enabled('cpu')
+    except TypeError:
+        return torch.is_autocast_cpu_enabled()

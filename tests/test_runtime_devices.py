@@ -143,7 +143,7 @@ def test_bf16_mode_autocasts_the_forward_and_keeps_outputs_loss_and_gradients_fl
     grads = {}
     for mode in ('fp32', 'bf16'):
         net = thin_net(precision=mode)
-        seen = _record_during(net, 'fc', lambda: torch.is_autocast_enabled('cpu'))
+        seen = _record_during(net, 'fc', precision.autocast_on_cpu)
         out = net.forward(**feed())
         net.backward()
         assert seen == [mode == 'bf16']

@@ -9,6 +9,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..precision import autocast_on_cpu
 from . import register
 from .base import CaffeLayer
 
@@ -225,7 +226,7 @@ class Convolution(_ConvBase):
         cpu = x.device.type == 'cpu'
         small_map = math.prod(_out_size(v, k, ss, pp, dd) for v, k, ss, pp, dd in
                               zip(x.shape[2:], self.kernel, s, p, d)) <= 1024
-        if self._big and cpu and small_map and not torch.is_autocast_enabled('cpu'):
+        if self._big and cpu and small_map and not autocast_on_cpu():
             return _Im2colConv.apply(x, w, b, s, p, d)
         if self.layout is not None and cpu:
             x = x.contiguous(memory_format=self.layout)
