@@ -153,7 +153,7 @@ def bench(device, tiny, out):
     for precision, layout in variants[::2] if tiny else variants:
         memory = not (tiny and runs)        # tiny: the memory figures once (they start a process on the CPU)
         r = rb.run(size=size, repeat=repeat, device=device, precision=precision, width=width, memory=memory,
-                   memory_format=layout, log=lambda *a: None)
+                   memory_format=layout, gemm_n=256 if tiny else 2048, log=lambda *a: None)
         key = precision if layout == 'auto' else f'{precision}_{layout}'
         fl = r['flops']
         runs[key] = {

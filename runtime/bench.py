@@ -293,7 +293,7 @@ def _feed(shapes, seed):
 
 
 def run(size=500, repeat=2, seed=0, log=print, device='cpu', precision='fp32', memory_format='auto',
-        profile=False, memory=True, width=1.0):
+        profile=False, memory=True, width=1.0, gemm_n=2048):
     """Time the runtime and the hand-written module, forward (TEST, no gradient) and forward+backward (TRAIN), with
     the large-GEMM peak measured before, between and after (the best counts: on a shared machine the ratios are
     then conservative). Optionally a per-layer profile (layer_times) and memory figures. Returns a dict."""
@@ -302,7 +302,7 @@ def run(size=500, repeat=2, seed=0, log=print, device='cpu', precision='fp32', m
     folder = make_folder('voc-fcn8s', width=width)
     shapes = {'data': (1, 3, size, size), 'label': (1, 1, size, size)}
     results = {'device': str(device), 'precision': precision, 'threads': torch.get_num_threads()}
-    peaks = [gemm_peak(device=device)]
+    peaks = [gemm_peak(gemm_n, device=device)]
 
     test_net = Net(folder['deploy.prototxt'], phase='test', device=device, precision=precision,
                    memory_format=memory_format)
@@ -329,7 +329,7 @@ def run(size=500, repeat=2, seed=0, log=print, device='cpu', precision='fp32', m
             results['forward_profile'] = layer_times(test_net, {'data': data}, backward=False, repeat=repeat,
                                                      device=device)
     del test_net, hand, out, ref
-    peaks.append(gemm_peak(device=device))
+    peaks.append(gemm_peak(gemm_n, device=device))
 
     train_net, feed = training_net(size, device, precision, memory_format, seed, width)
     hand = _in_precision(HandFCN8s(train_net), precision, device)
@@ -356,7 +356,7 @@ def run(size=500, repeat=2, seed=0, log=print, device='cpu', precision='fp32', m
         results['train_profile'] = layer_times(train_net, feed, backward=True, repeat=repeat, device=device)
     if memory:
         results['memory'] = memory_figures(train_net, feed, size, device, width)
-    peaks.append(gemm_peak(device=device))
+    peaks.append(gemm_peak(gemm_n, device=device))
     results['peaks_gflops'] = peaks
     results['peak_gflops'] = max(peaks)      # the machine may be shared: the best measurement
     results['flops'] = (conv_flops_of(results['forward_layers']), conv_flops_of(results['train_layers'], True))
