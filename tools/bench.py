@@ -55,6 +55,7 @@ def main(argv=None):
     ap.add_argument('--precision', default='fp32', choices=('fp32', 'tf32', 'bf16'),
                     help="fp32: Caffe's arithmetic (default); tf32/bf16: the opt-in fast modes (runtime.precision)")
     ap.add_argument('--memory-format', default='auto', choices=('auto', 'channels_last', 'contiguous'))
+    ap.add_argument('--width', type=float, default=1.0, help='channel width of the nets (default 1: full width)')
     ap.add_argument('--profile', action='store_true', help='also time every layer, forward and backward')
     ap.add_argument('--no-memory', action='store_true', help='skip the memory figures (they run one more iteration '
                                                               'in a fresh process on the CPU)')
@@ -64,7 +65,8 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     from runtime import bench
     r = bench.run(size=args.size, repeat=args.repeat, device=args.device, precision=args.precision,
-                  memory_format=args.memory_format, profile=args.profile, memory=not args.no_memory)
+                  memory_format=args.memory_format, profile=args.profile, memory=not args.no_memory,
+                  width=args.width)
     peak = r['peak_gflops']
     print(f'device {r["device"]}, precision {r["precision"]}, threads {r["threads"]}, large-GEMM peak '
           f'{peak:.1f} GFLOP/s (best of {", ".join(f"{p:.0f}" for p in r["peaks_gflops"])})')
