@@ -100,7 +100,6 @@ def main(argv=None):
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(r, f, indent=1, default=str)
-    return r
 
 
 if __name__ == '__main__':
