@@ -82,7 +82,7 @@ class Net(nn.Module):
         self._blob_values = [None] * len(self._blob_names)
         self._loss_values = []
         self.record_graph = False     # set True to get gradients from a TEST net (TRAIN nets always record)
-        self.precision = precision_mod.check(precision)    # 'fp32' (Caffe's arithmetic) or a fast mode
+        self.precision = precision
         if weights is not None:
             self.copy_from(weights)
 
@@ -204,6 +204,16 @@ class Net(nn.Module):
     @property
     def device(self):
         return self._ctx.device
+
+    @property
+    def precision(self):
+        """'fp32' (Caffe's float32 arithmetic, the default) or an opt-in fast mode, 'tf32' or 'bf16'
+        (runtime.precision); may be changed between forwards."""
+        return self._precision
+
+    @precision.setter
+    def precision(self, value):
+        self._precision = precision_mod.check(value)
 
     def set_input(self, name, value):
         """Give an Input blob its value (kept until the next one, as a pycaffe blob keeps its data)."""

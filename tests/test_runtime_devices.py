@@ -160,6 +160,11 @@ def test_default_precision_is_exact_float32_and_unknown_ones_are_refused():
     assert thin_net().precision == 'fp32'
     with pytest.raises(ValueError, match="precision must be one of fp32, tf32, bf16, not 'fp16'"):
         thin_net(precision='fp16')
+    net = thin_net()
+    net.precision = 'bf16'
+    assert net.precision == 'bf16'
+    with pytest.raises(ValueError, match='precision must be one of'):
+        net.precision = 'half'
 
 
 # -------------------------------------------------------------------------------------------------------- memory
