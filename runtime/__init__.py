@@ -6,7 +6,7 @@
 
 `import runtime as caffe` also serves Caffe Python layers (`class X(caffe.Layer)`).
 
-Net(proto, weights=None, phase='test', device='cpu', stages=(), level=0, memory_format='auto')
+Net(proto, weights=None, phase='test', device='cpu', stages=(), level=0, memory_format='auto', precision='fp32')
   proto: a prototxt path or text, or a NetParameter (V1 `layers` and legacy `input` fields are upgraded);
   the layers kept follow Caffe's include/exclude rules for the phase, stages and level.
   .forward(**inputs) -> {output blob: tensor}   Input blobs keep their last value (also .set_input(name, value))
@@ -16,7 +16,10 @@ Net(proto, weights=None, phase='test', device='cpu', stages=(), level=0, memory_
   .load_arrays(arrays), .to_arrays(), .copy_from(path), .save(path), .loss(), .inputs, .outputs, .net_param,
   .layers / .layer_dict  the layer modules (each has .lp, its LayerParameter, and .blobs)
 Only TRAIN nets (or force_backward nets, or net.record_graph = True) record gradients. memory_format 'auto' uses
-channels_last for forward-only CPU nets (faster there); device='meta' builds and runs shapes only.
+channels_last for forward-only CPU nets and, in nets that record gradients, for the CPU convolutions of large maps
+(faster there; blobs and parameters stay NCHW); device='meta' builds and runs shapes only. precision 'fp32' is
+Caffe's float32 arithmetic (TF32 off on CUDA while the net runs); 'tf32' and 'bf16' are opt-in fast modes
+(runtime.precision). Parameters with lr_mult 0 get no gradient and keep no activation for backward.
 
 Known differences from Caffe: random streams (Dropout masks, random fillers) are torch's; an in-place ReLU followed
 by another in-place layer on the same blob takes its backward mask from its own output (Caffe reads the overwritten

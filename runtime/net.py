@@ -16,6 +16,7 @@ from weights import read_weights, write_weights
 from .layers import layer_class
 from .layers.base import LayerError
 from .layers.data import Input
+from . import precision as precision_mod
 from .phase import TRAIN, phase_of
 from .state import filter_net, make_state, upgrade_net
 
@@ -56,7 +57,8 @@ def _legacy_match(src, dst):
 class Net(nn.Module):
     """A Caffe net in PyTorch; see the package docstring and HELPERS' contract."""
 
-    def __init__(self, proto, weights=None, phase='test', device='cpu', stages=(), level=0, memory_format='auto'):
+    def __init__(self, proto, weights=None, phase='test', device='cpu', stages=(), level=0, memory_format='auto',
+                 precision='fp32'):
         super().__init__()
         src = proto if isinstance(proto, (str, os.PathLike)) and '\n' not in str(proto) else '<net>'
         where = str(src) if src != '<net>' else (getattr(proto, 'name', '') or '<net>')
@@ -69,16 +71,19 @@ class Net(nn.Module):
         device = torch.device(device)
         if memory_format not in ('auto', 'channels_last', 'contiguous'):
             raise ValueError(f"memory_format must be 'auto', 'channels_last' or 'contiguous', not {memory_format!r}")
-        # 'auto': channels_last for CPU nets that only run forward (TEST phase, no force_backward): it speeds up
-        # torch's CPU convolutions ~2x, while their backward is ~2x slower in that layout, so TRAIN stays NCHW.
+        # 'auto' on the CPU: channels_last throughout for nets that only run forward (TEST phase, no force_backward);
+        # nets that record gradients keep NCHW blobs and parameters and let each convolution pick its layout
+        # (layers.conv.compute_layout: channels_last on large maps, where its backward is faster too).
+        forward_only = self.phase != TRAIN and not self.net_param.force_backward
         channels_last = memory_format == 'channels_last' or (
-            memory_format == 'auto' and device.type == 'cpu' and self.phase != TRAIN
-            and not self.net_param.force_backward)
+            memory_format == 'auto' and device.type == 'cpu' and forward_only)
         self._ctx = _Context(self.phase, device, torch.float32, self.net_param.force_backward, channels_last)
+        self._ctx.mixed_layout = memory_format == 'auto' and device.type == 'cpu' and not forward_only
         self._build()
         self._blob_values = [None] * len(self._blob_names)
         self._loss_values = []
         self.record_graph = False     # set True to get gradients from a TEST net (TRAIN nets always record)
+        self.precision = precision
         if weights is not None:
             self.copy_from(weights)
 
@@ -201,6 +206,16 @@ class Net(nn.Module):
     def device(self):
         return self._ctx.device
 
+    @property
+    def precision(self):
+        """'fp32' (Caffe's float32 arithmetic, the default) or an opt-in fast mode, 'tf32' or 'bf16'
+        (runtime.precision); may be changed between forwards."""
+        return self._precision
+
+    @precision.setter
+    def precision(self, value):
+        self._precision = precision_mod.check(value)
+
     def set_input(self, name, value):
         """Give an Input blob its value (kept until the next one, as a pycaffe blob keeps its data)."""
         for t, layer, i in self._inputs:
@@ -230,10 +245,16 @@ class Net(nn.Module):
         blobs = [None] * len(self._blob_names)
         i = 0
         try:
-            for i, (fn, bs, ts, _, _) in enumerate(self._plan):
-                outs = fn(*[blobs[b] for b in bs])
-                for t, o in zip(ts, outs):
-                    blobs[t] = o
+            with precision_mod.context(self.precision, self._ctx.device):
+                for i, (fn, bs, ts, _, _) in enumerate(self._plan):
+                    outs = fn(*[blobs[b] for b in bs])
+                    for t, o in zip(ts, outs):
+                        blobs[t] = o
+            if self.precision == 'bf16':     # the outputs in float32, as callers (and numpy) expect
+                for n in self._output_names:
+                    v = blobs[self._slots[n]]
+                    if v is not None and v.is_floating_point() and v.dtype != torch.float32:
+                        blobs[self._slots[n]] = v.float()
         except LayerError:
             raise
         except Exception as e:
@@ -259,7 +280,8 @@ class Net(nn.Module):
             for layer, _ in self._input_layers:
                 for v in layer.values:
                     v.grad = None
-            torch.autograd.backward(tensors, grads)
+            with precision_mod.context(self.precision, self._ctx.device, forward=False):
+                torch.autograd.backward(tensors, grads)
         self._loss_values = []
 
     @property

@@ -11,6 +11,7 @@ from netspec import parse_text
 from runtime import Net
 
 from conftest import GOLDEN
+from devices import DEVICES
 from golden_compare import close
 
 FIXTURES = GOLDEN / 'runtime'
@@ -18,7 +19,6 @@ _spec = importlib.util.spec_from_file_location('make_runtime', GOLDEN / 'make_ru
 mk = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(mk)
 
-DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
 FWD, GRAD = 1e-5, 1e-4
 
 pytestmark = pytest.mark.oracle
@@ -58,10 +58,23 @@ def _net_cases():
 @pytest.mark.parametrize('device', DEVICES)
 @pytest.mark.parametrize('folder,size', _net_cases())
 def test_thin_reference_net_matches_caffe_forward_and_backward(folder, size, device):
+    check_thin_net(folder, size, device)
+
+
+@pytest.mark.parametrize('folder', ['voc-fcn8s', 'voc-fcn-alexnet'])
+def test_thin_net_with_every_convolution_in_channels_last_matches_caffe(folder, monkeypatch):
+    """The layout a training net gives large maps (layers.conv.compute_layout), here forced on every convolution."""
+    from runtime.layers import conv
+    monkeypatch.setattr(conv, 'CHANNELS_LAST_MIN_POSITIONS', 1)
+    net = check_thin_net(folder, mk.SIZES[0], 'cpu')
+    assert net.layer_dict['conv1_1' if folder != 'voc-fcn-alexnet' else 'conv1'].layout == torch.channels_last
+
+
+def check_thin_net(folder, size, device, **kwargs):
     store = np.load(FIXTURES / f'nets_{folder}.npz')
     H, W = size
     tag = f'{H}x{W}'
-    net = Net(parse_text(str(store[f'{tag}/prototxt'])), phase='train', device=device)
+    net = Net(parse_text(str(store[f'{tag}/prototxt'])), phase='train', device=device, **kwargs)
     fill_weights(net, mk.net_weight_array)
     names = net.inputs
     inputs = mk.input_arrays({n: net.blob_shapes[n] for n in names}, mk.label_classes(net.net_param),
@@ -82,3 +95,4 @@ def test_thin_reference_net_matches_caffe_forward_and_backward(folder, size, dev
                 check_summary(store, f'{tag}/grad/{key}', p.grad.cpu().numpy(), GRAD)
             else:
                 assert p.grad is None and not p.requires_grad, f'{key}: lr_mult 0 must mean no gradient'
+    return net

@@ -13,7 +13,7 @@ from runtime.layers import UnsupportedLayerError
 from runtime.layers.base import LayerError
 from runtime.layers.python import Blob
 
-DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
+from devices import DEVICES
 
 
 def inp(name, *shape):

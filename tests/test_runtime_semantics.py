@@ -5,12 +5,12 @@ import importlib.util
 
 import numpy as np
 import pytest
-import torch
 
 from netspec import parse_text
 from runtime import Net
 
 from conftest import GOLDEN
+from devices import DEVICES
 from golden_compare import close
 
 _spec = importlib.util.spec_from_file_location('make_runtime', GOLDEN / 'make_runtime.py')
@@ -19,7 +19,6 @@ _spec.loader.exec_module(mk)
 
 STORE = np.load(GOLDEN / 'runtime' / 'semantics.npz')
 CASES = sorted({k.split('/', 1)[0] for k in STORE.files})
-DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
 FWD, GRAD = 1e-5, 1e-4
 
 pytestmark = pytest.mark.oracle

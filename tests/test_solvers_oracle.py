@@ -8,6 +8,8 @@ import pytest
 from netspec import caffe_pb2
 from solvers import LearningRate, get_solver, SGDSolver
 
+from devices import DEVICES
+
 GOLD = pathlib.Path(__file__).parent / 'golden' / 'solvers'
 RUNS = ['sgd', 'sgd_l1', 'sgd_step', 'nesterov', 'adagrad', 'rmsprop', 'adadelta', 'adam']
 pytestmark = [pytest.mark.oracle, pytest.mark.usefixtures('one_thread')]
@@ -18,8 +20,8 @@ def golden():
     return np.load(GOLD / 'solvers.npz')
 
 
-def run_oracle_recipe(name, golden, steps=10):
-    s = get_solver(GOLD / f'solver_{name}.prototxt')
+def run_oracle_recipe(name, golden, steps=10, device='cpu'):
+    s = get_solver(GOLD / f'solver_{name}.prototxt', device=device)
     init = {k: [golden[f'init/{k}/{i}'] for i in range(len(v))] for k, v in s.net.params.items()}
     s.net.load_arrays(init, source='golden init')
     for it in range(steps):
@@ -33,17 +35,19 @@ def relerr(a, b):
     return np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)
 
 
+@pytest.mark.parametrize('device', DEVICES)
 @pytest.mark.parametrize('name', RUNS)
-def test_ten_steps_give_caffes_weights_and_history(name, golden):
-    s = run_oracle_recipe(name, golden)
+def test_ten_steps_give_caffes_weights_and_history(name, golden, device):
+    s = run_oracle_recipe(name, golden, device=device)
     assert s.iter == 10
     for layer, blobs in s.net.params.items():
         for i, p in enumerate(blobs):
-            assert relerr(p.detach().numpy(), golden[f'{name}/step10/{layer}/{i}']) < 1e-5, (layer, i)
+            assert relerr(p.detach().cpu().numpy(), golden[f'{name}/step10/{layer}/{i}']) < 1e-5, (layer, i)
     n_hist = len([k for k in golden.files if k.startswith(f'{name}/history/')])
     assert len(s.history) == n_hist
     for j, h in enumerate(s.history):
-        assert relerr(h.numpy(), golden[f'{name}/history/{j}']) < 1e-5, j
+        assert h.device.type == device
+        assert relerr(h.cpu().numpy(), golden[f'{name}/history/{j}']) < 1e-5, j
     assert s.lr.current_step == int(golden[f'{name}/current_step'])
 
 

@@ -87,6 +87,8 @@ class SoftmaxWithLoss(CaffeLayer):
         outer, C, inner = count(s, 0, self.axis), s[self.axis], count(s, self.axis + 1)
         lab, valid = _labels(self, label, outer, inner, C, self.ignore)
         x3 = x.reshape(outer, C, inner)
+        if x3.dtype in (torch.float16, torch.bfloat16):     # the fast modes: the loss itself in float32
+            x3 = x3.float()
         prob = torch.softmax(x3.detach(), dim=1)
         if self.mode == _N.FULL:
             norm = float(outer * inner)

@@ -102,6 +102,8 @@ def weight_array(layer, layer_type, index, shape):
     uniform in [0.5, 1.5)."""
     rng = np.random.RandomState(_seed(f'{layer}/{index}'))
     shape = tuple(int(s) for s in shape)
+    if layer.startswith('bilinear') and index == 0:     # FCN's upsampling: a kernel per channel on the diagonal
+        return diagonal_weight(shape, rng)
     if layer_type == 'Scale':
         return rng.uniform(0.5, 1.5, shape).astype(np.float32)
     if index == 0 and len(shape) >= 2:
@@ -111,6 +113,19 @@ def weight_array(layer, layer_type, index, shape):
             fan = int(np.prod(shape[1:]))
         return (rng.randn(*shape) * np.sqrt(2.0 / max(fan, 1.0))).astype(np.float32)
     return (rng.randn(*shape) * 0.1).astype(np.float32)
+
+
+def diagonal_weight(shape, rng):
+    """A (C, C, k, k) Deconvolution weight with only w[c, c] non-zero (as surgery.interp writes bilinear kernels),
+    each diagonal kernel a bilinear profile scaled by a random factor."""
+    c, k = shape[0], shape[2]
+    f = (k + 1) // 2
+    center = f - 1 if k % 2 == 1 else f - 0.5
+    prof = 1 - np.abs(np.arange(k) - center) / f
+    arr = np.zeros(shape, dtype=np.float32)
+    for i in range(c):
+        arr[i, i] = np.outer(prof, prof[:shape[3]]) * rng.uniform(0.5, 1.5)
+    return arr
 
 
 def net_weight_array(layer, layer_type, index, shape):
@@ -352,6 +367,20 @@ def semantics_cases():
     text += _layer('conv2', 'Convolution', ['conv1'], ['conv2'], 'propagate_down: false '
                    'convolution_param { num_output: 2 kernel_size: 1 }')
     add('propagate_down_forced', text, ['conv2'])
+
+    # weights that do not learn (lr_mult 0): Caffe computes no diff for them but still propagates to the bottom;
+    # a frozen bilinear deconvolution (diagonal weight, as FCN's upscore layers), a frozen dense one whose bias
+    # learns, a frozen convolution, and a large kernel on a small map (Caffe's im2col scheme in the runtime)
+    text = _input('data', (2, 3, 6, 7))
+    text += _layer('bilinear_up', 'Deconvolution', ['data'], ['bilinear_up'],
+                   'param { lr_mult: 0 } convolution_param { num_output: 3 kernel_size: 4 stride: 2 bias_term: false }')
+    text += _layer('frozen_deconv', 'Deconvolution', ['data'], ['frozen_deconv'], 'param { lr_mult: 0 } '
+                   'param { lr_mult: 1 } convolution_param { num_output: 3 kernel_size: 3 stride: 2 pad: 1 }')
+    text += _layer('frozen_conv', 'Convolution', ['data'], ['frozen_conv'], 'param { lr_mult: 0 } '
+                   'param { lr_mult: 0 } convolution_param { num_output: 4 kernel_size: 3 stride: 2 pad: 1 }')
+    text += _layer('big_kernel', 'Convolution', ['data'], ['big_kernel'],
+                   'convolution_param { num_output: 4 kernel_h: 5 kernel_w: 6 pad: 1 }')
+    add('frozen_and_im2col', text, ['bilinear_up', 'frozen_deconv', 'frozen_conv', 'big_kernel'])
 
     # forward-only layers (Caffe has no backward for them)
     text = _input('data', (2, 5, 3, 4)) + _input('label', (2, 1, 3, 4))
