@@ -1,0 +1,348 @@
+"""Golden fixtures for pycaffe, made by the real Caffe's pycaffe (the oracle):
+
+    bash -c 'source /opt/caffe-oracle/env.sh && python tests/golden/make_pycaffe.py api'
+
+api.npz: each case below is a function case_*(caffe, proto_dir) that uses only pycaffe's API; the oracle runs it
+with the real `caffe`, the tests run the very same function with `pycaffe` and compare what it returns. The nets
+are thin versions of reference nets (trunk convolutions at 1/32 of their channels, 1/16 for AlexNet), written by
+`write_nets` from ../shared/reference into `proto_dir` (the oracle stores their text, the tests write that text
+back), with seeded weights (make_runtime.net_weight_array) and inputs (make_runtime.input_arrays):
+
+- test_backward_<folder>: the TEST-phase net (val/test prototxt, its Python data layer an Input layer, Dropout
+  kept: identity in TEST) run forward, backward, and backward again: every blob's diff (Split tops
+  included), every parameter's diff (lr_mult 0 ones stay 0), how far a second backward is from doubling them
+  (Caffe's parameter diffs accumulate), the layer and blob lists.
+- saliency: voc-fcn8s deploy.prototxt with force_backward, the data reshaped to 37x45, backward from a seeded
+  `score` diff: the data diff and every parameter diff (force_backward gives lr_mult 0 parameters diffs too).
+- partial: the deploy net without force_backward: forward(end='fc7'), fc7's diff set to its data,
+  backward(start='fc7'); then pool4's data scaled and forward(start='conv5_1', end='pool5').
+- api: lists, shapes, loss weights, reshape, forward's returned keys, the legacy constructor.
+- solver: an SGD solver over a thin FCN-32s with Input blobs: the test net keeps its own weights until
+  share_with, then follows the train net; losses and parameters over three steps.
+
+Every array is stored in full up to SAMPLES values, else as SAMPLES evenly spaced values, its shape, sum and sum of
+absolute values. This file imports caffe only in main().
+"""
+import importlib.util
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, 'pycaffe')
+_spec = importlib.util.spec_from_file_location('make_runtime', os.path.join(HERE, 'make_runtime.py'))
+mk = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(mk)
+
+REFERENCE = mk.REFERENCE
+SIZE = (37, 45)
+SAMPLES = 96
+BACKWARD_FOLDERS = ('voc-fcn8s', 'voc-fcn8s-atonce', 'voc-fcn-alexnet', 'siftflow-fcn16s', 'nyud-fcn32s-color-d',
+                    'nyud-fcn32s-color-hha')
+
+
+# ------------------------------------------------------------------------------------------------ thin nets
+
+def test_file(folder):
+    for name in ('val.prototxt', 'test.prototxt'):
+        path = os.path.join(REFERENCE, folder, name)
+        if os.path.exists(path):
+            return path
+    raise FileNotFoundError(f'{folder}: no val.prototxt or test.prototxt under {REFERENCE}')
+
+
+def thin_copy(net, pb2, div, shapes=None, keep_dropout=True):
+    """A copy of `net` with trunk convolutions at num_output // div; Python data layers become Input layers of
+    `shapes` ({top: shape}); Dropout layers kept unless keep_dropout is False."""
+    out = pb2.NetParameter()
+    out.CopyFrom(net)
+    out.ClearField('layer')
+    for lp in net.layer:
+        if lp.type == 'Dropout' and not keep_dropout:
+            continue
+        if lp.type == 'Python' and shapes is not None:
+            layer = out.layer.add(name=lp.name, type='Input')
+            layer.top.extend(lp.top)
+            for t in lp.top:
+                layer.input_param.shape.add().dim.extend(shapes[t])
+            continue
+        layer = out.layer.add()
+        layer.CopyFrom(lp)
+        if lp.type == 'Convolution' and not lp.name.startswith('score'):
+            layer.convolution_param.num_output = max(1, lp.convolution_param.num_output // div)
+    return out
+
+
+def data_shapes(net, H, W):
+    return {t: [1, 1 if t in mk.ONE_CHANNEL_TOPS else 3, H, W]
+            for lp in net.layer if lp.type == 'Python' for t in lp.top}
+
+
+def write_nets(proto_dir, pb2, text_format):
+    """The thin nets of the cases, written into proto_dir; returns {file name: text}."""
+    H, W = SIZE
+    texts = {}
+    for folder in BACKWARD_FOLDERS:
+        with open(test_file(folder)) as f:
+            ref = text_format.Parse(f.read(), pb2.NetParameter())
+        thin = thin_copy(ref, pb2, mk.trunk_divisor(folder), data_shapes(ref, H, W))
+        texts[f'test_{folder}.prototxt'] = text_format.MessageToString(thin)
+    with open(os.path.join(REFERENCE, 'voc-fcn8s', 'deploy.prototxt')) as f:
+        deploy = thin_copy(text_format.Parse(f.read(), pb2.NetParameter()), pb2, 32)
+    texts['deploy.prototxt'] = text_format.MessageToString(deploy)
+    deploy.force_backward = True
+    texts['deploy_force.prototxt'] = text_format.MessageToString(deploy)
+    with open(mk.train_file('voc-fcn32s')) as f:
+        ref = text_format.Parse(f.read(), pb2.NetParameter())
+    texts['train32.prototxt'] = text_format.MessageToString(
+        thin_copy(ref, pb2, 32, data_shapes(ref, H, W), keep_dropout=False))
+    with open(test_file('voc-fcn32s')) as f:
+        ref = text_format.Parse(f.read(), pb2.NetParameter())
+    texts['val32.prototxt'] = text_format.MessageToString(thin_copy(ref, pb2, 32, data_shapes(ref, H, W)))
+    texts['solver.prototxt'] = ('train_net: "train32.prototxt"\ntest_net: "val32.prototxt"\ntest_iter: 1\n'
+                                'test_interval: 999999999\ntest_initialization: false\ndisplay: 0\n'
+                                'lr_policy: "fixed"\nbase_lr: 1e-6\nmomentum: 0.9\nweight_decay: 0.0005\n'
+                                'max_iter: 100\n')
+    write_texts(proto_dir, texts)
+    return texts
+
+
+def write_texts(proto_dir, texts):
+    os.makedirs(proto_dir, exist_ok=True)
+    for name, text in texts.items():
+        with open(os.path.join(proto_dir, name), 'w') as f:
+            f.write(text)
+
+
+# ------------------------------------------------------------------------------------------------ helpers the cases use
+
+def _parse(caffe, path):
+    from google.protobuf import text_format
+    with open(path) as f:
+        return text_format.Parse(f.read(), caffe.proto.caffe_pb2.NetParameter())
+
+
+def _fill(net, net_param):
+    types = {lp.name: lp.type for lp in net_param.layer}
+    for name, blobs in net.params.items():
+        for i, b in enumerate(blobs):
+            b.data[...] = mk.net_weight_array(name, types[name], i, b.data.shape)
+
+
+def _feed(net, net_param, seed):
+    names = [t for lp in net_param.layer if lp.type == 'Input' for t in lp.top]
+    inputs = mk.input_arrays({n: net.blobs[n].data.shape for n in names}, mk.label_classes(net_param), seed)
+    for n, v in inputs.items():
+        net.blobs[n].data[...] = v
+    return inputs
+
+
+def sample_positions(size):
+    return np.linspace(0, size - 1, SAMPLES).round().astype(np.int64)
+
+
+def _keep(store, key, arr):
+    """The array in full up to SAMPLES values; else SAMPLES values at evenly spaced flat positions, the shape, the
+    sum and the sum of absolute values."""
+    arr = np.asarray(arr, dtype=np.float32)
+    if arr.size <= SAMPLES:
+        store[key] = arr.copy()
+        return
+    flat = arr.ravel()
+    store[f'{key}:values'] = flat[sample_positions(flat.size)]
+    store[f'{key}:shape'] = np.array(arr.shape, dtype=np.int64)
+    store[f'{key}:sums'] = np.array([flat.sum(dtype=np.float64), np.abs(flat).sum(dtype=np.float64)])
+
+
+def _names(values):
+    return np.array([str(v) for v in values])
+
+
+# ------------------------------------------------------------------------------------------------ the cases
+
+def case_test_backward(caffe, proto_dir, folder):
+    path = os.path.join(proto_dir, f'test_{folder}.prototxt')
+    net_param = _parse(caffe, path)
+    net = caffe.Net(path, caffe.TEST)
+    _fill(net, net_param)
+    _feed(net, net_param, mk.case_seed(folder, *SIZE))
+    net.forward()
+    net.backward()
+    out = {'layers': _names(net._layer_names), 'blobs': _names(net.blobs.keys()),
+           'layer_types': _names(l.type for l in net.layers)}
+    for name, b in net.blobs.items():
+        _keep(out, f'diff/{name}', b.diff)
+    first = {}
+    for name, blobs in net.params.items():
+        for i, b in enumerate(blobs):
+            _keep(out, f'param_diff/{name}/{i}', b.diff)
+            first[name, i] = b.diff.copy()
+    net.backward()
+    # a second backward adds the same diffs again (Caffe's parameter diffs accumulate): the largest deviation from
+    # twice the first, relative to it
+    out['second_backward'] = np.array(max(float(np.abs(b.diff - 2 * first[name, i]).max()) /
+                                          max(float(np.abs(first[name, i]).max()), 1e-30)
+                                          for name, blobs in net.params.items() for i, b in enumerate(blobs)))
+    return out
+
+
+def case_saliency(caffe, proto_dir):
+    path = os.path.join(proto_dir, 'deploy_force.prototxt')
+    net_param = _parse(caffe, path)
+    net = caffe.Net(path, caffe.TEST)
+    _fill(net, net_param)
+    net.blobs['data'].reshape(1, 3, *SIZE)
+    rng = np.random.RandomState(11)
+    net.blobs['data'].data[...] = rng.randn(1, 3, *SIZE).astype(np.float32) * 50
+    out = {}
+    fwd = net.forward()
+    out['forward_keys'] = _names(sorted(fwd))
+    _keep(out, 'score', fwd['score'])
+    top = rng.randn(*net.blobs['score'].data.shape).astype(np.float32)
+    got = net.backward(**{'score': top})
+    out['backward_keys'] = _names(sorted(got))
+    _keep(out, 'data_diff', got['data'])
+    for name, b in net.blobs.items():
+        _keep(out, f'diff/{name}', b.diff)
+    for name, blobs in net.params.items():
+        for i, b in enumerate(blobs):
+            _keep(out, f'param_diff/{name}/{i}', b.diff)
+    return out
+
+
+def case_partial(caffe, proto_dir):
+    path = os.path.join(proto_dir, 'deploy.prototxt')
+    net_param = _parse(caffe, path)
+    net = caffe.Net(path, caffe.TEST)
+    _fill(net, net_param)
+    net.blobs['data'].reshape(1, 3, *SIZE)
+    rng = np.random.RandomState(12)
+    net.blobs['data'].data[...] = rng.randn(1, 3, *SIZE).astype(np.float32) * 50
+    out = {}
+    fwd = net.forward(end='fc7')
+    out['forward_keys'] = _names(sorted(fwd))
+    _keep(out, 'fc7', fwd['fc7'])
+    dst = net.blobs['fc7']
+    dst.diff[...] = dst.data
+    got = net.backward(start='fc7')
+    out['backward_keys'] = _names(sorted(got))
+    _keep(out, 'data_diff', got['data'])
+    for name in ('pool5', 'conv5_3', 'pool4', 'conv1_1', 'fc6'):
+        _keep(out, f'diff/{name}', net.blobs[name].diff)
+    for name, blobs in net.params.items():
+        for i, b in enumerate(blobs):
+            _keep(out, f'param_diff/{name}/{i}', b.diff)
+    net.blobs['pool4'].data[...] *= 0.5
+    got = net.forward(start='conv5_1', end='pool5')
+    out['partial_keys'] = _names(sorted(got))
+    _keep(out, 'pool5', got['pool5'])
+    _keep(out, 'score_after_partial', net.blobs['score'].data)
+    return out
+
+
+def case_api(caffe, proto_dir):
+    path = os.path.join(proto_dir, 'test_voc-fcn8s.prototxt')
+    net = caffe.Net(path, caffe.TEST)
+    out = {'inputs': _names(net.inputs), 'outputs': _names(net.outputs), '_inputs': np.array(list(net._inputs)),
+           '_outputs': np.array(list(net._outputs)),
+           'loss_weights': np.array(list(net._blob_loss_weights), dtype=np.float32),
+           'params': _names(net.params.keys()),
+           'param_shapes': _names(f'{k}:{i}:{tuple(b.data.shape)}' for k, bs in net.params.items()
+                                  for i, b in enumerate(bs)),
+           'top_names': _names(f'{k}:{",".join(v)}' for k, v in net.top_names.items()),
+           'bottom_names': _names(f'{k}:{",".join(v)}' for k, v in net.bottom_names.items()),
+           'top_ids': _names(','.join(map(str, net._top_ids(i))) for i in range(len(net.layers))),
+           'legacy': _names(f'{k}:{b.num},{b.channels},{b.height},{b.width},{b.count}'
+                            for k, b in net.blobs.items())}
+    net.blobs['data'].reshape(1, 3, 29, 51)
+    net.blobs['label'].reshape(1, 1, 29, 51)
+    net.reshape()
+    out['reshaped'] = _names(f'{k}:{tuple(b.data.shape)}' for k, b in net.blobs.items())
+    deploy = os.path.join(proto_dir, 'deploy.prototxt')
+    with tempfile.TemporaryDirectory() as tmp:
+        src = caffe.Net(deploy, caffe.TEST)
+        _fill(src, _parse(caffe, deploy))
+        weights = os.path.join(tmp, 'w.caffemodel')
+        src.save(weights)
+        legacy = caffe.Net(deploy, weights, caffe.TEST)
+        named = caffe.Net(deploy, caffe.TEST, weights=weights)
+        out['legacy_ctor'] = np.array([float(np.abs(legacy.params[k][i].data - src.params[k][i].data).max())
+                                       for k in src.params for i in range(len(src.params[k]))])
+        out['weights_ctor'] = np.array([float(np.abs(named.params[k][i].data - src.params[k][i].data).max())
+                                        for k in src.params for i in range(len(src.params[k]))])
+    return out
+
+
+def case_solver(caffe, proto_dir):
+    cwd = os.getcwd()
+    os.chdir(proto_dir)
+    try:
+        solver = caffe.SGDSolver('solver.prototxt')
+        train_param = _parse(caffe, 'train32.prototxt')
+        _fill(solver.net, train_param)
+        _feed(solver.net, train_param, 7)
+        test = solver.test_nets[0]
+        _feed(test, _parse(caffe, 'val32.prototxt'), 8)
+        out = {'test_own_before': np.array([float(np.abs(test.params['fc6'][0].data).max()),
+                                            float(np.abs(test.params['score_fr'][0].data).max())])}
+        test.forward()
+        out['test_loss_own'] = np.array(float(test.blobs['loss'].data))
+        losses = []
+        for _ in range(3):
+            solver.step(1)
+            losses.append(float(solver.net.blobs['loss'].data))
+        out['losses'] = np.array(losses)
+        out['iter'] = np.array(solver.iter)
+        test.share_with(solver.net)
+        test.forward()
+        out['test_loss_shared'] = np.array(float(test.blobs['loss'].data))
+        solver.step(1)
+        test.forward()
+        out['test_loss_follows'] = np.array(float(test.blobs['loss'].data))
+        for name, blobs in solver.net.params.items():
+            for i, b in enumerate(blobs):
+                _keep(out, f'param/{name}/{i}', b.data)
+        return out
+    finally:
+        os.chdir(cwd)
+
+
+def api_cases():
+    """{case name: function(caffe, proto_dir) -> {key: array}}."""
+    cases = {f'test_backward_{f}': (lambda caffe, d, f=f: case_test_backward(caffe, d, f)) for f in BACKWARD_FOLDERS}
+    cases.update(saliency=case_saliency, partial=case_partial, api=case_api, solver=case_solver)
+    return cases
+
+
+# ------------------------------------------------------------------------------------------------ the oracle run
+
+def make_api(caffe):
+    from caffe.proto import caffe_pb2
+    from google.protobuf import text_format
+    os.makedirs(OUT, exist_ok=True)
+    store = {}
+    with tempfile.TemporaryDirectory() as proto_dir:
+        texts = write_nets(proto_dir, caffe_pb2, text_format)
+        for name, text in texts.items():
+            store[f'proto/{name}'] = np.array(text)
+        for case, fn in api_cases().items():
+            out = fn(caffe, proto_dir)
+            for k, v in out.items():
+                store[f'{case}/{k}'] = np.asarray(v)
+            print(f'api {case}: {len(out)} arrays', flush=True)
+    np.savez_compressed(os.path.join(OUT, 'api.npz'), **store)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    what = argv or ['api']
+    import caffe
+    caffe.set_mode_cpu()
+    if 'api' in what:
+        make_api(caffe)
+
+
+if __name__ == '__main__':
+    main()
