@@ -1,6 +1,6 @@
 """Golden fixtures for pycaffe, made by the real Caffe's pycaffe (the oracle):
 
-    bash -c 'source /opt/caffe-oracle/env.sh && python tests/golden/make_pycaffe.py api'
+    bash -c 'source /opt/caffe-oracle/env.sh && python tests/golden/make_pycaffe.py api io'
 
 api.npz: each case below is a function case_*(caffe, proto_dir) that uses only pycaffe's API; the oracle runs it
 with the real `caffe`, the tests run the very same function with `pycaffe` and compare what it returns. The nets
@@ -19,6 +19,8 @@ back), with seeded weights (make_runtime.net_weight_array) and inputs (make_runt
 - api: lists, shapes, loss weights, reshape, forward's returned keys, the legacy constructor.
 - solver: an SGD solver over a thin FCN-32s with Input blobs: the test net keeps its own weights until
   share_with, then follows the train net; losses and parameters over three steps.
+
+io.npz: what caffe.io.load_image and resize_image compute for seeded images (see make_io).
 
 Every array is stored in full up to SAMPLES values, else as SAMPLES evenly spaced values, its shape, sum and sum of
 absolute values. This file imports caffe only in main().
@@ -316,6 +318,60 @@ def api_cases():
     return cases
 
 
+# ------------------------------------------------------------------------------------------------ io references
+
+IO_IMAGES = ('rgb', 'rgba', 'gray', 'palette', 'gray16')
+IO_RESIZES = (((23, 31), 1), ((9, 12), 1), ((40, 50), 0), ((17, 61), 3))
+
+
+def write_io_images(folder):
+    """Small seeded PNG images of several modes (PNG is lossless, so both environments read the same pixels)."""
+    from PIL import Image
+    rng = np.random.RandomState(21)
+    rgb = rng.randint(0, 256, (19, 27, 3)).astype(np.uint8)
+    alpha = rng.randint(0, 256, (19, 27, 1)).astype(np.uint8)
+    images = {'rgb': Image.fromarray(rgb, 'RGB'), 'rgba': Image.fromarray(np.concatenate([rgb, alpha], 2), 'RGBA'),
+              'gray': Image.fromarray(rgb[:, :, 0], 'L'),
+              'palette': Image.fromarray(rgb[:, :, 1] // 16, 'P'),
+              'gray16': Image.fromarray((rng.randint(0, 65536, (19, 27))).astype(np.uint16))}
+    images['palette'].putpalette(rng.randint(0, 256, 16 * 3).astype(np.uint8).tolist())
+    paths = {}
+    for name, im in images.items():
+        paths[name] = os.path.join(folder, f'{name}.png')
+        im.save(paths[name])
+    return paths
+
+
+def make_io():
+    """What caffe.io's load_image and resize_image compute, by scikit-image (the oracle's own caffe.io cannot run
+    them: its load_image passes `as_grey`, which scikit-image 0.26 no longer takes, and its resize_image calls a
+    `resize` it never imports), following BVLC's io.py: img_as_float(imread(path, as_gray=not color)), gray and
+    alpha handling; resize of the image scaled to [0, 1] with skimage.transform.resize(order, mode='constant')."""
+    import skimage
+    import skimage.io
+    from skimage.transform import resize
+    store = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name, path in write_io_images(folder).items():
+            for color in (True, False):
+                img = skimage.img_as_float(skimage.io.imread(path, as_gray=not color)).astype(np.float32)
+                if img.ndim == 2:
+                    img = img[:, :, np.newaxis]
+                    if color:
+                        img = np.tile(img, (1, 1, 3))
+                elif img.shape[2] == 4:
+                    img = img[:, :, :3]
+                store[f'load/{name}/{int(color)}'] = img
+    im = np.random.RandomState(22).uniform(-3, 7, (19, 27, 3)).astype(np.float32)
+    store['resize/input'] = im
+    for dims, order in IO_RESIZES:
+        lo, hi = im.min(), im.max()
+        out = resize((im - lo) / (hi - lo), dims, order=order, mode='constant') * (hi - lo) + lo
+        store[f'resize/{dims[0]}x{dims[1]}/{order}'] = out.astype(np.float32)
+    np.savez_compressed(os.path.join(OUT, 'io.npz'), **store)
+    print(f'io: {len(store)} arrays', flush=True)
+
+
 # ------------------------------------------------------------------------------------------------ the oracle run
 
 def make_api(caffe):
@@ -337,11 +393,13 @@ def make_api(caffe):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    what = argv or ['api']
+    what = argv or ['api', 'io']
     import caffe
     caffe.set_mode_cpu()
     if 'api' in what:
         make_api(caffe)
+    if 'io' in what:
+        make_io()
 
 
 if __name__ == '__main__':

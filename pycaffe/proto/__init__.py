@@ -1,0 +1,2 @@
+"""caffe.proto: the schema (caffe.proto.caffe_pb2 is netspec.caffe_pb2)."""
+from . import caffe_pb2  # noqa: F401
