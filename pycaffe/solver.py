@@ -1,7 +1,7 @@
 """caffe.SGDSolver & co. and caffe.get_solver: pycaffe's Solver over the solvers package.
 
 As in Caffe: relative paths in the solver.prototxt (train_net, test_net, snapshot_prefix) are relative to the
-working directory; SGDSolver(file) updates with SGD whatever `type` the file names (get_solver follows `type`);
+working directory; a solver whose snapshot folder cannot be written is refused when it is built; SGDSolver(file) updates with SGD whatever `type` the file names (get_solver follows `type`);
 the test nets keep their own weights until they share the train net's: `test_nets[i].share_with(net)`, or a test
 the solver runs itself (test_interval), which shares them for good, as Solver::Test does.
 """
@@ -30,6 +30,20 @@ def _own_copies(net, values):
     for ps, vs in zip(net.params.values(), values):
         for p, v in zip(ps, vs):
             p.data = v
+
+
+def _check_snapshot_folder(param):
+    """Solver::CheckSnapshotWritePermissions: with `snapshot` set, a file must be creatable at the prefix."""
+    if not param.snapshot:
+        return
+    probe = f'{param.snapshot_prefix}_iter_0.tempfile'
+    try:
+        with open(probe, 'w'):
+            pass
+        os.remove(probe)
+    except OSError:
+        raise RuntimeError(f"Cannot write to snapshot prefix '{param.snapshot_prefix}'.  Make sure that the "
+                           'directory exists and is writeable.') from None
 
 
 class _Callback:
@@ -62,6 +76,7 @@ class Solver:
     def __init__(self, filename):
         check_file(filename)
         param, _ = solvers.load_param(os.fspath(filename), base_dir=os.getcwd())
+        _check_snapshot_folder(param)
         device = _mode.device()
         own = []
 

@@ -307,3 +307,14 @@ def test_python_dash_m_pycaffe_runs_a_script_as_python_would(tmp_path):
                          env=env, cwd=str(tmp_path), timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "__main__ ['a', 'b'] 42 1 1 pycaffe"
+
+
+def test_solver_refuses_a_snapshot_prefix_it_cannot_write(net_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 's.prototxt').write_text(f'net: "{net_file}"\nbase_lr: 0.1\nlr_policy: "fixed"\nsnapshot: 10\n'
+                                         'snapshot_prefix: "missing/train"\n')
+    with pytest.raises(RuntimeError, match="Cannot write to snapshot prefix .*missing/train"):
+        caffe.SGDSolver('s.prototxt')
+    (tmp_path / 'missing').mkdir()
+    s = caffe.SGDSolver('s.prototxt')
+    assert s.iter == 0 and list(s.net.params) == ['conv', 'up'] and not os.listdir(tmp_path / 'missing')
