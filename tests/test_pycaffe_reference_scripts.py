@@ -1,0 +1,145 @@
+"""The reference repository's own scripts, ported to Python 3 by 2to3, run on pycaffe as they run on the real Caffe
+(tests/golden/make_pycaffe_scripts.py builds the same tree and ran them in the oracle; its docstring lists every
+change made to the scripts and their inputs):
+
+- each solve.py (SGDSolver, copy_from or transplant, interp, step, score.seg_tests; the *_layers.py feeding the
+  train and test nets from synthetic data in the original layouts) prints the same scores and logs the same
+  losses, within 1e-4, and ends as it ends in Caffe (the NYUD scripts with their NameError);
+- infer.py writes the label map Caffe writes for the demo image;
+- each net.py writes the reference's own prototxts byte for byte, except for the key order of the param_str dicts
+  (Python 3 keeps insertion order, Python 2 printed hash order), whose lines are those the oracle's pycaffe writes
+  under Python 3;
+- `python -m pycaffe --cpu solve.py 0` runs one of them as a command.
+"""
+import ast
+import contextlib
+import io
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import pycaffe
+from pycaffe.runner import run_script
+from conftest import GOLDEN, REFERENCE, ROOT
+
+sys.path.insert(0, str(GOLDEN))
+import make_pycaffe_scripts as ms  # noqa: E402
+
+FIXTURE = json.loads((GOLDEN / 'pycaffe' / 'scripts.json').read_text())
+RTOL = 1e-4
+
+pytestmark = pytest.mark.oracle
+
+
+@pytest.fixture(scope='module')
+def repo(tmp_path_factory):
+    if not REFERENCE.is_dir():
+        pytest.skip(f'reference folder {REFERENCE} is absent (set FCN_REFERENCE to its path)')
+    return ms.build_tree(str(tmp_path_factory.mktemp('reference_tree')))
+
+
+@contextlib.contextmanager
+def _solver_log():
+    """The solvers' Caffe-format log lines, as pycaffe's glog writes them to stderr."""
+    records = []
+    handler = logging.Handler()
+    handler.emit = lambda r: records.append(r.getMessage())
+    log = logging.getLogger('solvers')
+    level = log.level
+    log.setLevel(logging.INFO)
+    log.addHandler(handler)
+    try:
+        yield records
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
+def run_ours(repo, cwd, script, args=()):
+    """Run a script as `python -m pycaffe --cpu SCRIPT ARGS` from `cwd` with the repository root on sys.path:
+    (printed lines, log lines, error line)."""
+    out = io.StringIO()
+    error = ''
+    old_cwd, old_path = os.getcwd(), list(sys.path)
+    pycaffe.fall_back_to_cpu()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        os.chdir(cwd)
+        sys.path.insert(0, repo)
+        with _solver_log() as records, contextlib.redirect_stdout(out):
+            try:
+                run_script(os.path.join(cwd, script), args, isolate=True)
+            except Exception as e:                 # the script's own failure, compared with Caffe's
+                error = f'{type(e).__name__}: {e}'
+    finally:
+        os.chdir(old_cwd)
+        sys.path[:] = old_path
+        pycaffe.fall_back_to_cpu(False)
+        pycaffe.set_mode_cpu()
+        torch.set_num_threads(threads)
+    return ms.printed_lines(out.getvalue()), ms.log_lines('\n'.join(records)), error
+
+
+def check_run(folder, printed, log, error):
+    ref = FIXTURE['solve'][folder]
+    ok, why = ms.same_lines(printed, ref['printed'], RTOL)
+    assert ok, f'{folder}: printed lines differ from Caffe\'s: {why}'
+    ok, why = ms.same_lines(log, ref['log'], RTOL)
+    assert ok, f'{folder}: log differs from Caffe\'s: {why}'
+    if ref['error']:
+        assert error and ref['error'].startswith(error), f'{folder}: ended with {error!r}, Caffe with {ref["error"]!r}'
+    else:
+        assert not error, f'{folder}: {error}'
+    assert len(log) >= 6, f'{folder}: the log holds {len(log)} lines'
+
+
+@pytest.mark.parametrize('folder', ms.FOLDERS)
+def test_solve_py_runs_as_in_caffe(repo, folder):
+    printed, log, error = run_ours(repo, os.path.join(repo, folder), 'solve.py', ['0'])
+    check_run(folder, printed, log, error)
+
+
+def test_infer_py_writes_caffes_label_map(repo):
+    printed, log, error = run_ours(repo, repo, 'infer.py')
+    assert not error, error
+    got = ms.label_map_summary(os.path.join(repo, 'demo', 'output.png'))
+    ref = FIXTURE['infer']
+    assert got['shape'] == ref['shape'] and got['counts'] == ref['counts'], 'label counts differ from Caffe\'s'
+    assert got['sha256'] == ref['sha256'], 'the label map differs from Caffe\'s'
+
+
+def _param_strs(text):
+    return [ast.literal_eval(ast.literal_eval(f'"{m}"')) for m in re.findall(r'param_str: "(.*)"', text)]
+
+
+@pytest.mark.parametrize('folder', ms.FOLDERS)
+def test_net_py_writes_the_reference_prototxts(repo, tmp_path, folder):
+    work = tmp_path / folder
+    work.mkdir()
+    (work / 'net.py').write_text(open(os.path.join(repo, folder, 'net.py')).read())
+    _, _, error = run_ours(repo, str(work), 'net.py')
+    assert not error, error
+    assert ms.written_files(str(work)) == FIXTURE['net_py'][folder], 'param_str lines differ from Caffe\'s'
+    for name in FIXTURE['net_py'][folder]:
+        ours = (work / name).read_text()
+        reference = (REFERENCE / folder / name).read_text()
+        strip = re.compile(r'param_str: ".*"')
+        assert strip.sub('', ours) == strip.sub('', reference), f'{folder}/{name} differs from the reference'
+        assert _param_strs(ours) == _param_strs(reference), f'{folder}/{name}: param_str values differ'
+
+
+def test_python_dash_m_pycaffe_runs_solve_py(repo):
+    folder = 'voc-fcn32s'
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), repo]), OMP_NUM_THREADS='1')
+    p = subprocess.run([sys.executable, '-m', 'pycaffe', '--cpu', 'solve.py', '0'], cwd=os.path.join(repo, folder),
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert 'stays on the CPU' in p.stderr
+    check_run(folder, ms.printed_lines(p.stdout), ms.log_lines(p.stderr), '')
