@@ -143,3 +143,39 @@ def test_python_dash_m_pycaffe_runs_solve_py(repo):
     assert p.returncode == 0, p.stderr[-3000:]
     assert 'stays on the CPU' in p.stderr
     check_run(folder, ms.printed_lines(p.stdout), ms.log_lines(p.stderr), '')
+
+
+def test_surgery_py_gives_caffes_weights_bit_for_bit(tmp_path, monkeypatch):
+    """The reference's surgery.transplant (a classifier's InnerProduct fc6/fc7 coerced into convolutions by flat
+    assignment) and interp, ported and run on pycaffe nets, against the same procedure run by the real pycaffe
+    (tests/golden/make_weights.py: caffe_surgery_fcn32s_thin.caffemodel)."""
+    import importlib.util
+    import numpy as np
+    import weights
+    if not REFERENCE.is_dir():
+        pytest.skip(f'reference folder {REFERENCE} is absent')
+    (tmp_path / 'surgery.py').write_text(ms.port((REFERENCE / 'surgery.py').read_text(), 'surgery.py'))
+    pycaffe.alias_caffe()
+    monkeypatch.delitem(sys.modules, 'surgery', raising=False)
+    try:
+        spec = importlib.util.spec_from_file_location('surgery', tmp_path / 'surgery.py')
+        surgery = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(surgery)
+        gw = GOLDEN / 'weights'
+        clf = pycaffe.Net(str(gw / 'vgg16_thin.prototxt'), str(gw / 'caffe_vgg16_thin.caffemodel'), pycaffe.TEST)
+        fcn = pycaffe.Net(str(gw / 'fcn32s_thin.prototxt'), pycaffe.TEST)
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            surgery.transplant(fcn, clf)
+            surgery.interp(fcn, [k for k in fcn.params if 'up' in k])
+        fcn.save(str(tmp_path / 'ours.caffemodel'))
+    finally:
+        pycaffe.runner.unalias_caffe()
+    assert 'coercing fc6 0 from (' in printed.getvalue()
+    ours = weights.read_weights(tmp_path / 'ours.caffemodel')
+    caffe = weights.read_weights(gw / 'caffe_surgery_fcn32s_thin.caffemodel')
+    with_blobs = [k for k, v in caffe.items() if v]
+    assert [k for k, v in ours.items() if v] == with_blobs
+    for k in with_blobs:
+        for a, b in zip(ours[k], caffe[k]):
+            assert a.shape == b.shape and np.array_equal(a.view(np.uint32), b.view(np.uint32)), k
