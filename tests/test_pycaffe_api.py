@@ -318,3 +318,82 @@ def test_solver_refuses_a_snapshot_prefix_it_cannot_write(net_file, tmp_path, mo
     (tmp_path / 'missing').mkdir()
     s = caffe.SGDSolver('s.prototxt')
     assert s.iter == 0 and list(s.net.params) == ['conv', 'up'] and not os.listdir(tmp_path / 'missing')
+
+
+LOSS_NET = '''
+layer { name: "input" type: "Input" top: "data" top: "label"
+        input_param { shape { dim: 1 dim: 2 dim: 4 dim: 4 } shape { dim: 1 dim: 1 dim: 4 dim: 4 } } }
+layer { name: "score" type: "Convolution" bottom: "data" top: "score"
+        convolution_param { num_output: 3 kernel_size: 1 weight_filler { type: "gaussian" std: 0.1 } } }
+layer { name: "loss" type: "SoftmaxWithLoss" bottom: "score" bottom: "label" top: "loss" }
+'''
+
+
+@pytest.fixture
+def solver_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'net.prototxt').write_text(LOSS_NET)
+    (tmp_path / 'snap').mkdir()
+    (tmp_path / 'solver.prototxt').write_text('net: "net.prototxt"\nbase_lr: 0.1\nmomentum: 0.9\nlr_policy: "fixed"\n'
+                                              'max_iter: 5\nsnapshot_prefix: "snap/s"\ndisplay: 0\n')
+    return 'solver.prototxt'
+
+
+def _feed(solver):
+    rng = np.random.RandomState(9)
+    solver.net.blobs['data'].data[...] = rng.randn(1, 2, 4, 4)
+    solver.net.blobs['label'].data[...] = rng.randint(0, 3, (1, 1, 4, 4))
+
+
+def test_solver_step_snapshot_restore_solve(solver_file, tmp_path):
+    s = caffe.get_solver(solver_file)
+    assert type(s).__name__ == 'SGDSolver' and s.test_nets == []
+    _feed(s)
+    losses = []
+    for _ in range(3):
+        s.step(1)
+        losses.append(float(s.net.blobs['loss'].data))
+    assert s.iter == 3 and losses[2] < losses[0]
+    s.snapshot()
+    assert {'s_iter_3.caffemodel', 's_iter_3.solverstate'} <= set(os.listdir(tmp_path / 'snap'))
+    w = s.net.params['score'][0].data.copy()
+    r = caffe.SGDSolver(solver_file)
+    r.restore('snap/s_iter_3.solverstate')
+    assert r.iter == 3 and np.array_equal(r.net.params['score'][0].data, w)
+    _feed(r)
+    r.solve()
+    assert r.iter == 5 and os.path.exists(tmp_path / 'snap' / 's_iter_5.caffemodel')
+
+
+def test_solver_callbacks_see_and_change_the_gradients(solver_file):
+    s = caffe.SGDSolver(solver_file)
+    _feed(s)
+    seen = []
+
+    def ready():
+        g = s.net.params['score'][0].diff
+        seen.append(float(np.abs(g).sum()))
+        g[...] = 0                                  # no update this iteration (momentum history is 0)
+
+    s.add_callback(lambda: None, ready)
+    w = s.net.params['score'][0].data.copy()
+    s.step(1)
+    assert seen and seen[0] > 0
+    assert np.array_equal(s.net.params['score'][0].data, w)
+
+
+def test_classifier_predicts_class_probabilities(tmp_path):
+    (tmp_path / 'c.prototxt').write_text(
+        'layer { name: "input" type: "Input" top: "data" input_param { shape { dim: 2 dim: 3 dim: 8 dim: 8 } } }\n'
+        'layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip" '
+        'inner_product_param { num_output: 4 weight_filler { type: "gaussian" std: 0.1 } } }\n'
+        'layer { name: "prob" type: "Softmax" bottom: "ip" top: "prob" }\n')
+    net = caffe.Net(str(tmp_path / 'c.prototxt'), caffe.TEST)
+    net.save(str(tmp_path / 'c.caffemodel'))
+    clf = caffe.Classifier(str(tmp_path / 'c.prototxt'), str(tmp_path / 'c.caffemodel'), image_dims=(10, 10),
+                           raw_scale=255, channel_swap=(2, 1, 0))
+    images = [np.random.RandomState(i).uniform(size=(12, 9, 3)).astype(np.float32) for i in range(3)]
+    for oversample in (True, False):
+        p = clf.predict(images, oversample=oversample)
+        assert p.shape == (3, 4)
+        np.testing.assert_allclose(p.sum(1), 1, rtol=1e-5)
