@@ -16,6 +16,18 @@ import torch
 
 _COPIES = weakref.WeakSet()     # every host copy of this process
 _DIRTY = set()                  # host copies handed out since the last call that ran a net
+_SIMULATE = {'on': False}       # tests: treat CPU tensors as device tensors (exercises the copies without CUDA)
+
+
+def simulate_device(on=True):
+    """Keep host copies of CPU tensors too, exactly as of CUDA ones (a test switch: the copy logic then runs on a
+    machine without CUDA)."""
+    _SIMULATE['on'] = bool(on)
+
+
+def shares_memory(t):
+    """Whether `.data` of this tensor is a numpy view of it (CPU), rather than a host copy (CUDA)."""
+    return t.device.type == 'cpu' and not _SIMULATE['on']
 
 
 class HostCopy:

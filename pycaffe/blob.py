@@ -15,7 +15,7 @@ import math
 import numpy as np
 import torch
 
-from ._sync import HostCopy
+from ._sync import HostCopy, shares_memory
 
 
 def _shape_of(args):
@@ -97,7 +97,7 @@ class ParamBlob(Blob):
         return p.grad
 
     def _view(self, t, copy):
-        if t.device.type == 'cpu':
+        if shares_memory(t):
             a = t.detach().numpy()
             if not a.flags.c_contiguous:
                 raise RuntimeError(f'blob {self.name}: its tensor is not C-contiguous, so a numpy view of it would '

@@ -259,7 +259,7 @@ class Net:
         name = self._split_src.get(name, name)
         if name in self._input_names:
             t = self._rt.input_value(name)
-            if t.device.type == 'cpu':
+            if _sync.shares_memory(t):
                 return t.detach().numpy()
             copy = self._input_copies.get(name)
             if copy is None:

@@ -397,3 +397,39 @@ def test_classifier_predicts_class_probabilities(tmp_path):
         p = clf.predict(images, oversample=oversample)
         assert p.shape == (3, 4)
         np.testing.assert_allclose(p.sum(1), 1, rtol=1e-5)
+
+
+@pytest.fixture
+def host_copies():
+    """Blob arrays as on CUDA: host copies of the tensors (simulated on the CPU)."""
+    caffe._sync.simulate_device(True)
+    yield
+    caffe._sync.simulate_device(False)
+
+
+def test_host_copies_carry_writes_to_the_net_and_follow_it(net_file, host_copies):
+    n = caffe.Net(net_file, caffe.TEST)
+    w = n.params['conv'][0].data
+    assert not np.shares_memory(w, n._rt.params['conv'][0].detach().numpy())
+    w[...] = 0.5                                     # written before the next call: it reaches the net
+    n.blobs['data'].data[...] = 1.0
+    n.forward()
+    assert float(n._rt.params['conv'][0].detach().reshape(-1)[0]) == 0.5
+    assert float(n._rt.input_value('data').reshape(-1)[0]) == 1.0
+    with pytest.raises(ValueError, match='read-only'):
+        w[...] = 0.25                                # kept from before the call: refused, not silently lost
+    assert n.params['conv'][0].data is w and w.flags.writeable      # read again: current, writable again
+    n._rt.params['conv'][0].data.fill_(2.0)          # the tensor changes in a call (as a solver step does)
+    caffe._sync.after_call()
+    assert float(n.params['conv'][0].data.reshape(-1)[0]) == 2.0
+
+
+def test_host_copies_in_a_solver(solver_file, host_copies):
+    s = caffe.SGDSolver(solver_file)
+    _feed(s)
+    s.net.params['score'][0].data[...] = 0
+    s.step(1)
+    g = s.net.params['score'][0].diff
+    w = s.net.params['score'][0].data
+    assert np.any(w)
+    np.testing.assert_allclose(w, -g, rtol=1e-6)     # from 0: Caffe's diff holds the update the step subtracted

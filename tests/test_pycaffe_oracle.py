@@ -5,6 +5,7 @@ import importlib.util
 
 import numpy as np
 import pytest
+import torch
 
 import pycaffe
 from conftest import GOLDEN
@@ -54,8 +55,26 @@ def check(case, ours, ref):
             close(value, expected, rtol, f'{case}: {key}')
 
 
+MEMORY = ['cpu', 'host-copies'] + (['cuda'] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=MEMORY)
+def memory(request):
+    """Where blob arrays live: numpy views of CPU tensors; host copies kept in step with the tensors as on CUDA
+    (simulated on the CPU, so the copies' logic is checked on any machine); CUDA itself where there is one."""
+    mode = request.param
+    if mode == 'host-copies':
+        pycaffe._sync.simulate_device(True)
+    elif mode == 'cuda':
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+        pycaffe.set_mode_gpu()
+    yield mode
+    pycaffe._sync.simulate_device(False)
+    pycaffe.set_mode_cpu()
+
+
 @pytest.mark.parametrize('case', sorted(mp.api_cases()))
-def test_pycaffe_matches_caffe(case, proto_dir, one_thread):
+def test_pycaffe_matches_caffe(case, proto_dir, memory, one_thread):
     fn = mp.api_cases()[case]
     ours = {k: np.asarray(v) for k, v in fn(pycaffe, proto_dir).items()}
     check(case, ours, reference(case))
