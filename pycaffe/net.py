@@ -119,7 +119,7 @@ class Net:
         self._reshaped = {}      # blob -> shape given by reshape() until the next forward
         self._shared_from = []   # nets whose parameters this net uses (share_with)
         self._input_copies = {}  # Input blob -> HostCopy (CUDA)
-        self._blobs = OrderedDict((n, NetBlob(self, n)) for n in g.blob_names)
+        self._blob_dict = OrderedDict((n, NetBlob(self, n)) for n in g.blob_names)
         params = OrderedDict()
         for name, ps in rt.params.items():
             params[name] = [ParamBlob(self, name, i) for i in range(len(ps))]
@@ -169,11 +169,12 @@ class Net:
     @property
     def blobs(self):
         """OrderedDict (input to output) of the net's blobs by name, Split tops included."""
-        return self._blobs
+        return self._blob_dict
 
     @property
-    def _blobs_list(self):
-        return list(self._blobs.values())
+    def _blobs(self):
+        """The blobs in order (pycaffe's BlobVec)."""
+        return list(self._blob_dict.values())
 
     @property
     def params(self):
@@ -254,7 +255,7 @@ class Net:
         return tuple(v.shape) if v is not None else tuple(self._rt.blob_shapes[name])
 
     def _blob_data(self, name):
-        if name not in self._blobs:
+        if name not in self._blob_dict:
             raise KeyError(name)
         name = self._split_src.get(name, name)
         if name in self._input_names:
@@ -289,7 +290,7 @@ class Net:
                 self._acts[name] = self._host_value(name)
 
     def _blob_diff(self, name):
-        if name not in self._blobs:
+        if name not in self._blob_dict:
             raise KeyError(name)
         shape = self._blob_shape(name)
         arr = self._diffs.get(name)

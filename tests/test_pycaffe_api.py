@@ -114,6 +114,7 @@ def test_params_and_layers_lists(net):
     assert net._layer_names[4] == 'up_up_0_split'
     assert list(net.blobs) == ['data', 'conv', 'up', 'up_up_0_split_0', 'up_up_0_split_1', 'out']
     assert net.blobs['up_up_0_split_1'].data is net.blobs['up'].data        # a Split shares its bottom's memory
+    assert net._blobs[2] is net.blobs['up'] and net._layer_names == list(net.layer_dict)
     assert net.inputs == ['data'] and net.outputs == ['out']
     assert net.layers[1].blobs[0] is net.params['conv'][0]
 
