@@ -30,6 +30,11 @@ from .solver import (AdaDeltaSolver, AdaGradSolver, AdamSolver, NesterovSolver, 
 
 __version__ = '1.0.0'     # the pycaffe API served: Caffe 1.0's
 
+__all__ = ['Net', 'Blob', 'Layer', 'Classifier', 'SGDSolver', 'NesterovSolver', 'AdaGradSolver', 'RMSPropSolver',
+           'AdaDeltaSolver', 'AdamSolver', 'Solver', 'get_solver', 'TRAIN', 'TEST', 'set_mode_cpu', 'set_mode_gpu',
+           'set_device', 'set_random_seed', 'layer_type_list', 'NetSpec', 'layers', 'params', 'to_proto', 'io',
+           'coord_map', 'net_spec', 'proto', 'fall_back_to_cpu', 'alias_caffe', 'NotServed', 'NOT_SERVED']
+
 
 def layer_type_list():
     """The layer types nets can use here (Caffe lists its registry; this is the runtime's)."""
