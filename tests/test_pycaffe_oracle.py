@@ -63,14 +63,16 @@ def memory(request):
     """Where blob arrays live: numpy views of CPU tensors; host copies kept in step with the tensors as on CUDA
     (simulated on the CPU, so the copies' logic is checked on any machine); CUDA itself where there is one."""
     mode = request.param
+    tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     if mode == 'host-copies':
         pycaffe._sync.simulate_device(True)
-    elif mode == 'cuda':
+    elif mode == 'cuda':               # float32 arithmetic, as Caffe's (TF32 would round to 10-bit mantissas)
         torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
         pycaffe.set_mode_gpu()
     yield mode
     pycaffe._sync.simulate_device(False)
     pycaffe.set_mode_cpu()
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
 
 
 @pytest.mark.parametrize('case', sorted(mp.api_cases()))
