@@ -67,9 +67,11 @@ def run_ours(repo, cwd, script, args=()):
     out = io.StringIO()
     error = ''
     old_cwd, old_path = os.getcwd(), list(sys.path)
-    pycaffe.fall_back_to_cpu()
+    pycaffe.fall_back_to_cpu()             # the scripts' set_mode_gpu(): CUDA where there is one, else the CPU
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False    # Caffe's float32
     try:
         os.chdir(cwd)
         sys.path.insert(0, repo)
@@ -84,6 +86,7 @@ def run_ours(repo, cwd, script, args=()):
         pycaffe.fall_back_to_cpu(False)
         pycaffe.set_mode_cpu()
         torch.set_num_threads(threads)
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
     return ms.printed_lines(out.getvalue()), ms.log_lines('\n'.join(records)), error
 
 
