@@ -15,7 +15,10 @@ back), with seeded weights (make_runtime.net_weight_array) and inputs (make_runt
 - saliency: voc-fcn8s deploy.prototxt with force_backward, the data reshaped to 37x45, backward from a seeded
   `score` diff: the data diff and every parameter diff (force_backward gives lr_mult 0 parameters diffs too).
 - partial: the deploy net without force_backward: forward(end='fc7'), fc7's diff set to its data,
-  backward(start='fc7'); then pool4's data scaled and forward(start='conv5_1', end='pool5').
+  backward(start='fc7') (no layer contributes to a loss: Caffe computes nothing); then pool4's data scaled and
+  forward(start='conv5_1', end='pool5').
+- deep_dream: the same with force_backward (diffs reach the data), then a backward over layers pool4..conv3_1
+  only, from a seeded pool4 diff.
 - api: lists, shapes, loss weights, reshape, forward's returned keys, the legacy constructor.
 - solver: an SGD solver over a thin FCN-32s with Input blobs: the test net keeps its own weights until
   share_with, then follows the train net; losses and parameters over three steps.
@@ -244,6 +247,38 @@ def case_partial(caffe, proto_dir):
     return out
 
 
+def case_deep_dream(caffe, proto_dir):
+    """The deep-dream pattern on the force_backward deploy net: forward(end=...), the top's diff set to its data,
+    backward(start=...) to the data; then a backward over a middle range only (start='pool4', end='conv3_1')."""
+    path = os.path.join(proto_dir, 'deploy_force.prototxt')
+    net_param = _parse(caffe, path)
+    net = caffe.Net(path, caffe.TEST)
+    _fill(net, net_param)
+    net.blobs['data'].reshape(1, 3, *SIZE)
+    rng = np.random.RandomState(13)
+    net.blobs['data'].data[...] = rng.randn(1, 3, *SIZE).astype(np.float32) * 50
+    out = {}
+    net.forward(end='fc7')
+    dst = net.blobs['fc7']
+    dst.diff[...] = dst.data
+    got = net.backward(start='fc7')
+    _keep(out, 'data_diff', got['data'])
+    for name in ('pool5', 'conv5_3', 'pool4', 'pool4_pool4_0_split_0', 'conv1_1', 'fc6'):
+        _keep(out, f'diff/{name}', net.blobs[name].diff)
+    for name in ('conv1_1', 'conv3_1', 'conv4_2', 'fc6', 'fc7', 'score_pool4'):
+        _keep(out, f'param_diff/{name}/0', net.params[name][0].diff)
+    net.clear_param_diffs()
+    net.blobs['pool4'].diff[...] = rng.randn(*net.blobs['pool4'].data.shape).astype(np.float32)
+    got = net.backward(start='pool4', end='conv3_1')
+    out['range_keys'] = _names(sorted(got))
+    _keep(out, 'range/pool2_diff', got['pool2'])
+    for name in ('conv3_1', 'conv4_1', 'conv4_3', 'conv2_2', 'conv5_1'):
+        _keep(out, f'range/param_diff/{name}/0', net.params[name][0].diff)
+    for name in ('conv4_1', 'conv3_3', 'pool3'):
+        _keep(out, f'range/diff/{name}', net.blobs[name].diff)
+    return out
+
+
 def case_api(caffe, proto_dir):
     path = os.path.join(proto_dir, 'test_voc-fcn8s.prototxt')
     net = caffe.Net(path, caffe.TEST)
@@ -314,7 +349,8 @@ def case_solver(caffe, proto_dir):
 def api_cases():
     """{case name: function(caffe, proto_dir) -> {key: array}}."""
     cases = {f'test_backward_{f}': (lambda caffe, d, f=f: case_test_backward(caffe, d, f)) for f in BACKWARD_FOLDERS}
-    cases.update(saliency=case_saliency, partial=case_partial, api=case_api, solver=case_solver)
+    cases.update(saliency=case_saliency, partial=case_partial, deep_dream=case_deep_dream, api=case_api,
+                 solver=case_solver)
     return cases
 
 
