@@ -13,6 +13,7 @@ change made to the scripts and their inputs):
 """
 import ast
 import contextlib
+import importlib.util
 import io
 import json
 import logging
@@ -28,8 +29,9 @@ import pycaffe
 from pycaffe.runner import run_script
 from conftest import GOLDEN, REFERENCE, ROOT
 
-sys.path.insert(0, str(GOLDEN))
-import make_pycaffe_scripts as ms  # noqa: E402
+_spec = importlib.util.spec_from_file_location('make_pycaffe_scripts', GOLDEN / 'make_pycaffe_scripts.py')
+ms = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ms)
 
 FIXTURE = json.loads((GOLDEN / 'pycaffe' / 'scripts.json').read_text())
 RTOL = 1e-4
@@ -152,7 +154,6 @@ def test_surgery_py_gives_caffes_weights_bit_for_bit(tmp_path, monkeypatch):
     """The reference's surgery.transplant (a classifier's InnerProduct fc6/fc7 coerced into convolutions by flat
     assignment) and interp, ported and run on pycaffe nets, against the same procedure run by the real pycaffe
     (tests/golden/make_weights.py: caffe_surgery_fcn32s_thin.caffemodel)."""
-    import importlib.util
     import numpy as np
     import weights
     if not REFERENCE.is_dir():
