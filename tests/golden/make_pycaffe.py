@@ -19,6 +19,7 @@ back), with seeded weights (make_runtime.net_weight_array) and inputs (make_runt
   forward(start='conv5_1', end='pool5').
 - deep_dream: the same with force_backward (diffs reach the data), then a backward over layers pool4..conv3_1
   only, from a seeded pool4 diff.
+- coord_map: caffe.coord_map's maps between NetSpec tops and crop()'s offsets on a small FCN-8s-like net.
 - api: lists, shapes, loss weights, reshape, forward's returned keys, the legacy constructor.
 - solver: an SGD solver over a thin FCN-32s with Input blobs: the test net keeps its own weights until
   share_with, then follows the train net; losses and parameters over three steps.
@@ -28,6 +29,7 @@ io.npz: what caffe.io.load_image and resize_image compute for seeded images (see
 Every array is stored in full up to SAMPLES values, else as SAMPLES evenly spaced values, its shape, sum and sum of
 absolute values. This file imports caffe only in main().
 """
+import importlib
 import importlib.util
 import os
 import sys
@@ -279,6 +281,35 @@ def case_deep_dream(caffe, proto_dir):
     return out
 
 
+def case_coord_map(caffe, proto_dir):
+    """caffe.coord_map on a NetSpec with FCN-8s geometry: maps between tops, and crop()'s offsets."""
+    cm = importlib.import_module(caffe.__name__ + '.coord_map')
+    L, P, coord_map_from_to, crop = caffe.layers, caffe.params, cm.coord_map_from_to, cm.crop
+    n = caffe.NetSpec()
+    n.data = L.Input(shape=dict(dim=[1, 3, 100, 100]))
+    n.conv1 = L.Convolution(n.data, kernel_size=3, pad=100, num_output=2)
+    n.pool1 = L.Pooling(n.conv1, pool=P.Pooling.MAX, kernel_size=2, stride=2)
+    n.conv2 = L.Convolution(n.pool1, kernel_size=3, pad=1, num_output=2)
+    n.pool2 = L.Pooling(n.conv2, pool=P.Pooling.MAX, kernel_size=2, stride=2)
+    n.fc = L.Convolution(n.pool2, kernel_size=7, num_output=2)
+    n.up2 = L.Deconvolution(n.fc, convolution_param=dict(num_output=2, kernel_size=4, stride=2, bias_term=False))
+    n.skip = L.Convolution(n.pool1, kernel_size=1, num_output=2)
+    n.skipc = crop(n.skip, n.up2)
+    n.fuse = L.Eltwise(n.up2, n.skipc)
+    n.up = L.Deconvolution(n.fuse, convolution_param=dict(num_output=2, kernel_size=4, stride=2, bias_term=False))
+    n.score = crop(n.up, n.data)
+    out = {}
+    for name, (a, b) in {'up_data': (n.up, n.data), 'skip_up2': (n.skip, n.up2), 'fc_data': (n.fc, n.data),
+                         'data_pool2': (n.data, n.pool2)}.items():
+        ax, scale, shift = coord_map_from_to(a, b)
+        out[name] = np.array([-1 if ax is None else ax, float(np.ravel(scale)[0]), float(np.ravel(shift)[0])])
+    proto = n.to_proto()
+    for lp in proto.layer:
+        if lp.type == 'Crop':
+            out[f'crop/{lp.name}'] = np.array([lp.crop_param.axis] + list(lp.crop_param.offset))
+    return out
+
+
 def case_api(caffe, proto_dir):
     path = os.path.join(proto_dir, 'test_voc-fcn8s.prototxt')
     net = caffe.Net(path, caffe.TEST)
@@ -350,7 +381,7 @@ def api_cases():
     """{case name: function(caffe, proto_dir) -> {key: array}}."""
     cases = {f'test_backward_{f}': (lambda caffe, d, f=f: case_test_backward(caffe, d, f)) for f in BACKWARD_FOLDERS}
     cases.update(saliency=case_saliency, partial=case_partial, deep_dream=case_deep_dream, api=case_api,
-                 solver=case_solver)
+                 solver=case_solver, coord_map=case_coord_map)
     return cases
 
 
