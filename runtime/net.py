@@ -14,6 +14,7 @@ from torch import nn
 from netspec import read_net
 from weights import read_weights, write_weights
 from .layers import layer_class
+from .backward import CaffeGraph, LayerFacts
 from .layers.base import LayerError
 from .layers.data import Input
 from . import precision as precision_mod
@@ -46,6 +47,13 @@ def _detaching(fn, indices):
             bottoms[i] = bottoms[i].detach()
         return fn(*bottoms)
     return run
+
+
+def _store(capture, key):
+    """A gradient hook that keeps the gradient under `key`."""
+    def hook(grad):
+        capture[key] = grad
+    return hook
 
 
 def _legacy_match(src, dst):
@@ -82,8 +90,15 @@ class Net(nn.Module):
         self._build()
         self._blob_values = [None] * len(self._blob_names)
         self._loss_values = []
-        self.record_graph = False     # set True to get gradients from a TEST net (TRAIN nets always record)
         self.precision = precision
+        self.record_graph = False     # set True to record the graph at forward (TRAIN nets always do)
+        self.keep_blob_diffs = False  # set True to keep every blob's diff at backward (net.blob_diffs)
+        self.blob_diffs = OrderedDict()
+        self._last_run = None         # (start, end) of the last forward
+        self._graph = False           # the last forward recorded a graph that no backward has used yet
+        self._capture = {}            # the recorded forward's blob-gradient hooks write here
+        self._sources = {}            # layer index -> outputs of a bottomless (data) layer at its last run
+        self._rng = None              # the random state before the last forward (replays draw the same masks)
         if weights is not None:
             self.copy_from(weights)
 
@@ -95,6 +110,7 @@ class Net(nn.Module):
         self.layers, self.layer_dict = [], OrderedDict()
         self._plan, self._loss_slots, self._inputs = [], [], []
         self._input_layers = []
+        facts = []
         for li, lp in enumerate(self.net_param.layer):
             name = lp.name or f'layer{li}'
             if name in self.layer_dict:
@@ -128,6 +144,9 @@ class Net(nn.Module):
             for s, w in zip(tslots, weights):
                 if w != 0:
                     self._loss_slots.append((s, float(w), name))
+            facts.append(LayerFacts(name, lp.type, list(lp.bottom), list(lp.top), list(lp.loss_weight),
+                                    layer.loss_by_default, [lr for lr, _ in layer.specs], list(lp.propagate_down),
+                                    [not (layer.loss_by_default and k == 1) for k in range(len(lp.bottom))]))
             # propagate_down: false detaches that bottom
             if len(lp.propagate_down) and len(lp.propagate_down) != len(lp.bottom):
                 raise layer.error(f'propagate_down must be given once per bottom ({len(lp.bottom)} bottoms, '
@@ -151,6 +170,14 @@ class Net(nn.Module):
         self._slots = dict(slots)
         self.blob_shapes = shapes
         self._output_names = self._outputs()
+        self.caffe_graph = CaffeGraph.of(facts, self.net_param.force_backward)
+        self._layer_index = {name: i for i, name in enumerate(self.layer_dict)}
+        self._random = self.phase == TRAIN and any(lp.type == 'Dropout' for lp in self.net_param.layer)
+        self._split_reads = {(i, k) for _, i, k in self.caffe_graph.split_sources.values() if i is not None}
+        if self.net_param.force_backward:
+            # Caffe's force_backward gives every parameter a diff, lr_mult 0 ones included
+            for p in self.parameters():
+                p.requires_grad_(True)
 
     # layers whose top is a new tensor that no saved-for-backward state refers to
     _FRESH = ('Convolution', 'Deconvolution', 'InnerProduct', 'Eltwise', 'Scale', 'LRN', 'Pooling')
@@ -224,31 +251,96 @@ class Net(nn.Module):
                 return
         raise KeyError(f'{self.source}: {name!r} is not an Input blob of this net (inputs: {self.inputs})')
 
+    def input_value(self, name):
+        """The tensor an Input blob holds now (kept between forwards; writing into it changes the next forward)."""
+        for t, layer, i in self._inputs:
+            if t == name:
+                return layer.values[i]
+        raise KeyError(f'{self.source}: {name!r} is not an Input blob of this net (inputs: {self.inputs})')
+
+    def set_blob(self, name, value):
+        """Give blob `name` a value (a tensor on the net's device), as the next partial forward reads it."""
+        if name not in self._slots:
+            raise KeyError(f'{self.source}: no blob named {name!r}')
+        self._blob_values[self._slots[name]] = value
+
     def forward(self, **inputs):
         """Run every layer; `inputs` give Input blobs new values. Returns {output blob name: tensor}.
 
         Gradients are recorded in the TRAIN phase (or with force_backward, or when `record_graph` is set)
-        unless torch.no_grad is active."""
+        unless torch.no_grad is active; backward() works either way."""
         for name, value in inputs.items():
             self.set_input(name, value)
         # drop the last forward's blobs first, so their memory can serve this one (as Caffe reuses its blobs)
         self._blob_values = [None] * len(self._blob_names)
-        self._loss_values = []
-        record = self.phase == TRAIN or self.net_param.force_backward or self.record_graph
-        with torch.set_grad_enabled(record and torch.is_grad_enabled()):
-            blobs = self._run()
-        self._blob_values = blobs
-        slots = self._slots
+        self.forward_range(0, len(self._plan) - 1)
+        blobs, slots = self._blob_values, self._slots
         return OrderedDict((n, blobs[slots[n]]) for n in self._output_names)
 
-    def _run(self):
-        blobs = [None] * len(self._blob_names)
-        i = 0
+    def forward_range(self, start=0, end=None):
+        """Caffe's ForwardFromTo(start, end): run layers start..end (indices, inclusive) on the blobs' current
+        values; the other blobs keep theirs."""
+        start, end = self._range(start, end)
+        record = (self.phase == TRAIN or self.net_param.force_backward or self.record_graph) \
+            and torch.is_grad_enabled()
+        if self._random:
+            self._rng = self._rng_state()
+        blobs = list(self._blob_values)
+        capture = {} if (record and self.keep_blob_diffs) else None
+        with torch.set_grad_enabled(record):
+            self._run(start, end, blobs, capture, keep_sources=True)
+        self._blob_values = blobs
+        self._last_run = (start, end)
+        self._graph = record
+        self._capture = capture if capture is not None else {}
+        self._loss_values = [(blobs[s], w) for s, w, _ in self._loss_slots if blobs[s] is not None]
+
+    def _range(self, start, end):
+        last = len(self._plan) - 1
+        end = last if end is None else end
+        if not 0 <= start <= end <= last:
+            raise IndexError(f'{self.source}: layer range {start}..{end} is outside 0..{last}')
+        return start, end
+
+    def _run(self, start, end, blobs, capture=None, keep_sources=False, sources=None):
+        """Run layers start..end over `blobs` (slot list, updated in place). `capture`: a dict the gradient hooks
+        fill ({slot: grad} for each blob's first value, {(layer, bottom): grad} for reads of shared blobs);
+        `sources`: {layer: outputs} reused for bottomless layers instead of running them."""
+        i = start
+        hooked_views = set()      # blobs whose hooked first value is a view: modified in place, it loses the hook
         try:
             with precision_mod.context(self.precision, self._ctx.device):
-                for i, (fn, bs, ts, _, _) in enumerate(self._plan):
-                    outs = fn(*[blobs[b] for b in bs])
+                for i in range(start, end + 1):
+                    fn, bs, ts, name, _ = self._plan[i]
+                    if sources is not None and not bs:
+                        outs = sources[i]
+                    else:
+                        args = [blobs[b] for b in bs]
+                        for k, a in enumerate(args):
+                            if a is None:
+                                raise LayerError(f'{self.source}: layer {name!r} reads blob '
+                                                 f'{self._blob_names[bs[k]]!r}, which no forward has computed yet')
+                        if capture is not None:
+                            for k in range(len(args)):
+                                if (i, k) in self._split_reads and args[k].requires_grad:
+                                    args[k] = args[k].view_as(args[k])
+                                    args[k].register_hook(_store(capture, (i, k)))
+                        layer = self.layers[i]
+                        if capture is not None and getattr(layer, 'in_place', False) and bs[0] in hooked_views:
+                            layer.in_place = False
+                            try:
+                                outs = fn(*args)
+                            finally:
+                                layer.in_place = True
+                        else:
+                            outs = fn(*args)
+                        if keep_sources and not bs:
+                            self._sources[i] = list(outs)
                     for t, o in zip(ts, outs):
+                        if capture is not None and t not in bs and o.requires_grad and not o.is_leaf:
+                            o.register_hook(_store(capture, t))
+                            if o._base is not None:
+                                hooked_views.add(t)
                         blobs[t] = o
             if self.precision == 'bf16':     # the outputs in float32, as callers (and numpy) expect
                 for n in self._output_names:
@@ -260,29 +352,136 @@ class Net(nn.Module):
         except Exception as e:
             _, _, _, name, typ = self._plan[i]
             raise LayerError(f'layer {name!r} (type {typ}) failed in forward: {type(e).__name__}: {e}') from e
-        self._loss_values = [(blobs[s], w) for s, w, _ in self._loss_slots]
         return blobs
 
     def loss(self):
         """The weighted sum of the loss tops of the last forward (Caffe's net loss), as a float."""
         return float(sum(w * float(v.detach().sum()) for v, w in self._loss_values))
 
-    def backward(self):
-        """Back-propagate the loss tops of the last forward, each with diff = its loss_weight (Caffe), into the
-        parameters' .grad (accumulating, as Caffe diffs accumulate until the solver clears them)."""
-        tensors, grads = [], []
-        for v, w in self._loss_values:
-            if v is not None and v.requires_grad:
-                tensors.append(v)
-                grads.append(torch.full_like(v, w))
-        if tensors:
-            # Caffe overwrites the input blobs' diffs on each backward (only parameter diffs accumulate)
-            for layer, _ in self._input_layers:
-                for v in layer.values:
-                    v.grad = None
+    def backward(self, top_diffs=None, start=None, end=None):
+        """Caffe's BackwardFromTo(start, end) (layer indices; default: every layer): the loss tops, each with
+        diff = its loss_weight (or `top_diffs` = {blob name: diff} as the tops' diffs), back-propagated into the
+        parameters' .grad (accumulating, as Caffe's diffs accumulate until the solver clears them), the Input
+        blobs' .grad (force_backward) and, with keep_blob_diffs, every blob Caffe writes (net.blob_diffs).
+
+        In any phase: when the last forward recorded no graph (TEST nets run forward-only) or its graph was used
+        by an earlier backward, the layers are run again, graph recorded, from the blobs' current values (data
+        layers give the outputs of their last run, random layers the same draws), then back-propagated."""
+        if self._last_run is None:
+            raise LayerError(f'{self.source}: backward() needs a forward() first')
+        last = len(self._plan) - 1
+        start = last if start is None else start
+        end = 0 if end is None else end
+        if not 0 <= end <= start <= last:
+            raise IndexError(f'{self.source}: backward range {start}..{end} is outside {last}..0')
+        run_start, run_end = self._last_run
+        leaves = {}
+        if self._graph and end == 0 and run_start == 0 and start >= run_end:
+            blobs, capture = self._blob_values, self._capture
+        else:
+            blobs, capture, leaves = self._replay(end, start)
+        if top_diffs is None:
+            lo = 0 if blobs is self._blob_values else end
+            seeds = [(blobs[s], torch.full_like(blobs[s], w)) for s, w, name in self._loss_slots
+                     if lo <= self._layer_index[name] <= start and blobs[s] is not None]
+        else:
+            seeds = []
+            for name, d in top_diffs.items():
+                v = blobs[self._slots[name]]
+                if v is None:
+                    continue
+                g = d if isinstance(d, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(d, np.float32))
+                seeds.append((v, g.to(device=v.device, dtype=v.dtype).reshape(v.shape)))
+        seeds = [(v, g) for v, g in seeds if v.requires_grad]
+        # Caffe overwrites the input blobs' diffs on each backward (only parameter diffs accumulate)
+        for layer, _ in self._input_layers:
+            for v in layer.values:
+                v.grad = None
+        if seeds:
             with precision_mod.context(self.precision, self._ctx.device, forward=False):
-                torch.autograd.backward(tensors, grads)
-        self._loss_values = []
+                torch.autograd.backward([v for v, _ in seeds], [g for _, g in seeds])
+        self._graph = False
+        self._capture = {}
+        if self.keep_blob_diffs:
+            self.blob_diffs = self._blob_diffs(end, start, blobs, capture, leaves)
+
+    def _replay(self, lo, hi):
+        """Run layers lo..hi again with the graph recorded, from the blobs' current values: the blobs they read
+        from before lo become leaves (their gradients are those blobs' diffs); data layers give their last outputs;
+        random layers repeat the last forward's draws when the replay starts where it started."""
+        blobs = list(self._blob_values)
+        leaves = {}
+        written = set()
+        need = self._need_slots()
+        for i in range(lo, hi + 1):
+            _, bs, ts, _, _ = self._plan[i]
+            for b in bs:
+                if b not in written and b not in leaves and blobs[b] is not None and need.get(b, False):
+                    leaf = blobs[b].detach().requires_grad_(True)
+                    leaves[b] = leaf
+                    blobs[b] = leaf.clone()
+            written.update(ts)
+        inputs = {id(layer): layer.values for layer, _ in self._input_layers}
+        sources = {}
+        for i in range(lo, hi + 1):
+            if not self._plan[i][1]:       # Input blobs as they are now; data layers as their last run left them
+                layer = self.layers[i]
+                sources[i] = inputs.get(id(layer)) or self._sources.get(i) or [blobs[t] for t in self._plan[i][2]]
+        capture = {} if self.keep_blob_diffs else None
+        rng = self._rng_state() if self._random else None
+        try:
+            if self._random and self._rng is not None and lo == self._last_run[0]:
+                self._set_rng_state(self._rng)
+            with torch.enable_grad():
+                self._run(lo, hi, blobs, capture, sources=sources)
+        finally:
+            if rng is not None:
+                self._set_rng_state(rng)
+        return blobs, capture, leaves
+
+    def _need_slots(self):
+        g = self.caffe_graph
+        return {self._slots[n]: g.blob_need.get(n, False) for n in self._blob_names}
+
+    def _blob_diffs(self, lo, hi, blobs, capture, leaves):
+        """{Caffe blob name: diff tensor} for the blobs Caffe's BackwardFromTo(hi, lo) writes: the gradient w.r.t.
+        each blob's first value in the range (an in-place chain's diff is its producer's top diff); zeros where no
+        gradient reached a blob Caffe computes (its value then is 0 too)."""
+        g = self.caffe_graph
+        out = OrderedDict()
+        glo, ghi = g.position(lo), g.position(hi)
+        while ghi + 1 < len(g.layers) and g.layers[ghi + 1].index is None:
+            ghi += 1                                    # the Split layers after layer hi run with it
+        inputs = {t: layer.values[i] for t, layer, i in self._inputs}
+        for name in g.written(glo, ghi):
+            if name in g.split_sources:
+                _, i, k = g.split_sources[name]
+                grad = capture.get((i, k)) if capture else None
+                ref = blobs[self._plan[i][1][k]]
+            else:
+                s = self._slots[name]
+                grad = None
+                if s in leaves:
+                    grad = leaves[s].grad
+                elif capture and s in capture:
+                    grad = capture[s]
+                elif name in inputs and inputs[name].requires_grad:
+                    grad = inputs[name].grad
+                ref = blobs[s]
+            if grad is None and ref is not None:
+                grad = torch.zeros_like(ref)
+            if grad is not None:
+                out[name] = grad.detach()
+        return out
+
+    def _rng_state(self):
+        dev = self._ctx.device
+        return (torch.get_rng_state(), torch.cuda.get_rng_state(dev) if dev.type == 'cuda' else None)
+
+    def _set_rng_state(self, state):
+        torch.set_rng_state(state[0])
+        if state[1] is not None:
+            torch.cuda.set_rng_state(state[1], self._ctx.device)
 
     @property
     def blobs(self):

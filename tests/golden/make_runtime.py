@@ -1,6 +1,7 @@
 """Golden fixtures for the runtime, made by the real Caffe (the oracle):
 
     bash -c 'source /opt/caffe-oracle/env.sh && python tests/golden/make_runtime.py'
+    (arguments: `semantics`, `nets`, folder names, or `semantics=CASE,CASE` to remake only those cases)
 
 1. nets_<folder>.npz: a thin version of every reference net (../shared/reference/<folder>/train[val].prototxt) at
    two odd input sizes (37x45 and 50x33), run by Caffe in the TRAIN phase: forward, then backward.
@@ -368,19 +369,24 @@ def semantics_cases():
                    'convolution_param { num_output: 2 kernel_size: 1 }')
     add('propagate_down_forced', text, ['conv2'])
 
-    # weights that do not learn (lr_mult 0): Caffe computes no diff for them but still propagates to the bottom;
-    # a frozen bilinear deconvolution (diagonal weight, as FCN's upscore layers), a frozen dense one whose bias
-    # learns, a frozen convolution, and a large kernel on a small map (Caffe's im2col scheme in the runtime)
-    text = _input('data', (2, 3, 6, 7))
-    text += _layer('bilinear_up', 'Deconvolution', ['data'], ['bilinear_up'],
+    # weights that do not learn (lr_mult 0): without force_backward Caffe computes no diff for them but still
+    # propagates to the bottom (here into a learnable conv `pre`, whose gradient shows it); a frozen bilinear
+    # deconvolution (diagonal weight, as FCN's upscore layers), a frozen dense one whose bias learns, a frozen
+    # convolution, and a large kernel on a small map (Caffe's im2col scheme in the runtime). With force_backward
+    # (frozen_forced) Caffe gives every parameter its diff, lr_mult 0 ones included.
+    text = _input('data', (2, 3, 8, 9))
+    text += _layer('pre', 'Convolution', ['data'], ['pre'], 'convolution_param { num_output: 3 kernel_size: 3 }')
+    text += _layer('bilinear_up', 'Deconvolution', ['pre'], ['bilinear_up'],
                    'param { lr_mult: 0 } convolution_param { num_output: 3 kernel_size: 4 stride: 2 bias_term: false }')
-    text += _layer('frozen_deconv', 'Deconvolution', ['data'], ['frozen_deconv'], 'param { lr_mult: 0 } '
+    text += _layer('frozen_deconv', 'Deconvolution', ['pre'], ['frozen_deconv'], 'param { lr_mult: 0 } '
                    'param { lr_mult: 1 } convolution_param { num_output: 3 kernel_size: 3 stride: 2 pad: 1 }')
-    text += _layer('frozen_conv', 'Convolution', ['data'], ['frozen_conv'], 'param { lr_mult: 0 } '
+    text += _layer('frozen_conv', 'Convolution', ['pre'], ['frozen_conv'], 'param { lr_mult: 0 } '
                    'param { lr_mult: 0 } convolution_param { num_output: 4 kernel_size: 3 stride: 2 pad: 1 }')
-    text += _layer('big_kernel', 'Convolution', ['data'], ['big_kernel'],
+    text += _layer('big_kernel', 'Convolution', ['pre'], ['big_kernel'],
                    'convolution_param { num_output: 4 kernel_h: 5 kernel_w: 6 pad: 1 }')
-    add('frozen_and_im2col', text, ['bilinear_up', 'frozen_deconv', 'frozen_conv', 'big_kernel'])
+    checked = ['bilinear_up', 'frozen_deconv', 'frozen_conv', 'big_kernel']
+    add('frozen_and_im2col', text, checked, force_backward=False)
+    add('frozen_forced', text, checked)
 
     # forward-only layers (Caffe has no backward for them)
     text = _input('data', (2, 5, 3, 4)) + _input('label', (2, 1, 3, 4))
@@ -496,11 +502,19 @@ def make_nets(caffe, pb2, text_format, folders):
         np.savez_compressed(os.path.join(OUT, f'nets_{folder}.npz'), **store)
 
 
-def make_semantics(caffe, pb2, text_format):
+def make_semantics(caffe, pb2, text_format, only=()):
+    """All cases, or with `only` just those cases, their keys replaced in the existing semantics.npz and every
+    other array kept as it is (a rebuilt Caffe may differ from the one that made them in the last bits)."""
     os.makedirs(OUT, exist_ok=True)
     sys.path.insert(0, OUT)
     store = {}
+    path = os.path.join(OUT, 'semantics.npz')
+    if only:
+        with np.load(path) as old:
+            store = {k: old[k] for k in old.files if k.split('/', 1)[0] not in only}
     for name, case in semantics_cases().items():
+        if only and name not in only:
+            continue
         phase = caffe.TRAIN if case['phase'] == 'TRAIN' else caffe.TEST
         net0 = _caffe_net(caffe, case['text'], phase)
         shapes = {t: net0.blobs[t].data.shape for t in case['check']}
@@ -536,10 +550,10 @@ def make_semantics(caffe, pb2, text_format):
             for n, blobs in net.params.items():
                 for i, b in enumerate(blobs):
                     mult = lr[n][i] if i < len(lr[n]) else 1.0
-                    if mult != 0:
+                    if mult != 0 or case['force_backward']:     # force_backward: every parameter gets its diff
                         store[f'{name}/grad/{n}/{i}'] = b.diff.copy()
         print(f'semantics {name}: {len(net.blobs)} blobs', flush=True)
-    np.savez_compressed(os.path.join(OUT, 'semantics.npz'), **store)
+    np.savez_compressed(path, **store)
 
 
 def main(argv=None):
@@ -549,8 +563,9 @@ def main(argv=None):
     from google.protobuf import text_format
     caffe.set_mode_cpu()
     what = argv or ['semantics', 'nets']
-    if 'semantics' in what:
-        make_semantics(caffe, caffe_pb2, text_format)
+    cases = [w.split('=', 1)[1].split(',') for w in what if w.startswith('semantics=')]
+    if 'semantics' in what or cases:
+        make_semantics(caffe, caffe_pb2, text_format, only=cases[0] if cases else ())
     folders = [w for w in what if w in FOLDERS] or (FOLDERS if 'nets' in what else [])
     make_nets(caffe, caffe_pb2, text_format, folders)
 

@@ -1,0 +1,145 @@
+"""pycaffe's Blob: `.data` and `.diff` as float32 numpy arrays of the blob's shape, writable, that the net uses.
+
+Which memory they are (see also _sync):
+- parameters and Input blobs on the CPU: numpy views of the tensors themselves (a write is the net's value);
+- parameters and Input blobs on CUDA: host copies kept as Caffe's SyncedMemory keeps them (_sync.HostCopy);
+- every other blob (the tops of layers): an array the net keeps per blob, refreshed after each call that runs
+  the net (so an array kept from an earlier forward shows the current values, as Caffe's blob memory does) and
+  read back by a forward that starts after the layer making it (forward(start=...));
+- the diffs of those blobs: arrays the net keeps, which backward writes where Caffe's backward writes (the
+  tops' diffs are what backward starts from: a loss top's diff holds its loss weight, as Caffe's SetLossWeights
+  leaves it).
+"""
+import math
+
+import numpy as np
+import torch
+
+from ._sync import HostCopy, shares_memory
+
+
+def _shape_of(args):
+    if len(args) == 1 and not np.isscalar(args[0]):
+        args = tuple(args[0])
+    shape = tuple(int(a) for a in args)
+    if any(s < 0 for s in shape):
+        raise ValueError(f'blob dimensions must be non-negative, got {shape}')
+    return shape
+
+
+class Blob:
+    """The common interface: shape, count, num/channels/height/width (Caffe's LegacyShape), reshape."""
+
+    name = ''
+
+    @property
+    def data(self):
+        raise NotImplementedError
+
+    @property
+    def diff(self):
+        raise NotImplementedError
+
+    @property
+    def shape(self):
+        return tuple(self._shape())
+
+    def _shape(self):
+        return self.data.shape
+
+    @property
+    def count(self):
+        return int(math.prod(self.shape))
+
+    def _axis(self, i):
+        shape = self.shape
+        if len(shape) > 4:
+            raise ValueError(f'blob {self.name!r}: num/channels/height/width need at most 4 axes; its shape is '
+                             f'{shape}')
+        return int(shape[i]) if i < len(shape) else 1
+
+    @property
+    def num(self):
+        return self._axis(0)
+
+    @property
+    def channels(self):
+        return self._axis(1)
+
+    @property
+    def height(self):
+        return self._axis(2)
+
+    @property
+    def width(self):
+        return self._axis(3)
+
+    def __repr__(self):
+        return f'<caffe Blob {self.name!r} {self.shape}>'
+
+
+class ParamBlob(Blob):
+    """Blob `index` of a layer's parameters; `.diff` is the parameter's gradient (what the solver applies)."""
+
+    def __init__(self, net, layer, index):
+        self._net, self.layer, self.index = net, layer, index
+        self.name = f'{layer}[{index}]'
+        self._data_copy = HostCopy(self._param)
+        self._diff_copy = HostCopy(self._grad)
+
+    def _param(self):
+        return self._net._rt_net().params[self.layer][self.index]
+
+    def _grad(self):
+        p = self._param()
+        if p.grad is None or p.grad.shape != p.shape:
+            p.grad = torch.zeros_like(p.detach(), memory_format=torch.contiguous_format)
+        return p.grad
+
+    def _view(self, t, copy):
+        if shares_memory(t):
+            a = t.detach().numpy()
+            if not a.flags.c_contiguous:
+                raise RuntimeError(f'blob {self.name}: its tensor is not C-contiguous, so a numpy view of it would '
+                                   'not behave as a Caffe blob (the net was built with another memory_format)')
+            return a
+        return copy.get()
+
+    @property
+    def data(self):
+        self._net._ready()
+        return self._view(self._param(), self._data_copy)
+
+    @property
+    def diff(self):
+        self._net._ready()
+        return self._view(self._grad(), self._diff_copy)
+
+    def _shape(self):
+        return self._param().shape
+
+    def reshape(self, *shape):
+        raise NotImplementedError(f'caffe Blob.reshape on the parameter blob {self.name} is not served by this '
+                                  'project: a layer\'s parameters keep the shape the layer gave them')
+
+
+class NetBlob(Blob):
+    """A blob of the net's blob list (a layer top, an Input blob or a Split top)."""
+
+    def __init__(self, net, name):
+        self._net, self.name = net, name
+
+    @property
+    def data(self):
+        return self._net._blob_data(self.name)
+
+    @property
+    def diff(self):
+        return self._net._blob_diff(self.name)
+
+    def _shape(self):
+        return self._net._blob_shape(self.name)
+
+    def reshape(self, *shape):
+        """Caffe's Blob::Reshape: the new shape takes effect now; Input blobs keep it for the next forward."""
+        self._net._reshape_blob(self.name, _shape_of(shape))
