@@ -80,6 +80,8 @@ SUCCEEDS = {
                   'image.jpg (30x20) score:'),
     'fcn-demo': (['--quick', '--no-progress', '--clf-iters', '2', '--iters', '2,1,1', '--n-train', '2', '--n-val', '2',
                   '--out', '{out}'], 'Table 2 on the demo data'),
+    'fcn-ablate': (['--quick', '--no-progress', '--studies', 'stitch', '--iters', '1', '--score-every', '1',
+                    '--out', '{out}'], 'shift-and-stitch vs skip fusion at output stride 16'),
 }
 REFUSES = {
     'fcn-make-nets': (['--out', '{d}/plain-file', 'voc-fcn32s'], _cli.BAD_INPUT, ['plain-file', 'Not a directory']),
@@ -93,6 +95,7 @@ REFUSES = {
     'fcn-infer': (['--model', '{d}/voc-fcn32s', '--out', '{out}', '{d}/no-such-image.jpg'], _cli.BAD_INPUT,
                   ['no-such-image.jpg']),
     'fcn-demo': (['--iters', '10,10', '--out', '{out}'], _cli.USAGE, ['one value per stage']),
+    'fcn-ablate': (['--quick', '--sampling', '1,0.3', '--out', '{out}'], _cli.USAGE, ['each p must be 1/k', '0.3']),
 }
 
 
