@@ -7,7 +7,9 @@ project's scoring (the four metrics of the paper's Table 2). The studies:
 
   table2        FCN-32s-fixed (only score_fr learns: conv1..fc7 at lr_mult 0), FCN-32s, and the skip nets staged
                 as in the paper: FCN-16s from FCN-32s, 8s from 16s, 4s from 8s, 2s from 4s, the rate 10x lower per
-                stage (the demo's rule; the reference drops it 100x over stages ~100x longer)
+                stage (the demo's rule; the reference drops it 100x over stages ~100x longer). A control: FCN-32s
+                trained on from itself as FCN-16s is (same iterations, FCN-16s's rate), since each staged net has
+                had its parents' iterations too
   sampling      FCN-32s with loss sampling p (a LossSamplingLayer; p = 1 too, the layer passing every label) and
                 iter_size 1/p, the paper's fixed expected batch (Fig. 5): mean IU and training time
   balancing     FCN-32s with the class-weighted loss (median frequency weights of the train split) vs without
@@ -126,6 +128,7 @@ class Variant:
     sampling: float = None          # None: no sampling layer; p: a LossSamplingLayer keeping p (iter_size 1/p)
     balanced: bool = False
     augmented: bool = False
+    rate_of: int = None             # train at the rate of another stride's stage (default: its own stride's)
 
     @property
     def iter_size(self):
@@ -145,6 +148,7 @@ def variants(cfg):
     add(Variant('fcn32s', 'FCN-32s'))
     if 'table2' in cfg.studies:
         add(Variant('fcn32s-fixed', 'FCN-32s-fixed', fixed_trunk=True))
+        add(Variant('fcn32s-continued', f'FCN-32s, {cfg.iters} more it. (control)', parent='fcn32s', rate_of=16))
     need16 = {'table2', 'upsampling', 'stitch'} & set(cfg.studies)
     if need16:
         add(Variant('fcn16s', 'FCN-16s', 16, parent='fcn32s'))
@@ -165,7 +169,7 @@ def variants(cfg):
 
 def study_variants(cfg, study):
     """The keys of the variants a study compares, in the order of its table."""
-    return {'table2': ['fcn32s-fixed', 'fcn32s', 'fcn16s', 'fcn8s', 'fcn4s', 'fcn2s'],
+    return {'table2': ['fcn32s-fixed', 'fcn32s', 'fcn32s-continued', 'fcn16s', 'fcn8s', 'fcn4s', 'fcn2s'],
             'sampling': [f'sampled-{_p(p)}' for p in cfg.sampling],
             'balancing': ['fcn32s', 'balanced'],
             'augmentation': ['fcn32s', 'augmented'],
@@ -173,8 +177,8 @@ def study_variants(cfg, study):
             'stitch': ['fcn32s', 'fcn16s']}[study]
 
 
-def _lr(cfg, stride):
-    return cfg.lrs[STRIDES.index(stride)]
+def _lr(cfg, v):
+    return cfg.lrs[STRIDES.index(v.rate_of or v.stride)]
 
 
 # -- the nets of one variant ------------------------------------------------------------------------------------
@@ -217,7 +221,7 @@ def write_variant(cfg, info, v, folder, weights=None):
     write_text(val_net(cfg, info, v), os.path.join(folder, 'val.prototxt'))
     s = caffe_pb2.SolverParameter(train_net='train.prototxt', test_net=['val.prototxt'], test_iter=[cfg.n_val],
                                   test_interval=999999999, display=10, average_loss=1, lr_policy='fixed',
-                                  base_lr=_lr(cfg, v.stride), momentum=0.99, iter_size=v.iter_size,
+                                  base_lr=_lr(cfg, v), momentum=0.99, iter_size=v.iter_size,
                                   max_iter=100000, weight_decay=5e-4, test_initialization=False)
     with open(os.path.join(folder, 'solver.prototxt'), 'w') as f:
         f.write(solver_text(s))
@@ -237,12 +241,13 @@ class _LossCurve:
 def train_variant(cfg, info, v, init, folder, seed, weights=None, progress=False):
     """Train a variant from `init` for cfg.iters iterations, scoring every cfg.score_every; returns its record:
     final metrics, the loss of every iteration, the val curve [(iteration, training seconds, mean IU)],
-    training seconds (scoring excluded) and the final weights' path."""
+    training seconds (scoring excluded), the final weights' path and each layer's largest weight change."""
     write_variant(cfg, info, v, folder, weights)
     with open(os.path.join(folder, 'scores.log'), 'w') as scores_log, \
             _SolverLog(os.path.join(folder, 'train.log')):
         solver = get_solver(solver_param(folder, random_seed=seed), progress_bar=progress)
         initialize(solver, init)
+        start = solver.net.to_arrays()
         curve = _LossCurve(solver)
         solver.callbacks.append(curve)
         seconds, val_curve, report = 0.0, [], None
@@ -256,13 +261,16 @@ def train_variant(cfg, info, v, init, folder, seed, weights=None, progress=False
             val_curve.append([solver.iter, seconds, float(report['mean_iu'])])
     path = os.path.join(folder, 'final.caffemodel')
     solver.net.save(path)
+    change = {k: max(float(np.abs(a - b).max()) for a, b in zip(blobs, start[k]))
+              for k, blobs in solver.net.to_arrays().items()}
     for net in (solver.net, *solver.test_nets):
         _close_data_layers(net)
     return {'key': v.key, 'label': v.label, 'stride': v.stride, 'init': init, 'iters': cfg.iters,
-            'iter_size': v.iter_size, 'base_lr': _lr(cfg, v.stride), 'options': dataclasses.asdict(v),
+            'iter_size': v.iter_size, 'base_lr': _lr(cfg, v), 'options': dataclasses.asdict(v),
             'metrics': {k: float(report[k]) for k, _ in METRICS}, 'val_loss': float(report['loss']),
             'hist': np.asarray(report['hist']).tolist(), 'loss_curve': curve.losses, 'val_curve': val_curve,
-            'train_seconds': seconds, 'seconds_per_iter': seconds / cfg.iters, 'weights': path}
+            'train_seconds': seconds, 'seconds_per_iter': seconds / cfg.iters, 'weights': path,
+            'max_weight_change': change}
 
 
 # -- shift-and-stitch -------------------------------------------------------------------------------------------

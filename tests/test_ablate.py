@@ -63,7 +63,7 @@ def test_every_study_prints_its_table_in_the_papers_metrics(quick, mod):
 def test_every_row_has_finite_metrics_between_0_and_1(quick):
     _, results, _ = quick
     rows = list(_runs(results).values()) + list(results['seeds'][0]['stitch'].values())
-    assert len(rows) == 12 + 3
+    assert len(rows) == 13 + 3
     for row in rows:
         for k in ('overall_acc', 'mean_acc', 'mean_iu', 'fwavacc'):
             assert np.isfinite(row['metrics'][k]) and 0 <= row['metrics'][k] <= 1, (row['label'], k)
@@ -83,7 +83,7 @@ def test_every_variant_trains_the_same_iterations_from_the_surgery_or_its_stage_
     cfg, results, _ = quick
     runs = _runs(results)
     init = results['seeds'][0]['init']
-    parents = {'fcn16s': 'fcn32s', 'fcn8s': 'fcn16s', 'fcn4s': 'fcn8s', 'fcn2s': 'fcn4s', 'fcn16s-learned': 'fcn32s'}
+    parents = {'fcn32s-continued': 'fcn32s', 'fcn16s': 'fcn32s', 'fcn8s': 'fcn16s', 'fcn4s': 'fcn8s', 'fcn2s': 'fcn4s', 'fcn16s-learned': 'fcn32s'}
     for key, r in runs.items():
         assert r['init'] == (runs[parents[key]]['weights'] if key in parents else init), key
         assert r['iters'] == cfg.iters and len(r['loss_curve']) == cfg.iters, key
@@ -91,6 +91,8 @@ def test_every_variant_trains_the_same_iterations_from_the_surgery_or_its_stage_
         assert (sp.lr_policy, sp.momentum, sp.base_lr) == ('fixed', pytest.approx(0.99),
                                                            pytest.approx(r['base_lr'])), key
     assert [runs[f'fcn{s}s']['base_lr'] for s in (32, 16, 8, 4, 2)] == list(cfg.lrs)
+    assert runs['fcn32s-continued']['base_lr'] == runs['fcn16s']['base_lr']
+    assert runs['fcn32s-continued']['stride'] == 32
 
 
 def test_fcn32s_fixed_learns_only_the_last_layer(quick):
@@ -101,6 +103,8 @@ def test_fcn32s_fixed_learns_only_the_last_layer(quick):
     for name in before:
         same = all(np.array_equal(a, b) for a, b in zip(before[name], after[name]))
         assert same == (name != 'score_fr'), name
+    change = _runs(results)['fcn32s-fixed']['max_weight_change']
+    assert change['score_fr'] > 0 and all(v == 0 for k, v in change.items() if k != 'score_fr')
     trained = _params(_runs(results)['fcn32s']['weights'])
     assert not np.array_equal(trained['conv1'][0], before['conv1'][0])
 
