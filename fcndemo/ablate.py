@@ -467,20 +467,25 @@ def plot_curves(cfg, seeds, path):
     against training time for the sampling study."""
     studies = [s for s in cfg.studies if s != 'stitch']
     panels = len(studies) + (1 if 'sampling' in studies else 0)
-    fig = Figure(figsize=(5 * panels, 4))
-    axes = np.atleast_1d(fig.subplots(1, panels))
+    cols = min(panels, 3)
+    rows = -(-panels // cols)
+    fig = Figure(figsize=(5 * cols, 4 * rows))
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax in axes[panels:]:
+        ax.set_visible(False)
+    axes = axes[:panels]
     runs = seeds[0]['runs']
     for ax, study in zip(axes, studies):
         for key in study_variants(cfg, study):
             ax.plot(_smooth(runs[key]['loss_curve']), label=runs[key]['label'])
-        ax.set(title=study, xlabel='iteration', ylabel='loss (summed, 10-it. mean)', yscale='log')
+        ax.set(title=f"{study} (seed {seeds[0]['seed']})", xlabel='iteration', ylabel='loss (summed, 10-it. mean)', yscale='log')
         ax.legend(fontsize=7)
     if 'sampling' in studies:
         ax = axes[-1]
         for key in study_variants(cfg, 'sampling'):
             pts = np.array(runs[key]['val_curve'])
             ax.plot(pts[:, 1], 100 * pts[:, 2], 'o-', label=runs[key]['label'])
-        ax.set(title='Fig. 5: val mean IU vs training time', xlabel='training seconds', ylabel='mean IU (%)')
+        ax.set(title=f"Fig. 5: val mean IU vs training time (seed {seeds[0]['seed']})", xlabel='training seconds', ylabel='mean IU (%)')
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=72)
