@@ -465,7 +465,7 @@ def _smooth(values, k=10):
 def plot_curves(cfg, seeds, path):
     """One panel per study: each variant's training loss (10-iteration mean, first seed), and Fig. 5's mean IU
     against training time for the sampling study."""
-    studies = [s for s in cfg.studies if s != 'stitch']
+    studies = list(cfg.studies)
     panels = len(studies) + (1 if 'sampling' in studies else 0)
     cols = min(panels, 3)
     rows = -(-panels // cols)
