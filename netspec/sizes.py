@@ -248,7 +248,7 @@ def _convolution(lp, bottoms, size=conv_size):
         sp = tuple(size(s[2 + i], k, st, p, d) for i, (k, st, p, d) in
                    enumerate(zip(g.kernel, g.stride, g.pad, g.dilation)))
         if any(v <= 0 for v in sp):
-            raise ShapeError(f'bottom shape {tuple(s)} gives the output size {sp}')
+            raise ShapeError(f'bottom shape {tuple(s)} gives an empty output: size {sp}')
         out.append((s[0], g.num_output) + sp)
     return out
 
@@ -262,7 +262,7 @@ def _pooling(lp, bottoms):
     s = tuple(bottoms[0])
     _, out = pool_window(pool_geometry(lp.pooling_param, s), s[2:])
     if any(o <= 0 for o in out):
-        raise ShapeError(f'bottom shape {s} gives the output size {out}')
+        raise ShapeError(f'bottom shape {s} gives an empty output: size {out}')
     return [s[:2] + out] * len(lp.top)    # the optional second top (MAX's argmax mask) has the same shape
 
 
