@@ -339,11 +339,38 @@ def environment(device):
     return info
 
 
+class DeviceUnavailable(RuntimeError):
+    """The device to check is not one torch names, or not on this machine."""
+
+
+class CheckFailed(Exception):
+    """A step of the check failed (tools/cuda_check.py's own exit status; summary.json says why)."""
+
+
+def check_device(device):
+    """torch.device(device), or DeviceUnavailable where torch does not know the name or sees no such device."""
+    try:
+        dev = torch.device(device)
+    except RuntimeError as e:
+        raise DeviceUnavailable(f'device {device!r}: {e}') from None
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        raise DeviceUnavailable(f'device {device!r}: torch {torch.__version__} sees no CUDA device')
+    return dev
+
+
+def failed_steps(summary):
+    """The names of the steps a summary records as failed, in the order they ran."""
+    return [name for name, res in summary['steps'].items() if not res['ok']]
+
+
 def run_all(device='cuda', out='cuda-check', tiny=False, steps=None, log=print):
     """Run the steps in order (each failure caught and recorded); the summary is written to out/summary.json after
-    every step, so a run cut short keeps what it finished."""
-    if torch.device(device).type == 'cuda' and not torch.cuda.is_available():
-        raise RuntimeError(f'device {device!r}: torch {torch.__version__} sees no CUDA device')
+    every step, so a run cut short keeps what it finished. KeyError for an unknown step name, DeviceUnavailable
+    for a device this machine lacks, both before any step runs."""
+    check_device(device)
+    unknown = [s for s in steps or () if s not in STEPS]
+    if unknown:
+        raise KeyError(f'unknown steps {unknown}; known: {", ".join(STEPS)}')
     os.makedirs(out, exist_ok=True)
     summary = {'device': str(device), 'tiny': tiny, 'environment': environment(device), 'steps': {}}
     path = os.path.join(out, 'summary.json')
