@@ -44,7 +44,7 @@ from solvers.logs import GlogFormatter, log
 from solvers.recipe import train
 from weights.surgery import interp, transplant
 
-from . import nets
+from . import kernels, nets
 
 __all__ = ['Config', 'run', 'STAGES', 'METRICS', 'format_table', 'make_dataset', 'classification_set',
            'LossRecorder', 'train_classifier', 'convolutionalize', 'write_stage', 'train_stage', 'predict',
@@ -372,8 +372,6 @@ def _run(cfg, out):
     def say(msg):
         print(msg, file=out, flush=True)
 
-    import torch
-    from . import kernels
     used = kernels.in_effect(onednn=torch.backends.mkldnn.enabled)
     off_path = kernels.differences(used)
     say(f"CPU kernels: torch {used['torch']}, ATen {used['aten_capability']}, MKL_CBWR {used['mkl_cbwr']}, "

@@ -9,6 +9,8 @@ import runpy
 import sys
 import traceback
 
+from .served import NOT_SERVED
+
 
 class _CaffeAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """`caffe` and `caffe.X` are `pycaffe` and `pycaffe.X` (the same module objects)."""
@@ -25,7 +27,6 @@ class _CaffeAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         except ModuleNotFoundError as e:
             if e.name != name:
                 raise
-            from . import NOT_SERVED
             part = spec.name.split('.', 1)[1]
             why = f' ({NOT_SERVED[part]})' if part in NOT_SERVED else ''
             raise ModuleNotFoundError(f'{spec.name} is not served by this project{why}', name=spec.name) from None
