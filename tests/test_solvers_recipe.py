@@ -100,17 +100,6 @@ def test_resume_continues_the_data_order_and_weights_exactly(voc):
             assert torch.equal(p, q), name
 
 
-@pytest.fixture
-def solvers_log():
-    """tools/solve.py installs a glog-format handler on the 'solvers' logger; take it away afterwards."""
-    from solvers.logs import log
-    before = list(log.handlers)
-    yield log
-    for h in list(log.handlers):
-        if h not in before:
-            log.removeHandler(h)
-
-
 def test_tools_solve_runs_a_folder_and_prints_the_four_metrics(voc, capsys, solvers_log):
     from tools.solve import main
     root, folder, info = voc

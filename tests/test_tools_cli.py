@@ -186,17 +186,6 @@ def test_an_unexpected_error_is_a_traceback_not_a_bad_input_status():
         _cli.run(_parser(), _raise(RuntimeError('a bug')), [])
 
 
-@pytest.fixture
-def solvers_log():
-    """fcn-solve installs a glog-format handler on the 'solvers' logger; take it away afterwards."""
-    from solvers.logs import log
-    before = list(log.handlers)
-    yield log
-    for h in list(log.handlers):
-        if h not in before:
-            log.removeHandler(h)
-
-
 def test_solve_exits_4_when_the_loss_is_not_finite(monkeypatch, capsys, solvers_log):
     from solvers import LossNotFinite
     from tools import solve
