@@ -19,8 +19,9 @@ import random
 
 import numpy as np
 
-#: tops holding labels (filled with the ignore label where a translation uncovers them)
-LABEL_TOPS = ('label', 'sem', 'geo')
+# LABEL_TOPS: the tops filled with the ignore label where a translation uncovers them
+from netspec.models.families import LABEL_TOPS
+
 IGNORE_LABEL = 255
 KEYS = ('mirror', 'jitter')
 

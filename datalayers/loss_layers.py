@@ -41,6 +41,17 @@ FLT_MIN = np.float32(1.1754943508222875e-38)
 NORMALIZATIONS = ('FULL', 'VALID', 'BATCH_SIZE', 'NONE')
 
 
+def _layer_params(layer, required, optional):
+    """(layer class name, its param_str dict); ValueError naming the layer unless the dict has every `required`
+    key and no key outside `required` and `optional`."""
+    name = type(layer).__name__
+    params = parse_param_str(layer.param_str, name)
+    if set(params) - set(required) - set(optional) or set(required) - set(params):
+        raise ValueError(f'{name}: param_str needs {", ".join(required)}, and may set {", ".join(optional)}; got '
+                         f'{sorted(params)}')
+    return name, params
+
+
 def _state_of(rng):
     if rng is None:
         return None
@@ -61,12 +72,7 @@ class LossSamplingLayer(caffe.Layer):
     """label -> label with each cell dropped (set to ignore_label) with probability 1 - keep; see the module."""
 
     def setup(self, bottom, top):
-        name = type(self).__name__
-        params = parse_param_str(self.param_str, name)
-        unknown = set(params) - {'keep', 'ignore_label', 'cell', 'seed'}
-        if unknown or 'keep' not in params:
-            raise ValueError(f'{name}: param_str needs keep, and may set ignore_label, cell, seed; got '
-                             f'{sorted(params)}')
+        name, params = _layer_params(self, ('keep',), ('ignore_label', 'cell', 'seed'))
         self.keep = float(params['keep'])
         if not 0 < self.keep <= 1:
             raise ValueError(f'{name}: keep must be in (0, 1], not {self.keep}')
@@ -120,12 +126,7 @@ class ClassWeightedSoftmaxLossLayer(caffe.Layer):
     """SoftmaxWithLoss with a weight per class (over axis 1); see the module docstring."""
 
     def setup(self, bottom, top):
-        name = type(self).__name__
-        params = parse_param_str(self.param_str, name)
-        unknown = set(params) - {'class_weights', 'ignore_label', 'normalize', 'normalization'}
-        if unknown or 'class_weights' not in params:
-            raise ValueError(f'{name}: param_str needs class_weights, and may set ignore_label, normalize, '
-                             f'normalization; got {sorted(params)}')
+        name, params = _layer_params(self, ('class_weights',), ('ignore_label', 'normalize', 'normalization'))
         self.weights = np.asarray(params['class_weights'], dtype=np.float64)
         if self.weights.ndim != 1 or not np.all(np.isfinite(self.weights)) or np.any(self.weights < 0):
             raise ValueError(f'{name}: class_weights must be a list of finite non-negative numbers')

@@ -14,6 +14,6 @@ Steps (each returns a JSON-able dict with 'ok'; run_all runs them all, catching 
 In tiny mode (the CPU test of this logic) every step runs small: a test subset, two nets, 64x64 bench, a minutes-
 short demo, a 2-process DDP on the CPU; the device compared against the CPU is then the CPU in channels_last.
 """
-from .steps import STEPS, run_all
+from .steps import STEPS, CheckFailed, DeviceUnavailable, check_device, failed_steps, run_all
 
-__all__ = ['STEPS', 'run_all']
+__all__ = ['STEPS', 'run_all', 'check_device', 'failed_steps', 'CheckFailed', 'DeviceUnavailable']

@@ -12,6 +12,13 @@ import traceback
 import numpy as np
 import torch
 
+import fcndemo
+from netspec import parse_text
+from runtime import Net, bench as runtime_bench
+from scoring.report import score_model
+from solvers import get_solver
+from weights.surgery import interp
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FWD, GRAD = 1e-5, 1e-4                       # the oracle tests' tolerances, relative to a blob's largest magnitude
 TINY_TESTS = ['tests/test_runtime_devices.py']
@@ -59,7 +66,6 @@ def fill_thin(net, seed):
     """Seeded weights in the oracle fixtures' manner (He-scaled weights, zero trunk biases so that the constant
     padding regions hold exact zeros and max-pooling ties cannot depend on rounding, score weights x 0.1), with
     the frozen deconvolutions bilinear on the diagonal as in FCN."""
-    from weights.surgery import interp
     rng = np.random.RandomState(seed)
     types = {lp.name: lp for lp in net.net_param.layer}
     arrays = {}
@@ -106,8 +112,6 @@ def thin_inputs(net, seed):
 
 def run_thin(text, device, seed, memory_format='auto', precision='fp32'):
     """One TRAIN forward + backward: ({blob: array}, {layer/i: gradient array})."""
-    from netspec import parse_text
-    from runtime import Net
     net = Net(parse_text(text), phase='train', device=device, memory_format=memory_format, precision=precision)
     fill_thin(net, seed)
     net.forward(**thin_inputs(net, seed))
@@ -146,14 +150,13 @@ def devices(device, tiny, out):
 
 def bench(device, tiny, out):
     """bench.run on the device for each precision: times, % of the GEMM peak, memory; the issue's targets."""
-    from runtime import bench as rb
     size, width, repeat = (48, 0.0625, 1) if tiny else (500, 1.0, 5)
     runs = {}
     variants = [('fp32', 'auto'), ('tf32', 'auto'), ('bf16', 'auto'), ('bf16', 'channels_last')]
     for precision, layout in variants[::2] if tiny else variants:
         memory = not (tiny and runs)        # tiny: the memory figures once (they start a process on the CPU)
-        r = rb.run(size=size, repeat=repeat, device=device, precision=precision, width=width, memory=memory,
-                   memory_format=layout, gemm_n=256 if tiny else 2048, log=lambda *a: None)
+        r = runtime_bench.run(size=size, repeat=repeat, device=device, precision=precision, width=width,
+                              memory=memory, memory_format=layout, gemm_n=256 if tiny else 2048, log=lambda *a: None)
         key = precision if layout == 'auto' else f'{precision}_{layout}'
         fl = r['flops']
         runs[key] = {
@@ -176,9 +179,6 @@ def bench(device, tiny, out):
 def fast_mode(device, tiny, out):
     """The demo (trained on the CPU, as tools/demo.py does), then its FCN-8s scored on the device in each precision:
     the fast modes' effect on mean IU."""
-    import fcndemo
-    from runtime import Net
-    from scoring.report import score_model
     demo_out = os.path.join(out, 'demo')
     if tiny:
         cfg = fcndemo.Config.quick(out=demo_out, n_train=4, n_val=2, clf_images=16, clf_iters=2, iters=(2, 2, 2),
@@ -267,7 +267,6 @@ def ddp_pool(n=12, seed=3):
 
 
 def ddp_solver(solver_path, device, init_path):
-    from solvers import get_solver
     s = get_solver(solver_path, device=device)
     init = np.load(init_path)
     s.net.load_arrays({name: [init[f'{name}/{i}'] for i in range(len(ps))] for name, ps in s.net.params.items()})
@@ -277,8 +276,6 @@ def ddp_solver(solver_path, device, init_path):
 def ddp(device, tiny, out):
     """torchrun, 2 processes of batch 1, against one process with iter_size 2 on the same device: Caffe's meaning
     of N GPUs (gradients summed, scaled by 1/N) must give the same parameters."""
-    from netspec import parse_text
-    from runtime import Net
     steps = 3
     folder = os.path.abspath(os.path.join(out, 'ddp'))
     os.makedirs(folder, exist_ok=True)
@@ -339,11 +336,38 @@ def environment(device):
     return info
 
 
+class DeviceUnavailable(RuntimeError):
+    """The device to check is not one torch names, or not on this machine."""
+
+
+class CheckFailed(Exception):
+    """A step of the check failed (tools/cuda_check.py's own exit status; summary.json says why)."""
+
+
+def check_device(device):
+    """torch.device(device), or DeviceUnavailable where torch does not know the name or sees no such device."""
+    try:
+        dev = torch.device(device)
+    except RuntimeError as e:
+        raise DeviceUnavailable(f'device {device!r}: {e}') from None
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        raise DeviceUnavailable(f'device {device!r}: torch {torch.__version__} sees no CUDA device')
+    return dev
+
+
+def failed_steps(summary):
+    """The names of the steps a summary records as failed, in the order they ran."""
+    return [name for name, res in summary['steps'].items() if not res['ok']]
+
+
 def run_all(device='cuda', out='cuda-check', tiny=False, steps=None, log=print):
     """Run the steps in order (each failure caught and recorded); the summary is written to out/summary.json after
-    every step, so a run cut short keeps what it finished."""
-    if torch.device(device).type == 'cuda' and not torch.cuda.is_available():
-        raise RuntimeError(f'device {device!r}: torch {torch.__version__} sees no CUDA device')
+    every step, so a run cut short keeps what it finished. KeyError for an unknown step name, DeviceUnavailable
+    for a device this machine lacks, both before any step runs."""
+    check_device(device)
+    unknown = [s for s in steps or () if s not in STEPS]
+    if unknown:
+        raise KeyError(f'unknown steps {unknown}; known: {", ".join(STEPS)}')
     os.makedirs(out, exist_ok=True)
     summary = {'device': str(device), 'tiny': tiny, 'environment': environment(device), 'steps': {}}
     path = os.path.join(out, 'summary.json')

@@ -38,7 +38,7 @@ from matplotlib.figure import Figure
 from datalayers.balance import class_frequencies, class_weights
 from datalayers.datasets import SBDDSeg, VOCSeg
 from netspec import caffe_pb2, write_text
-from netspec.models import input_data
+from netspec.models import VOC, input_data
 from netspec.models.folders import solver_text
 from runtime import Net
 from runtime.stitch import shift_and_stitch
@@ -197,20 +197,20 @@ def _with_sampling_layer(net_param, keep):
 
 def train_net(cfg, info, v, weights=None):
     """The variant's training net (its options, the train split's data layer)."""
-    params = dict(info['params']['train'])
+    params = dict(info['params'][VOC.train_split])
     if v.augmented:
         params.update(mirror=True, jitter=int(cfg.jitter))
     kw = dict(stride=v.stride, num_classes=cfg.num_classes, crop=cfg.crop, upsampling=v.upsampling,
               trunk_lr_mult=0 if v.fixed_trunk else 1, class_weights=weights)
     if v.sampling is not None:
         kw['loss_sampling'] = v.sampling if v.sampling < 1 else 0.5
-    net = nets.fcn(nets.voc_source(params, 'train'), **kw)
+    net = nets.fcn(nets.voc_source(params, VOC.train_split), **kw)
     return _with_sampling_layer(net, v.sampling) if v.sampling == 1 else net
 
 
 def val_net(cfg, info, v):
     """The variant's net on the val split with the plain summed loss (every variant scored alike)."""
-    return nets.fcn(nets.voc_source(info['params']['seg11valid'], 'seg11valid'), stride=v.stride,
+    return nets.fcn(nets.voc_source(info['params'][VOC.eval_split], VOC.eval_split), stride=v.stride,
                     num_classes=cfg.num_classes, crop=cfg.crop, upsampling=v.upsampling)
 
 
@@ -257,7 +257,7 @@ def train_variant(cfg, info, v, init, folder, seed, weights=None, progress=False
             seconds += time.perf_counter() - t
             if solver.requested_early_exit:
                 raise FloatingPointError(f'{v.label}: the loss became NaN or infinite at iteration {solver.iter}')
-            report = score(solver, folder, out=scores_log, progress=False)['label']
+            report = score(solver, folder, out=scores_log, progress=False)[VOC.heads[0].label]
             val_curve.append([solver.iter, seconds, float(report['mean_iu'])])
     path = os.path.join(folder, 'final.caffemodel')
     solver.net.save(path)
@@ -321,7 +321,7 @@ def stitched_prediction(net32, rare, data):
 def score_stitched(cfg, info, weights32, weights16):
     """Shift-and-stitch vs skip fusion at output stride 16, over the val split: {'FCN-32s + shift-and-stitch',
     'FCN-32s rarefied', 'FCN-16s'}: metrics, hist and forward seconds per image (FCN-16s: one forward)."""
-    ds = VOCSeg(info['params']['seg11valid'])
+    ds = VOCSeg(info['params'][VOC.eval_split])
     net32, rare = stitch_nets(cfg, weights32)
     net16 = Net(_deploy(cfg, 16), weights=weights16)
     hists = {k: np.zeros((cfg.num_classes,) * 2, np.int64) for k in ('stitched', 'rarefied', 'fcn16s')}
@@ -354,7 +354,7 @@ def score_stitched(cfg, info, weights32, weights16):
 # -- one seed ---------------------------------------------------------------------------------------------------
 
 def _balance_weights(cfg, info):
-    freq = class_frequencies(SBDDSeg(info['params']['train']), cfg.num_classes)
+    freq = class_frequencies(SBDDSeg(info['params'][VOC.train_split]), cfg.num_classes)
     return [float(w) for w in class_weights(freq, cfg.balancing)]
 
 
@@ -478,14 +478,16 @@ def plot_curves(cfg, seeds, path):
     for ax, study in zip(axes, studies):
         for key in study_variants(cfg, study):
             ax.plot(_smooth(runs[key]['loss_curve']), label=runs[key]['label'])
-        ax.set(title=f"{study} (seed {seeds[0]['seed']})", xlabel='iteration', ylabel='loss (summed, 10-it. mean)', yscale='log')
+        ax.set(title=f"{study} (seed {seeds[0]['seed']})", xlabel='iteration', ylabel='loss (summed, 10-it. mean)',
+               yscale='log')
         ax.legend(fontsize=7)
     if 'sampling' in studies:
         ax = axes[-1]
         for key in study_variants(cfg, 'sampling'):
             pts = np.array(runs[key]['val_curve'])
             ax.plot(pts[:, 1], 100 * pts[:, 2], 'o-', label=runs[key]['label'])
-        ax.set(title=f"Fig. 5: val mean IU vs training time (seed {seeds[0]['seed']})", xlabel='training seconds', ylabel='mean IU (%)')
+        ax.set(title=f"Fig. 5: val mean IU vs training time (seed {seeds[0]['seed']})", xlabel='training seconds',
+               ylabel='mean IU (%)')
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=72)
@@ -540,7 +542,7 @@ def _run(cfg, out):
         'files': {'results': os.path.join(cfg.out, 'results.json'), 'curves': curves}})
     _write_json(results, results['files']['results'])
     say()
-    say(f'val split: seg11valid, {cfg.n_val} images; metrics in %' + (
+    say(f'val split: {VOC.eval_split}, {cfg.n_val} images; metrics in %' + (
         f', the mean over seeds {", ".join(map(str, cfg.seeds))}' if len(cfg.seeds) > 1 else ''))
     for study in cfg.studies:
         say()

@@ -30,7 +30,7 @@ PINNED = {'aten_capability': 'AVX2', 'mkl_cbwr': 'AVX2', 'onednn': False}
 
 def in_effect(onednn):
     """The kernel path of this process: {'torch', 'aten_capability', 'mkl_cbwr', 'onednn', 'threads'}."""
-    import torch
+    import torch    # here, not at the top: tools/demo.py pins the kernels before torch loads
     return {'torch': torch.__version__, 'aten_capability': torch.backends.cpu.get_cpu_capability(),
             'mkl_cbwr': os.environ.get('MKL_CBWR', 'unset'), 'onednn': bool(onednn),
             'threads': torch.get_num_threads()}

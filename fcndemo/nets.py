@@ -12,6 +12,7 @@ offset, 3 a pool3 crop that does not fit some sizes), hence crop = 128 (pool5 4x
 (crop = 160): with 4 their pool2 / pool1 crops do not fit sides 32k-5 ... 32k+2 (4s) or 32k-5 ... 32k+6 (2s).
 """
 from netspec import NetSpec, layers as L
+from netspec.models.families import VOC
 from netspec.models.parts import LEARN, conv_relu, fcn_head, max_pool, params_list, python_data, softmax_loss
 
 #: trunk channels per stage, and the fc6/fc7 width
@@ -83,9 +84,11 @@ def fcn(source, stride=32, num_classes=4, crop=128, channels=CHANNELS, fc=FC, lo
 
 
 def voc_source(params, split):
-    """The reference VOC data layers on the synthetic dataset: SBDDSegDataLayer for train, VOCSegDataLayer else."""
-    layer = 'SBDDSegDataLayer' if split == 'train' else 'VOCSegDataLayer'
-    return python_data('voc_layers', layer, dict(params))
+    """The reference VOC data layers on the synthetic dataset (the VOC family's): SBDDSegDataLayer for its train
+    split, VOCSegDataLayer else."""
+    voc, sbdd = VOC.layers
+    layer = sbdd if split == VOC.train_split else voc
+    return python_data(layer.module, layer.layer, dict(params))
 
 
 def crop_offsets(net_param):

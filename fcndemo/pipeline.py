@@ -36,7 +36,7 @@ from datalayers.datasets import VOC_MEAN, VOCSeg
 from datalayers.palette import color_seg, make_palette
 from datalayers.synthetic import make_voc, paint_scene
 from netspec import caffe_pb2, write_text
-from netspec.models import input_data
+from netspec.models import VOC, input_data
 from netspec.models.folders import solver_text
 from runtime import Net
 from solvers import get_solver
@@ -44,7 +44,7 @@ from solvers.logs import GlogFormatter, log
 from solvers.recipe import train
 from weights.surgery import interp, transplant
 
-from . import nets
+from . import kernels, nets
 
 __all__ = ['Config', 'run', 'STAGES', 'METRICS', 'format_table', 'make_dataset', 'classification_set',
            'LossRecorder', 'train_classifier', 'convolutionalize', 'write_stage', 'train_stage', 'predict',
@@ -230,7 +230,7 @@ def convolutionalize(cfg, classifier_weights, path):
 def write_stage(cfg, info, stride, folder, base_lr):
     """The stage's folder as the reference has it: train.prototxt, val.prototxt, solver.prototxt."""
     os.makedirs(folder, exist_ok=True)
-    for fname, split in (('train.prototxt', 'train'), ('val.prototxt', 'seg11valid')):
+    for fname, split in VOC.nets:
         net = nets.fcn(nets.voc_source(info['params'][split], split), stride=stride, num_classes=cfg.num_classes,
                        crop=cfg.crop, trunk_lr_mult=cfg.trunk_lr_mult)
         write_text(net, os.path.join(folder, fname))
@@ -257,10 +257,11 @@ def train_stage(cfg, info, stride, init_weights, iters, base_lr, progress):
     solver.net.save(weights)
     for layer in (solver.net, *solver.test_nets):
         _close_data_layers(layer)
-    final = history[-1][1]['label']
+    head = VOC.heads[0].label
+    final = history[-1][1][head]
     return {'stride': stride, 'folder': folder, 'weights': weights, 'iters': iters, 'base_lr': base_lr,
             'seconds': time.time() - t0, 'loss_curve': rec.points,
-            'val_curve': [(it, r['label']['mean_iu'], r['label']['loss']) for it, r in history],
+            'val_curve': [(it, r[head]['mean_iu'], r[head]['loss']) for it, r in history],
             'metrics': {k: float(final[k]) for k, _ in METRICS}, 'val_loss': float(final['loss']),
             'hist': np.asarray(final['hist']).tolist()}
 
@@ -286,7 +287,7 @@ def format_table(stages):
 
 def predict(cfg, info, stages, path):
     """A few val images: image | ground truth | each stage's prediction, one row per image, as a PNG."""
-    ds = VOCSeg(info['params']['seg11valid'])
+    ds = VOCSeg(info['params'][VOC.eval_split])
     palette = make_palette(256)
     n = min(cfg.n_examples, len(ds))
     loaded = {s['stride']: Net(nets.fcn(input_data((1, 3, cfg.crop, cfg.crop)), stride=s['stride'],
@@ -371,8 +372,6 @@ def _run(cfg, out):
     def say(msg):
         print(msg, file=out, flush=True)
 
-    import torch
-    from . import kernels
     used = kernels.in_effect(onednn=torch.backends.mkldnn.enabled)
     off_path = kernels.differences(used)
     say(f"CPU kernels: torch {used['torch']}, ATen {used['aten_capability']}, MKL_CBWR {used['mkl_cbwr']}, "
@@ -426,7 +425,7 @@ def _run(cfg, out):
         'table': {f"FCN-{s['stride']}s": {k: s['metrics'][k] for k, _ in METRICS} for s in stages},
         'metric_names': dict(METRICS),
         'table_text': table,
-        'split': f"seg11valid ({cfg.n_val} images)",
+        'split': f"{VOC.eval_split} ({cfg.n_val} images)",
         'classifier': {'weights': clf_weights, 'heldout_accuracy': clf_acc, 'loss_curve': clf_curve},
         'stages': [{k: v for k, v in s.items()} for s in stages],
         'config': {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(cfg).items()},
@@ -439,7 +438,7 @@ def _run(cfg, out):
     }
     _write_json(results, table_path)
     say('')
-    say(f"Table 2 on the demo data (seg11valid, {cfg.n_val} images; metrics in %):")
+    say(f"Table 2 on the demo data ({VOC.eval_split}, {cfg.n_val} images; metrics in %):")
     for line in table:
         say('  ' + line)
     say('')

@@ -27,6 +27,7 @@ from fractions import Fraction
 
 from .coord_map import PASS_THROUGH_LAYERS
 from .io import read_net
+from .sizes import ShapeError, conv_window, pool_geometry
 
 __all__ = ['Field', 'ReceptiveFieldError', 'receptive_fields', 'receptive_field', 'max_stride', 'conv_depth']
 
@@ -81,40 +82,22 @@ def _describe(layer):
     return f'layer {layer.name!r} ({layer.type})'
 
 
-def _axis_value(values, axis, default, layer, what):
-    """One spatial axis' value of a repeated field: none -> default, one -> for all axes, else one per axis."""
-    values = list(values)
-    if not values:
-        return default
-    if len(values) == 1:
-        return int(values[0])
-    if len(values) != 2:
-        raise ReceptiveFieldError(f'{_describe(layer)}: {what} has {len(values)} values; 2D geometry needs 1 or 2')
-    return int(values[axis])
-
-
 def _conv_window(layer, axis):
-    """(kernel extent k', stride, pad) of a Convolution, Deconvolution, Im2col or Pooling along `axis` (0 = h)."""
-    hw = ('_h', '_w')[axis]
-    if layer.type == 'Pooling':
-        p = layer.pooling_param
-        if p.global_pooling:
-            raise _NoField('global pooling sees the whole input, whatever its size')
-        k = getattr(p, 'kernel' + hw) if p.HasField('kernel' + hw) else p.kernel_size
-        s = getattr(p, 'stride' + hw) if p.HasField('stride' + hw) else p.stride
-        pad = getattr(p, 'pad' + hw) if p.HasField('pad' + hw) else p.pad
-        return k, s, pad
-    p = layer.convolution_param
-    if p.axis != 1:
-        raise ReceptiveFieldError(f'{_describe(layer)}: convolution over axis {p.axis}; only axis 1 is supported')
-    k = getattr(p, 'kernel' + hw) if p.HasField('kernel' + hw) else _axis_value(p.kernel_size, axis, None, layer,
-                                                                                'kernel_size')
-    if k is None:
-        raise ReceptiveFieldError(f'{_describe(layer)}: no kernel_size')
-    s = getattr(p, 'stride' + hw) if p.HasField('stride' + hw) else _axis_value(p.stride, axis, 1, layer, 'stride')
-    pad = getattr(p, 'pad' + hw) if p.HasField('pad' + hw) else _axis_value(p.pad, axis, 0, layer, 'pad')
-    d = _axis_value(p.dilation, axis, 1, layer, 'dilation')
-    return d * (k - 1) + 1, s, pad
+    """(kernel extent k', stride, pad) of a Convolution, Deconvolution, Im2col or Pooling along `axis` (0 = h),
+    from the settings as netspec.sizes reads them for the shapes."""
+    if layer.type == 'Pooling' and layer.pooling_param.global_pooling:
+        raise _NoField('global pooling sees the whole input, whatever its size')
+    if layer.type != 'Pooling' and layer.convolution_param.axis != 1:
+        raise ReceptiveFieldError(f'{_describe(layer)}: convolution over axis {layer.convolution_param.axis}; only '
+                                  'axis 1 is supported')
+    try:
+        if layer.type == 'Pooling':
+            g = pool_geometry(layer.pooling_param, (1, 1, 1, 1))
+            return g.kernel[axis], g.stride[axis], g.pad[axis]
+        kernel, stride, pad, dilation = conv_window(layer.convolution_param, nsp=2)
+    except ShapeError as e:
+        raise ReceptiveFieldError(f'{_describe(layer)}: {e}') from None
+    return dilation[axis] * (kernel[axis] - 1) + 1, stride[axis], pad[axis]
 
 
 def _layer_window(layer, axis):

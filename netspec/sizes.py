@@ -6,7 +6,7 @@ layers take their top shapes and their geometry (kernel, stride, pad, crop offse
 
     top_shapes(layer_param, bottom_shapes) -> [top shape, ...]    the rule of the layer's type (RULES)
     conv_size / deconv_size / pooled_size                         the output length along one axis
-    conv_geometry, pool_geometry, pool_window, crop_offsets, ...  the settings as the rules read them
+    conv_geometry, conv_window, pool_geometry, pool_window, crop_offsets, ...  the settings as the rules read them
 
 A rule raises ShapeError with a message that does not name the layer; the caller adds that (netspec as
 "layer 'x' (Crop): ...", the runtime as "layer 'x' (type Crop): ...").
@@ -17,7 +17,7 @@ from collections import namedtuple
 from . import caffe_pb2
 
 __all__ = ['ShapeError', 'PASS_THROUGH', 'RULES', 'top_shapes', 'rule_for', 'conv_size', 'deconv_size',
-           'pooled_size', 'canonical_axis', 'ConvGeometry', 'conv_geometry', 'PoolGeometry', 'pool_geometry',
+           'pooled_size', 'canonical_axis', 'ConvGeometry', 'conv_geometry', 'conv_window', 'PoolGeometry', 'pool_geometry',
            'pool_window', 'crop_offsets', 'concat_axis', 'flatten_axes', 'inner_product_geometry', 'scale_axes',
            'input_shapes']
 
@@ -104,6 +104,15 @@ def conv_geometry(param, bottom_shapes):
     nsp = len(shape) - 2
     if nsp not in (1, 2, 3):
         raise ShapeError(f'needs a 3- to 5-axis bottom (N, C, spatial...), got shape {shape}')
+    window = conv_window(param, nsp)
+    if not param.HasField('num_output') or param.num_output == 0:
+        raise ShapeError('convolution_param.num_output must be given and positive')
+    return ConvGeometry(param.num_output, *window)
+
+
+def conv_window(param, nsp=2):
+    """(kernel, stride, pad, dilation) of a convolution_param, one value per each of `nsp` spatial axes, checked
+    (the part of conv_geometry that does not depend on the bottoms; netspec.receptive reads it)."""
     kernel = _per_axis(param, 'kernel_size', nsp, None, ('kernel_h', 'kernel_w'))
     stride = _per_axis(param, 'stride', nsp, 1, ('stride_h', 'stride_w'))
     pad = _per_axis(param, 'pad', nsp, 0, ('pad_h', 'pad_w'))
@@ -112,9 +121,7 @@ def conv_geometry(param, bottom_shapes):
         raise ShapeError(f'kernel size must be positive, got {kernel}')
     if any(s <= 0 for s in stride):
         raise ShapeError(f'stride must be positive, got {stride}')
-    if not param.HasField('num_output') or param.num_output == 0:
-        raise ShapeError('convolution_param.num_output must be given and positive')
-    return ConvGeometry(param.num_output, kernel, stride, pad, dilation)
+    return kernel, stride, pad, dilation
 
 
 #: A Pooling's settings, (height, width) pairs; kernel is None with global_pooling (the whole map).
@@ -248,7 +255,7 @@ def _convolution(lp, bottoms, size=conv_size):
         sp = tuple(size(s[2 + i], k, st, p, d) for i, (k, st, p, d) in
                    enumerate(zip(g.kernel, g.stride, g.pad, g.dilation)))
         if any(v <= 0 for v in sp):
-            raise ShapeError(f'bottom shape {tuple(s)} gives the output size {sp}')
+            raise ShapeError(f'bottom shape {tuple(s)} gives an empty output: size {sp}')
         out.append((s[0], g.num_output) + sp)
     return out
 
@@ -262,7 +269,7 @@ def _pooling(lp, bottoms):
     s = tuple(bottoms[0])
     _, out = pool_window(pool_geometry(lp.pooling_param, s), s[2:])
     if any(o <= 0 for o in out):
-        raise ShapeError(f'bottom shape {s} gives the output size {out}')
+        raise ShapeError(f'bottom shape {s} gives an empty output: size {out}')
     return [s[:2] + out] * len(lp.top)    # the optional second top (MAX's argmax mask) has the same shape
 
 

@@ -25,6 +25,7 @@ from .layer import Layer
 from .net import Net
 from .net_spec import NetSpec, layers, params, to_proto
 from .runner import alias_caffe
+from .served import NOT_SERVED, NotServed, layer_type_list, not_served as __getattr__  # noqa: F401
 from .solver import (AdaDeltaSolver, AdaGradSolver, AdamSolver, NesterovSolver, RMSPropSolver, SGDSolver, Solver,
                      get_solver)
 
@@ -34,36 +35,3 @@ __all__ = ['Net', 'Blob', 'Layer', 'Classifier', 'SGDSolver', 'NesterovSolver', 
            'AdaDeltaSolver', 'AdamSolver', 'Solver', 'get_solver', 'TRAIN', 'TEST', 'set_mode_cpu', 'set_mode_gpu',
            'set_device', 'set_random_seed', 'layer_type_list', 'NetSpec', 'layers', 'params', 'to_proto', 'io',
            'coord_map', 'net_spec', 'proto', 'fall_back_to_cpu', 'alias_caffe', 'NotServed', 'NOT_SERVED']
-
-
-def layer_type_list():
-    """The layer types nets can use here (Caffe lists its registry; this is the runtime's)."""
-    import runtime
-    return sorted(runtime.REGISTRY)
-
-
-class NotServed(NotImplementedError, AttributeError):
-    """A part of pycaffe this project does not serve."""
-
-
-#: pycaffe names this project refuses, and why.
-NOT_SERVED = {
-    'Detector': 'windowed detection (caffe.Detector) needs selective search',
-    'draw': 'net drawing (caffe.draw) needs pydot/graphviz',
-    'NCCL': 'multi-GPU training here is torch.distributed (tools/solve.py under torchrun)',
-    'Timer': 'Caffe\'s CUDA timer is not part of this project',
-    'solver_count': 'multi-GPU training here is torch.distributed',
-    'set_solver_count': 'multi-GPU training here is torch.distributed',
-    'solver_rank': 'multi-GPU training here is torch.distributed',
-    'set_solver_rank': 'multi-GPU training here is torch.distributed',
-    'set_multiprocess': 'multi-GPU training here is torch.distributed',
-    'has_nccl': 'multi-GPU training here is torch.distributed',
-    'model_libs': 'brocolli\'s model_libs (SSD builders) is not part of pycaffe 1.0',
-    'imagenet': 'the ILSVRC mean file (caffe/imagenet) is not shipped',
-}
-
-
-def __getattr__(name):
-    if name in NOT_SERVED:
-        raise NotServed(f'caffe.{name} is not served by this project ({NOT_SERVED[name]})')
-    raise AttributeError(f"module 'caffe' (pycaffe) has no attribute {name!r}")

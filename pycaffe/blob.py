@@ -12,25 +12,15 @@ Which memory they are (see also _sync):
 """
 import math
 
-import numpy as np
 import torch
+
+from runtime.layers.python import LegacyShape, blob_shape
 
 from ._sync import HostCopy, shares_memory
 
 
-def _shape_of(args):
-    if len(args) == 1 and not np.isscalar(args[0]):
-        args = tuple(args[0])
-    shape = tuple(int(a) for a in args)
-    if any(s < 0 for s in shape):
-        raise ValueError(f'blob dimensions must be non-negative, got {shape}')
-    return shape
-
-
-class Blob:
+class Blob(LegacyShape):
     """The common interface: shape, count, num/channels/height/width (Caffe's LegacyShape), reshape."""
-
-    name = ''
 
     @property
     def data(self):
@@ -50,29 +40,6 @@ class Blob:
     @property
     def count(self):
         return int(math.prod(self.shape))
-
-    def _axis(self, i):
-        shape = self.shape
-        if len(shape) > 4:
-            raise ValueError(f'blob {self.name!r}: num/channels/height/width need at most 4 axes; its shape is '
-                             f'{shape}')
-        return int(shape[i]) if i < len(shape) else 1
-
-    @property
-    def num(self):
-        return self._axis(0)
-
-    @property
-    def channels(self):
-        return self._axis(1)
-
-    @property
-    def height(self):
-        return self._axis(2)
-
-    @property
-    def width(self):
-        return self._axis(3)
 
     def __repr__(self):
         return f'<caffe Blob {self.name!r} {self.shape}>'
@@ -142,4 +109,4 @@ class NetBlob(Blob):
 
     def reshape(self, *shape):
         """Caffe's Blob::Reshape: the new shape takes effect now; Input blobs keep it for the next forward."""
-        self._net._reshape_blob(self.name, _shape_of(shape))
+        self._net._reshape_blob(self.name, blob_shape(shape))

@@ -13,6 +13,7 @@ import torch
 
 import runtime
 from netspec import caffe_pb2
+from weights import read_h5, write_caffemodel, write_h5
 
 from . import _mode, _sync
 from .blob import NetBlob, ParamBlob
@@ -583,19 +584,16 @@ class Net:
 
     def save(self, filename):
         """Net_Save: the weights as a binary .caffemodel (whatever the extension)."""
-        from weights import write_caffemodel
         _sync.before_call()
         write_caffemodel(os.fspath(filename), self._rt.to_arrays(), self._rt.net_param)
 
     def save_hdf5(self, filename):
         """Net::ToHDF5: the weights in Caffe's HDF5 layout (whatever the extension)."""
-        from weights import write_h5
         _sync.before_call()
         write_h5(os.fspath(filename), self._rt.to_arrays(), self._rt.net_param)
 
     def load_hdf5(self, filename):
         """Net::CopyTrainedLayersFromHDF5."""
-        from weights import read_h5
         _sync.before_call()
         try:
             self._rt.load_arrays(read_h5(os.fspath(filename)), source=os.fspath(filename))

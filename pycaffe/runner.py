@@ -7,6 +7,9 @@ import importlib.util
 import os
 import runpy
 import sys
+import traceback
+
+from .served import NOT_SERVED
 
 
 class _CaffeAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -24,7 +27,6 @@ class _CaffeAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         except ModuleNotFoundError as e:
             if e.name != name:
                 raise
-            from . import NOT_SERVED
             part = spec.name.split('.', 1)[1]
             why = f' ({NOT_SERVED[part]})' if part in NOT_SERVED else ''
             raise ModuleNotFoundError(f'{spec.name} is not served by this project{why}', name=spec.name) from None
@@ -54,13 +56,33 @@ def unalias_caffe():
         del sys.modules[name]
 
 
+def check_script(path):
+    """The script's path, or the OSError `python SCRIPT.py` would stop at (missing, a folder, unreadable), its
+    message naming the script."""
+    path = os.fspath(path)
+    try:
+        with open(path, 'rb'):
+            pass
+    except OSError as e:
+        raise type(e)(f"can't open script {path!r}: {e.strerror or e}") from None
+    return path
+
+
+def print_script_error(error, path):
+    """Print `error`, raised by the script at `path`, as `python SCRIPT.py` prints it: the traceback from the
+    script's own first frame on (the runner's frames left out; none for a SyntaxError in the script itself)."""
+    script = os.path.abspath(path)
+    tb = error.__traceback__
+    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) != script:
+        tb = tb.tb_next
+    traceback.print_exception(type(error), error, tb)
+
+
 def run_script(path, args=(), isolate=False):
     """Run the pycaffe script at `path` as `python path args...` would with Caffe installed. With `isolate`, the
     modules it imported from its folder, sys.argv, sys.path and the caffe alias are restored afterwards (for
     running several scripts in one process)."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'pycaffe: no script {path!r}')
+    path = check_script(path)
     saved = (list(sys.argv), list(sys.path), set(sys.modules), _ALIAS in sys.meta_path)
     alias_caffe()
     sys.argv = [path] + [str(a) for a in args]

@@ -17,7 +17,7 @@ from datalayers.datasets import NYUDSeg, load_depth
 from datalayers.io import load_bgr
 from datalayers.palette import color_seg, make_palette, save_indexed_png, vis_seg
 from netspec import caffe_pb2, read_net
-from netspec.models import FAMILIES, VOC
+from netspec.models import INPUT_CHANNELS, LABEL_TOPS, VOC
 from runtime import Net
 
 from .classes import dataset_family
@@ -26,8 +26,6 @@ from .report import eval_prototxt
 
 __all__ = ['LABEL_TOPS', 'folder_family', 'deploy_net', 'preprocess', 'side_by_side', 'infer']
 
-#: the data layers' label tops (every dataset family's heads), which a deploy net does not take
-LABEL_TOPS = tuple(dict.fromkeys(h.label for f in FAMILIES for h in f.heads))
 
 
 def folder_family(folder):
@@ -70,7 +68,7 @@ def deploy_net(folder):
             inp = net.layer.add(name='input', type='Input')
             inp.top.extend(kinds)
             for t in kinds:
-                inp.input_param.shape.add().dim.extend([1, 1 if kinds[t] == 'depth' else 3, 1, 1])
+                inp.input_param.shape.add().dim.extend([1, INPUT_CHANNELS.get(kinds[t], 3), 1, 1])
             continue
         if layer.type in ('SoftmaxWithLoss', 'Accuracy') or removed.intersection(layer.bottom):
             removed.update(layer.top)

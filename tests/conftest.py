@@ -31,3 +31,14 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture
+def solvers_log():
+    """fcn-solve (tools/solve.py) installs a glog-format handler on the 'solvers' logger; take it away afterwards."""
+    from solvers.logs import log
+    before = list(log.handlers)
+    yield log
+    for h in list(log.handlers):
+        if h not in before:
+            log.removeHandler(h)

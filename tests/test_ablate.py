@@ -83,7 +83,8 @@ def test_every_variant_trains_the_same_iterations_from_the_surgery_or_its_stage_
     cfg, results, _ = quick
     runs = _runs(results)
     init = results['seeds'][0]['init']
-    parents = {'fcn32s-continued': 'fcn32s', 'fcn16s': 'fcn32s', 'fcn8s': 'fcn16s', 'fcn4s': 'fcn8s', 'fcn2s': 'fcn4s', 'fcn16s-learned': 'fcn32s'}
+    parents = {'fcn32s-continued': 'fcn32s', 'fcn16s': 'fcn32s', 'fcn8s': 'fcn16s', 'fcn4s': 'fcn8s', 'fcn2s': 'fcn4s',
+               'fcn16s-learned': 'fcn32s'}
     for key, r in runs.items():
         assert r['init'] == (runs[parents[key]]['weights'] if key in parents else init), key
         assert r['iters'] == cfg.iters and len(r['loss_curve']) == cfg.iters, key

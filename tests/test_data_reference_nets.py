@@ -13,24 +13,27 @@ import numpy as np
 import pytest
 
 from datalayers import synthetic
+from netspec import read_net
+from netspec.models import REFERENCE_FOLDERS, folder as folder_record
+from runtime import Net
+from scoring import compute_hists, heads, scores
 from test_data_order import PY2_RECORDED
 
-FOLDERS = ['voc-fcn32s', 'voc-fcn16s', 'voc-fcn8s', 'voc-fcn8s-atonce', 'voc-fcn-alexnet', 'siftflow-fcn32s',
-           'siftflow-fcn16s', 'siftflow-fcn8s', 'nyud-fcn32s-color', 'nyud-fcn32s-hha', 'nyud-fcn32s-color-d',
-           'nyud-fcn32s-color-hha', 'pascalcontext-fcn32s', 'pascalcontext-fcn16s', 'pascalcontext-fcn8s']
+FOLDERS = list(REFERENCE_FOLDERS)
 N_TRAIN = 8  # every training split has 8 ids, so the Python 2 draws of PY2_RECORDED[8] apply
 
 
 @pytest.fixture(scope='module')
 def world(tmp_path_factory):
-    """<tmp>/data holds all four datasets; nets run from <tmp>/a (../data) or <tmp>/a/b (../../data)."""
+    """<tmp>/data holds all four datasets (keyed by family name); nets run from <tmp>/a (../data) or <tmp>/a/b
+    (../../data)."""
     top = tmp_path_factory.mktemp('world')
     root = str(top / 'data')
     size = (32, 48)
     info = {'voc': synthetic.make_voc(root, n_train=N_TRAIN, n_val=3, size=size, seed=11),
-            'sift': synthetic.make_siftflow(root, n_trainval=N_TRAIN, n_test=3, size=size, seed=12),
+            'siftflow': synthetic.make_siftflow(root, n_trainval=N_TRAIN, n_test=3, size=size, seed=12),
             'nyud': synthetic.make_nyud(root, n_train=5, n_val=3, n_test=3, size=size, seed=13),
-            'context': synthetic.make_pascalcontext(root, n_train=N_TRAIN, n_val=3, size=size, seed=14)}
+            'pascalcontext': synthetic.make_pascalcontext(root, n_train=N_TRAIN, n_val=3, size=size, seed=14)}
     os.makedirs(top / 'a' / 'b')
     return top, info
 
@@ -45,22 +48,14 @@ def thin(net_param, factor=16):
 
 
 def nets_of(folder):
-    names = sorted(os.listdir(folder))
-    train = 'train.prototxt' if 'train.prototxt' in names else 'trainval.prototxt'
-    evaluation = 'val.prototxt' if 'val.prototxt' in names else 'test.prototxt'
-    return [(train, 'train'), (evaluation, 'test')]
+    """(net file, phase, split) of the folder's train and eval nets, from its family's record."""
+    (train, train_split), (evaluation, eval_split) = folder_record(folder).family.nets
+    return [(train, 'train', train_split), (evaluation, 'test', eval_split)]
 
 
-def expected_labels(info, folder, phase, k):
+def expected_labels(info, folder, phase, split, k):
     """The label maps (per head) the k-th forward must deliver."""
-    if folder.startswith('voc'):
-        d, split = info['voc'], ('train' if phase == 'train' else 'seg11valid')
-    elif folder.startswith('siftflow'):
-        d, split = info['sift'], ('trainval' if phase == 'train' else 'test')
-    elif folder.startswith('nyud'):
-        d, split = info['nyud'], ('trainval' if phase == 'train' else 'test')
-    else:
-        d, split = info['context'], ('train' if phase == 'train' else 'val')
+    d = info[folder_record(folder).family.name]
     ids = d['splits'][split]
     i = PY2_RECORDED[N_TRAIN][k] if phase == 'train' else k % len(ids)
     t = d['truth'][ids[i]]
@@ -69,10 +64,8 @@ def expected_labels(info, folder, phase, k):
 
 @pytest.mark.parametrize('folder', FOLDERS)
 def test_reference_nets_run_on_generated_data_with_exact_losses(reference, world, folder, monkeypatch):
-    from netspec import read_net
-    from runtime import Net
     top, info = world
-    for proto, phase in nets_of(reference / folder):
+    for proto, phase, split in nets_of(folder):
         net_param = thin(read_net(str(reference / folder / proto)))
         data_layer = net_param.layer[0]
         assert data_layer.type == 'Python'
@@ -83,7 +76,7 @@ def test_reference_nets_run_on_generated_data_with_exact_losses(reference, world
         assert losses
         for k in range(1):  # one forward each; test_data_layers checks longer sequences
             net.forward()
-            labels = expected_labels(info, folder, phase, k)
+            labels = expected_labels(info, folder, phase, split, k)
             for loss_layer, label in zip(losses, labels):
                 score, gt = loss_layer.bottom[0], loss_layer.bottom[1]
                 got_label = net.blobs[gt].detach().cpu().numpy()
@@ -98,17 +91,14 @@ def test_reference_nets_run_on_generated_data_with_exact_losses(reference, world
 
 
 def test_scoring_a_reference_val_net_counts_every_labelled_pixel(reference, world, monkeypatch):
-    from netspec import read_net
-    from runtime import Net
-    from scoring import compute_hists, heads, scores
     top, info = world
     net_param = thin(read_net(str(reference / 'siftflow-fcn16s' / 'test.prototxt')))
     monkeypatch.chdir(top / 'a')
     net = Net(net_param, phase='test')
-    ids = info['sift']['splits']['test']
+    ids = info['siftflow']['splits']['test']
     (hs, ls), (hg, lg) = compute_hists(net, ids, heads(net_param), progress=False)
-    sem = [info['sift']['truth'][i][0] for i in ids]
-    geo = [info['sift']['truth'][i][1] for i in ids]
+    sem = [info['siftflow']['truth'][i][0] for i in ids]
+    geo = [info['siftflow']['truth'][i][1] for i in ids]
     assert hs.shape == (33, 33) and hg.shape == (3, 3)
     assert hs.sum() == sum(np.count_nonzero(s != 255) for s in sem)
     # all-zero scores: argmax is class 0 everywhere, so column 0 holds every pixel

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from netspec import read_net
+from netspec.models import SINGLE_CHANNEL_TOPS
 from runtime import Net, with_inputs
 
 FCN8S_SHAPES = {  # Caffe's size rules at 500x500 (../shared/CAFFE.md, reference/FACTS.md)
@@ -36,7 +37,7 @@ def _train_file(folder):
 def test_reference_train_nets_build_full_width_with_caffe_shapes(reference, folder):
     param = read_net(_train_file(reference / folder))
     tops = [t for lp in param.layer if lp.type == 'Python' for t in lp.top]
-    shapes = {t: (1, 1 if t in ('label', 'sem', 'geo', 'depth') else 3, 500, 500) for t in tops}
+    shapes = {t: (1, 1 if t in SINGLE_CHANNEL_TOPS else 3, 500, 500) for t in tops}
     net = Net(with_inputs(param, shapes), phase='train', device='meta')
     losses = [lp for lp in net.net_param.layer if lp.type == 'SoftmaxWithLoss']
     assert losses

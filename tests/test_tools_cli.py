@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from PIL import Image
 
 from datalayers.synthetic import make_voc
@@ -59,6 +60,8 @@ def files(tmp_path_factory):
     (d / 'cut.caffemodel').write_bytes(data[:len(data) // 2])
     (d / 'bad.prototxt').write_text('layer { name: "x" type: ')
     (d / 'plain-file').write_text('not a folder')
+    (d / 'script.py').write_text('import sys\nimport caffe\nprint(caffe.Net.__name__, sys.argv[1:])\n')
+    (d / 'exit7.py').write_text('import sys\nsys.exit(7)\n')
     return d
 
 
@@ -80,6 +83,9 @@ SUCCEEDS = {
                   'image.jpg (30x20) score:'),
     'fcn-demo': (['--quick', '--no-progress', '--clf-iters', '2', '--iters', '2,1,1', '--n-train', '2', '--n-val', '2',
                   '--out', '{out}'], 'Table 2 on the demo data'),
+    'fcn-table1': (['--no-time'], 'conv. layers'),
+    'fcn-cuda-check': (['--device', 'cpu', '--tiny', '--steps', 'devices', '--out', '{out}'], '"ok": true'),
+    'fcn-pycaffe': (['{d}/script.py', 'a1'], "Net ['a1']"),
     'fcn-ablate': (['--quick', '--no-progress', '--studies', 'stitch', '--iters', '1', '--score-every', '1',
                     '--out', '{out}'], 'shift-and-stitch vs skip fusion at output stride 16'),
 }
@@ -95,6 +101,9 @@ REFUSES = {
     'fcn-infer': (['--model', '{d}/voc-fcn32s', '--out', '{out}', '{d}/no-such-image.jpg'], _cli.BAD_INPUT,
                   ['no-such-image.jpg']),
     'fcn-demo': (['--iters', '10,10', '--out', '{out}'], _cli.USAGE, ['one value per stage']),
+    'fcn-table1': (['--no-time', '--repeat', '0'], _cli.USAGE, ['--repeat must be at least 1']),
+    'fcn-cuda-check': (['--steps', 'devices,nope', '--out', '{out}'], _cli.USAGE, ['unknown steps', 'nope']),
+    'fcn-pycaffe': (['{d}/no-such-script.py'], _cli.BAD_INPUT, ["can't open script", 'no-such-script.py']),
     'fcn-ablate': (['--quick', '--sampling', '1,0.3', '--out', '{out}'], _cli.USAGE, ['each p must be 1/k', '0.3']),
 }
 
@@ -180,17 +189,6 @@ def test_an_unexpected_error_is_a_traceback_not_a_bad_input_status():
         _cli.run(_parser(), _raise(RuntimeError('a bug')), [])
 
 
-@pytest.fixture
-def solvers_log():
-    """fcn-solve installs a glog-format handler on the 'solvers' logger; take it away afterwards."""
-    from solvers.logs import log
-    before = list(log.handlers)
-    yield log
-    for h in list(log.handlers):
-        if h not in before:
-            log.removeHandler(h)
-
-
 def test_solve_exits_4_when_the_loss_is_not_finite(monkeypatch, capsys, solvers_log):
     from solvers import LossNotFinite
     from tools import solve
@@ -201,3 +199,24 @@ def test_solve_exits_4_when_the_loss_is_not_finite(monkeypatch, capsys, solvers_
     assert solve.main(['voc-fcn32s']) == _cli.DIVERGED == 4
     assert capsys.readouterr().err.endswith('error: Iteration 7, loss = nan: the loss is not finite, training '
                                             'stopped; the last good snapshot is snapshot/train_iter_4.solverstate\n')
+
+
+def test_pycaffe_exits_with_the_scripts_own_status(files, tmp_path):
+    r = run_script('fcn-pycaffe', [str(files / 'exit7.py')], tmp_path)
+    assert r.returncode == 7 and r.stderr == '', r.stderr[-2000:]
+
+
+def test_cuda_check_exits_5_when_a_step_fails(monkeypatch, tmp_path, capsys):
+    from devicecheck import STEPS
+    from tools import cuda_check
+    monkeypatch.setitem(STEPS, 'devices', lambda device, tiny, out: {'ok': False, 'error': 'forward differs'})
+    assert cuda_check.main(['--device', 'cpu', '--steps', 'devices', '--out', str(tmp_path)]) == _cli.CHECK_FAILED == 5
+    assert capsys.readouterr().err.endswith(f'error: failed: devices (see {tmp_path}/summary.json)\n')
+
+
+def test_cuda_check_refuses_a_missing_cuda_device_before_any_step(monkeypatch, tmp_path, capsys):
+    from tools import cuda_check
+    monkeypatch.setattr('torch.cuda.is_available', lambda: False)
+    assert cuda_check.main(['--device', 'cuda', '--steps', 'devices', '--out', str(tmp_path / 'o')]) == _cli.USAGE
+    assert capsys.readouterr().err.endswith(f"error: device 'cuda': torch {torch.__version__} sees no CUDA device\n")
+    assert not (tmp_path / 'o').exists()

@@ -8,7 +8,12 @@ Exit status of every tool (the fcn-* console scripts, `python tools/NAME.py`, `p
     3    bad input: a file or data the tool cannot use: a missing or unreadable file, a malformed prototxt, a
          truncated or mismatched weight file, wrong blob shapes, an unknown model folder, an incomplete dataset
     4    fcn-solve: training stopped because the loss became NaN or infinite
+    5    fcn-cuda-check: a step of the check failed (OUT/summary.json records which and why)
     130  interrupted by Ctrl-C (fcn-solve instead snapshots, stops and exits 0, as Caffe's `caffe train` does)
+
+fcn-pycaffe (`python -m pycaffe SCRIPT.py`) runs a user's script: the script's own exit status and its own
+exceptions (traceback, status 1) are what `python SCRIPT.py` gives; only the runner's bad input (a missing or
+unreadable script) is status 3 with one line, and its unknown options status 2.
 
 An error is one line on stderr, `PROG: error: MESSAGE` (argparse's form), the message naming the file and, where it
 applies, the layer and the shapes involved; a usage error also prints the usage line first, as argparse does.
@@ -20,12 +25,14 @@ SystemExit, so `sys.exit(main())` (what a console script does) exits with it.
 """
 import sys
 
-__all__ = ['OK', 'USAGE', 'BAD_INPUT', 'DIVERGED', 'INTERRUPTED', 'BAD_INPUT_ERRORS', 'UsageError', 'run', 'fail']
+__all__ = ['OK', 'USAGE', 'BAD_INPUT', 'DIVERGED', 'CHECK_FAILED', 'INTERRUPTED', 'BAD_INPUT_ERRORS', 'UsageError',
+           'run', 'fail']
 
 OK = 0
 USAGE = 2
 BAD_INPUT = 3
 DIVERGED = 4
+CHECK_FAILED = 5
 INTERRUPTED = 130
 
 # The packages' errors for bad input: WeightsError, PrototxtError, LayerError, ShapeError, CropError and
@@ -55,7 +62,8 @@ def fail(prog, error, status):
 def run(parser, body, argv=None, codes=()):
     """Parse argv, run body(args) and return the exit status (see the module docstring).
 
-    codes: extra (exception types, status) pairs, tried before the bad-input errors (fcn-solve: a diverged loss).
+    codes: extra (exception types, status) pairs, tried before the bad-input errors (fcn-solve: a diverged loss;
+    fcn-cuda-check: a failed check).
     Any other exception propagates: a traceback and status 1 mark a bug, not bad input.
     """
     try:

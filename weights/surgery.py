@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from netspec import caffe_pb2, read_net
+from netspec.models.families import SINGLE_CHANNEL_TOPS
 
 from .caffemodel import PARAM_TYPES
 from .errors import WeightsError
@@ -164,15 +165,12 @@ def expand_score(new_net, new_layer, net, layer):
         _write(dst[new_layer][1], new_b)
 
 
-SINGLE_CHANNEL_TOPS = ('label', 'sem', 'geo', 'depth')
-
-
 def with_input_layers(net_param, size=224, shapes=None):
     """A copy of net_param whose data layers (no bottoms, not Input: Python, Data, ...) are Input layers.
 
     Surgery needs only a net's parameter shapes, not its data; this lets a train/val prototxt whose data layers
-    read a dataset be built anywhere. shapes: {top name: shape}; other tops get (1, 1, size, size) when named
-    label/sem/geo/depth (the reference's single-channel tops) and (1, 3, size, size) otherwise.
+    read a dataset be built anywhere. shapes: {top name: shape}; other tops get (1, 1, size, size) when one of
+    SINGLE_CHANNEL_TOPS (the dataset families' labels and NYUD's depth) and (1, 3, size, size) otherwise.
     """
     shapes = dict(shapes or {})
     out = caffe_pb2.NetParameter()

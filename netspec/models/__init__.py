@@ -46,15 +46,17 @@ Records (the facts that netspec, datalayers, scoring, solvers and tools share; s
     Folder (folders.py): name, family, builder, data, solver, iters, score_every, init, deploy, builder_kw,
         reference; folder(name or path) -> Folder (KeyError if unknown), find_folder(path) -> Folder or None.
     DatasetFamily (families.py): name, title, heads (Head: label, classes, absent), nets (train/eval file and
-        split), eval_split, eval_images, layers (ReferenceLayer: module, layer, dataset), mean, num_classes;
-        FAMILIES = (VOC, SIFTFLOW, NYUD, PASCALCONTEXT), family(name), family_of_layer(module, layer),
-        family_of_net(net_param).
+        split), eval_split, eval_images, layers (ReferenceLayer: module, layer, dataset), mean, inputs (image
+        top, channels), num_classes; FAMILIES = (VOC, SIFTFLOW, NYUD, PASCALCONTEXT), family(name),
+        family_of_layer(module, layer), family_of_net(net_param); LABEL_TOPS, INPUT_CHANNELS and
+        SINGLE_CHANNEL_TOPS over all families.
 
 The building blocks (trunks.vgg16 / alexnet / googlenet add a trunk to a NetSpec; parts.fcn_head the
 score/upsample/crop/fuse head, whose crop offsets come from netspec.crop) can be used for other nets.
 """
-from .families import (FAMILIES, NYUD, PASCALCONTEXT, REFERENCE_LAYERS, SIFTFLOW, VOC, DatasetFamily, Head,
-                       ReferenceLayer, family, family_of_layer, family_of_net)
+from .families import (FAMILIES, INPUT_CHANNELS, LABEL_TOPS, NYUD, PASCALCONTEXT, REFERENCE_LAYERS,
+                       SINGLE_CHANNEL_TOPS, SIFTFLOW, VOC, DatasetFamily, Head, ReferenceLayer, family,
+                       family_of_layer, family_of_net)
 from .folders import (EXTRA_FOLDERS, FOLDERS, REFERENCE_DEPLOY, REFERENCE_FOLDERS, Folder, find_folder, folder,
                       folder_name, make_folder, make_solver, solver_text, write_folder)
 from .nets import fcn_alexnet, fcn_googlenet, fcn_nyud_early, fcn_nyud_late, fcn_siftflow, fcn_vgg16
@@ -65,7 +67,8 @@ from . import classes, families, parts, trunks
 __all__ = ['FOLDERS', 'REFERENCE_FOLDERS', 'EXTRA_FOLDERS', 'REFERENCE_DEPLOY', 'Folder', 'folder', 'find_folder',
            'folder_name', 'make_folder', 'write_folder', 'make_solver', 'solver_text',
            'DatasetFamily', 'Head', 'ReferenceLayer', 'FAMILIES', 'VOC', 'SIFTFLOW', 'NYUD', 'PASCALCONTEXT',
-           'REFERENCE_LAYERS', 'family', 'family_of_layer', 'family_of_net',
+           'REFERENCE_LAYERS', 'LABEL_TOPS', 'INPUT_CHANNELS', 'SINGLE_CHANNEL_TOPS', 'family', 'family_of_layer',
+           'family_of_net',
            'fcn_vgg16', 'fcn_alexnet', 'fcn_googlenet', 'fcn_siftflow', 'fcn_nyud_early', 'fcn_nyud_late',
            'DataSource', 'input_data', 'python_data', 'voc_data', 'siftflow_data', 'nyud_data', 'pascalcontext_data',
            'scaled', 'classes', 'families', 'parts', 'trunks']

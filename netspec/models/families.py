@@ -18,7 +18,8 @@ import numpy as np
 from .classes import CONTEXT60, NYUD40, SIFTFLOW_ABSENT, SIFTFLOW_GEO, SIFTFLOW_SEM, VOC as VOC_CLASSES
 
 __all__ = ['Head', 'ReferenceLayer', 'DatasetFamily', 'VOC', 'SIFTFLOW', 'NYUD', 'PASCALCONTEXT', 'FAMILIES',
-           'REFERENCE_LAYERS', 'family', 'family_of_layer', 'family_of_net']
+           'REFERENCE_LAYERS', 'LABEL_TOPS', 'INPUT_CHANNELS', 'SINGLE_CHANNEL_TOPS', 'family', 'family_of_layer',
+           'family_of_net']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +56,8 @@ class DatasetFamily:
     hold them; eval_images: ids in the eval split (the solvers' test_iter); layers: the reference data layers
     that read it (ReferenceLayer records); mean: the BGR mean subtracted from a colour image outside the data
     layer (inference), with the reference's precision: the data layer's float32 constant, or for VOC (whose
-    layers take the mean from param_str) the float64 mean of the reference infer.py.
+    layers take the mean from param_str) the float64 mean of the reference infer.py; inputs: the image tops its
+    data layers can give, (top, channels) each (the labels are the heads' label tops, one channel each).
     """
     name: str
     title: str
@@ -64,6 +66,7 @@ class DatasetFamily:
     eval_images: int
     layers: tuple
     mean: np.ndarray
+    inputs: tuple = (('data', 3),)
 
     @property
     def train_split(self):
@@ -113,7 +116,8 @@ NYUD = DatasetFamily(
     nets=(('trainval.prototxt', 'trainval'), ('test.prototxt', 'test')),
     eval_images=654,
     layers=(ReferenceLayer('nyud_layers', 'NYUDSegDataLayer', 'NYUDSeg'),),
-    mean=_constant((116.190, 97.203, 92.318), np.float32))
+    mean=_constant((116.190, 97.203, 92.318), np.float32),
+    inputs=(('color', 3), ('depth', 1), ('hha', 3)))
 
 PASCALCONTEXT = DatasetFamily(
     'pascalcontext', 'PASCAL-Context (59 classes + background)',
@@ -128,6 +132,12 @@ FAMILIES = (VOC, SIFTFLOW, NYUD, PASCALCONTEXT)
 #: (python_param module, layer) -> ReferenceLayer, for every family's data layers
 REFERENCE_LAYERS = {(l.module, l.layer): l for f in FAMILIES for l in f.layers}
 _FAMILY_OF_LAYER = {(l.module, l.layer): f for f in FAMILIES for l in f.layers}
+#: the data layers' label tops (every family's heads): one channel each, not an input of a deploy net
+LABEL_TOPS = tuple(dict.fromkeys(h.label for f in FAMILIES for h in f.heads))
+#: the data layers' image tops -> their channels (NYUD's depth: 1)
+INPUT_CHANNELS = {t: c for f in FAMILIES for t, c in f.inputs}
+#: the data layers' one-channel tops: the labels and the one-channel inputs
+SINGLE_CHANNEL_TOPS = LABEL_TOPS + tuple(t for t, c in INPUT_CHANNELS.items() if c == 1)
 
 
 def family(name):

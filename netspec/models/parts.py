@@ -73,7 +73,7 @@ class DataSource:
 def python_data(module, layer, param, tops=('data', 'label'), labels=None):
     """A Python data layer; `param` (a dict, key order kept) becomes param_str as str(param), as net.py writes it."""
     if labels is None:
-        labels = tuple(t for t in tops if t not in ('data', 'color', 'depth', 'hha'))
+        labels = tuple(t for t in tops if t not in families.INPUT_CHANNELS)
     return DataSource('python', tops, labels, module=module, layer=layer, param=param)
 
 

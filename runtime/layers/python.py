@@ -14,39 +14,28 @@ from .registry import register
 from .base import CaffeLayer
 
 
-class Blob:
-    """A pycaffe-style blob: float32 numpy `data` and `diff` of one shape."""
+def blob_shape(args):
+    """A reshape's arguments (ints, or one sequence) as a shape tuple; ValueError for a negative dimension."""
+    if len(args) == 1 and not np.isscalar(args[0]):
+        args = tuple(args[0])
+    shape = tuple(int(a) for a in args)
+    if any(s < 0 for s in shape):
+        raise ValueError(f'blob dimensions must be non-negative, got {shape}')
+    return shape
 
-    def __init__(self, shape=()):
-        self._data = np.zeros(tuple(shape), dtype=np.float32)
-        self._diff = np.zeros(tuple(shape), dtype=np.float32)
 
-    @property
-    def data(self):
-        return self._data
+class LegacyShape:
+    """Caffe's LegacyShape accessors over `self.shape`: num, channels, height, width (axis i of a blob with at
+    most 4 axes, 1 past its last axis); pycaffe's Blob has them too."""
 
-    @property
-    def diff(self):
-        return self._diff
+    name = ''
 
-    def reshape(self, *shape):
-        """Give the blob a new shape (contents are not kept, as in Caffe); accepts ints or one sequence."""
-        if len(shape) == 1 and not np.isscalar(shape[0]):
-            shape = tuple(shape[0])
-        shape = tuple(int(s) for s in shape)
-        if any(s < 0 for s in shape):
-            raise ValueError(f'blob dimensions must be non-negative, got {shape}')
-        if shape != self._data.shape:
-            self._data = np.zeros(shape, dtype=np.float32)
-            self._diff = np.zeros(shape, dtype=np.float32)
-
-    @property
-    def shape(self):
-        return tuple(self._data.shape)
-
-    @property
-    def count(self):
-        return int(math.prod(self._data.shape))
+    def _axis(self, i):
+        shape = tuple(self.shape)
+        if len(shape) > 4:
+            blob = f'blob {self.name!r}: ' if self.name else ''
+            raise ValueError(f'{blob}num/channels/height/width need at most 4 axes; its shape is {shape}')
+        return int(shape[i]) if i < len(shape) else 1
 
     @property
     def num(self):
@@ -64,12 +53,36 @@ class Blob:
     def width(self):
         return self._axis(3)
 
-    def _axis(self, i):
-        """Caffe's LegacyShape: axis i of a blob with at most 4 axes, 1 past its last axis."""
-        shape = self._data.shape
-        if len(shape) > 4:
-            raise ValueError(f'num/channels/height/width need at most 4 axes; the blob has shape {shape}')
-        return shape[i] if i < len(shape) else 1
+
+class Blob(LegacyShape):
+    """A pycaffe-style blob: float32 numpy `data` and `diff` of one shape."""
+
+    def __init__(self, shape=()):
+        self._data = np.zeros(tuple(shape), dtype=np.float32)
+        self._diff = np.zeros(tuple(shape), dtype=np.float32)
+
+    @property
+    def data(self):
+        return self._data
+
+    @property
+    def diff(self):
+        return self._diff
+
+    def reshape(self, *shape):
+        """Give the blob a new shape (contents are not kept, as in Caffe); accepts ints or one sequence."""
+        shape = blob_shape(shape)
+        if shape != self._data.shape:
+            self._data = np.zeros(shape, dtype=np.float32)
+            self._diff = np.zeros(shape, dtype=np.float32)
+
+    @property
+    def shape(self):
+        return tuple(self._data.shape)
+
+    @property
+    def count(self):
+        return int(math.prod(self._data.shape))
 
     def __repr__(self):
         return f'Blob(shape={self.shape})'
