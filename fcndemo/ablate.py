@@ -26,7 +26,6 @@ classifier and solvers, and the tables give the mean with every seed's mean IU.
 import ast
 import dataclasses
 import json
-import math
 import os
 import sys
 import time

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from netspec import read_net, read_solver
-from runtime import Net
 from weights import read_weights
 from weights.surgery import upsample_filt
 
