@@ -11,7 +11,8 @@ project's scoring (the four metrics of the paper's Table 2). The studies:
                 trained on from itself as FCN-16s is (same iterations, FCN-16s's rate), since each staged net has
                 had its parents' iterations too
   sampling      FCN-32s with loss sampling p (a LossSamplingLayer; p = 1 too, the layer passing every label) and
-                iter_size 1/p, the paper's fixed expected batch (Fig. 5): mean IU and training time
+                iter_size 1/p and base_lr x 1/p, the paper's fixed expected batch (Fig. 5): the expected update is
+                whole-image training's (Caffe divides the accumulated diffs by iter_size); mean IU and training time
   balancing     FCN-32s with the class-weighted loss (median frequency weights of the train split) vs without
   augmentation  FCN-32s with mirroring and jitter (translation up to `jitter` px) vs without
   upsampling    FCN-16s (from FCN-32s) with the 2x upsampling learned (bilinear init) vs frozen
@@ -177,7 +178,10 @@ def study_variants(cfg, study):
 
 
 def _lr(cfg, v):
-    return cfg.lrs[STRIDES.index(v.rate_of or v.stride)]
+    """The variant's base_lr: its stage's rate; a sampled variant's times iter_size = 1/p, since Caffe divides the
+    1/p passes' summed diffs by iter_size: the update's expectation is then whole-image training's (the paper's
+    fixed expected batch), only its variance differs."""
+    return cfg.lrs[STRIDES.index(v.rate_of or v.stride)] * v.iter_size
 
 
 # -- the nets of one variant ------------------------------------------------------------------------------------
@@ -424,7 +428,7 @@ def _table(rows, n_seeds, extra=()):
 
 
 TITLES = {'table2': 'Table 2: skip FCNs (staged; FCN-32s-fixed: only score_fr learned)',
-          'sampling': 'Fig. 5: loss sampling p with iter_size 1/p (fixed expected batch)',
+          'sampling': 'Fig. 5: loss sampling p with iter_size 1/p, base_lr x 1/p (fixed expected batch)',
           'balancing': 'class balancing (sec. 4.3)',
           'augmentation': 'augmentation (sec. 4.3)',
           'upsampling': 'learned vs frozen 2x upsampling (sec. 3.3 / 4.2)',

@@ -128,6 +128,8 @@ def test_loss_sampling_below_1_drops_labels_and_takes_1_over_p_images_per_iterat
         key = f'sampled-{p:g}'
         assert read_solver(os.path.join(_folder(results, key), 'solver.prototxt')).iter_size == round(1 / p)
         assert runs[key]['iter_size'] == round(1 / p)
+        # the same expected update as whole-image training: Caffe divides the 1/p passes' diffs by iter_size
+        assert runs[key]['base_lr'] == pytest.approx(runs['sampled-1']['base_lr'] / p)
         assert runs[key]['loss_curve'] != runs['sampled-1']['loss_curve']
         # fewer pixels in the summed loss: at the shared start (score_fr zero) it is that of the kept pixels only
         assert runs[key]['loss_curve'][0] < runs['sampled-1']['loss_curve'][0]
