@@ -5,6 +5,7 @@ machine whose oneDNN goes no further than AVX2, give bit-identical weights and t
 AVX-512 machine, the two runs differ in the weights' last bits after the first stage (and, over the full demo, by
 several points of mean IU).
 """
+import hashlib
 import json
 import os
 import platform
@@ -36,6 +37,21 @@ def _weights(out):
     from weights.caffemodel import read_caffemodel
     return {stride: read_caffemodel(os.path.join(out, f'voc-fcn{stride}s', 'final.caffemodel'))
             for stride in (32, 16, 8)}
+
+
+def weights_digest(out):
+    """SHA-256 over every final weight of the three stages, in a fixed order (layer names, shapes and float32 bytes)."""
+    h = hashlib.sha256()
+    for stride, layers in sorted(_weights(out).items()):
+        for layer in sorted(layers):
+            for blob in layers[layer]:
+                a = np.ascontiguousarray(blob, np.float32)
+                h.update(f'{stride}/{layer}/{a.shape}'.encode())
+                h.update(a.tobytes())
+    return h.hexdigest()
+
+
+EXPECT = os.path.join(ROOT, 'tests', 'golden', 'demo', 'tiny.json')
 
 
 @pytest.fixture(scope='module')
@@ -72,3 +88,17 @@ def test_dataset_fingerprint_follows_names_and_bytes(tmp_path):
     (tmp_path / 'a' / 'x.txt').rename(tmp_path / 'a' / 'y.txt')
     (tmp_path / 'a' / 'y.txt').write_bytes(b'1')
     assert kernels.dataset_fingerprint(tmp_path) != before
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ('x86_64', 'amd64'), reason='the pinned path is x86-64 AVX2')
+def test_tiny_demo_gives_the_expected_figures(two_runs):
+    """Same seed, same numbers on every x86-64 machine with AVX2: the tiny run's weights are those of the expect
+    file. A change of the arithmetic (kernel path, order of sums) changes the full demo's README figures too."""
+    with open(EXPECT) as f:
+        expect = json.load(f)
+    assert expect['settings'] == TINY
+    (a, results, _) = two_runs[0]
+    hint = ('the demo\'s arithmetic changed: re-run the full demo (tools/demo.py --seed 0/1/2), update README\'s '
+            'demo table, then python tests/golden/make_demo.py')
+    assert results['table'] == expect['table'], hint
+    assert weights_digest(a) == expect['weights_sha256'], hint
