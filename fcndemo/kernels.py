@@ -2,7 +2,8 @@
 
 The demo trains with the recipe's tiny fixed rates and momentum 0.99 for a few hundred iterations: the run is
 chaotic, so a last-bit difference in one convolution grows into mean IUs several points apart. Measured on one
-machine (AMD EPYC, AVX-512) with the same seed, the quick demo's FCN-32s mean IU was 48.3 with torch's default
+machine (AMD EPYC, AVX-512) with the same seed and the code of that time (before the channels_last training
+convolutions: the spread is the point, not the values), the quick demo's FCN-32s mean IU was 48.3 with torch's default
 kernels, 54.2 with oneDNN capped at AVX2 (ONEDNN_MAX_CPU_ISA=AVX2, what an AVX2 machine runs) and 34.3 with ATen's
 kernels without SIMD (ATEN_CPU_CAPABILITY=default); with oneDNN off, 32.1 whatever oneDNN's ISA, and 45.8 with
 MKL's compatible branch (MKL_CBWR=COMPATIBLE) instead of its AVX2 one. Threads, load and the time of day made no
