@@ -507,17 +507,8 @@ def run(cfg, out=None):
     """Run the configured studies for every seed; print progress and the tables to `out`; write results.json and
     curves.png under cfg.out; return the results (as results.json holds them)."""
     cfg.check()
-    out = out or sys.stdout
-    threads, onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    if cfg.pinned_kernels:
-        torch.backends.mkldnn.enabled = False
-    try:
-        return _run(dataclasses.replace(cfg, out=os.path.abspath(cfg.out)), out)
-    finally:
-        torch.set_num_threads(threads)
-        torch.backends.mkldnn.enabled = onednn
+    with kernels.cpu_settings(cfg.threads, cfg.pinned_kernels):
+        return _run(dataclasses.replace(cfg, out=os.path.abspath(cfg.out)), out or sys.stdout)
 
 
 def _run(cfg, out):

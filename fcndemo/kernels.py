@@ -19,10 +19,11 @@ settings, the torch build (2.13.0's CPU wheel with MKL 2024.2), an x86-64 CPU wi
 `in_effect` says what a run actually used (a process that imported torch before tools/demo.py could pin it keeps
 torch's own choice; the demo says so).
 """
+import contextlib
 import hashlib
 import os
 
-__all__ = ['PINNED', 'in_effect', 'differences', 'dataset_fingerprint']
+__all__ = ['PINNED', 'in_effect', 'differences', 'dataset_fingerprint', 'cpu_settings']
 
 # What a run on the pinned path reports through in_effect() (threads excluded: they do not change the figures).
 # tools/demo.py sets the environment that gives it (its KERNEL_ENV) before torch loads.
@@ -53,3 +54,19 @@ def dataset_fingerprint(root):
             with open(path, 'rb') as f:
                 h.update(f.read())
     return h.hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def cpu_settings(threads, pinned):
+    """torch's intra-op threads (0: leave torch's choice) and, if `pinned`, oneDNN off, restored on exit."""
+    import torch    # here, not at the top: tools/demo.py pins the kernels before torch loads
+    saved = torch.get_num_threads(), torch.backends.mkldnn.enabled
+    if threads:
+        torch.set_num_threads(threads)
+    if pinned:
+        torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved[0])
+        torch.backends.mkldnn.enabled = saved[1]

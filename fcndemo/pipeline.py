@@ -349,17 +349,8 @@ def _write_json(obj, path):
 def run(cfg, out=None):
     """Run the demo; print progress lines, the table and where everything is to `out`; return the results."""
     cfg.check()
-    out = out or sys.stdout
-    threads, onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    if cfg.pinned_kernels:
-        torch.backends.mkldnn.enabled = False
-    try:
-        return _run(cfg, out)
-    finally:
-        torch.set_num_threads(threads)
-        torch.backends.mkldnn.enabled = onednn
+    with kernels.cpu_settings(cfg.threads, cfg.pinned_kernels):
+        return _run(cfg, out or sys.stdout)
 
 
 def _run(cfg, out):
