@@ -33,12 +33,40 @@ def _fcndemo():
     return fcndemo
 
 
-def _ints(text):
+def int_list(text):
+    """A comma-separated option as a tuple of ints (--iters 600,300,300)."""
     return tuple(int(v) for v in text.split(','))
 
 
-def _floats(text):
+def float_list(text):
+    """A comma-separated option as a tuple of floats (--lrs 1e-10,1e-12)."""
     return tuple(float(v) for v in text.split(','))
+
+
+def add_cpu_options(ap):
+    """--threads, --no-progress and --native-kernels, the options of every run on the demo's data."""
+    ap.add_argument('--threads', type=int, help="torch's intra-op threads (default 1: fastest when the cores are "
+                                                "shared; 0 leaves torch's choice)")
+    ap.add_argument('--no-progress', action='store_true', help='no progress bars')
+    ap.add_argument('--native-kernels', action='store_true',
+                    help="torch's own choice of CPU kernels (oneDNN, the CPU's widest ISA): maybe faster, but the "
+                         "figures then depend on the machine")
+
+
+def configure(args, config, settings):
+    """config(**settings) (config.quick with --quick), the unset ones (None) left at their defaults, with the
+    add_cpu_options choices; UsageError for a setting the run cannot use (config.check's ValueError)."""
+    kw = {k: v for k, v in dict(settings, threads=args.threads).items() if v is not None}
+    if args.no_progress:
+        kw['progress'] = False
+    if args.native_kernels:
+        kw['pinned_kernels'] = False
+    cfg = config.quick(**kw) if args.quick else config(**kw)
+    try:
+        cfg.check()
+    except ValueError as e:
+        raise UsageError(e) from None
+    return cfg
 
 
 def build_parser():
@@ -49,17 +77,12 @@ def build_parser():
     ap.add_argument('--seed', type=int, default=0, help='seed of the data, the crops and the solvers (default 0)')
     ap.add_argument('--n-train', type=int, help='training images')
     ap.add_argument('--n-val', type=int, help='val images')
-    ap.add_argument('--size', type=_ints, help='image side range MIN,MAX')
+    ap.add_argument('--size', type=int_list, help='image side range MIN,MAX')
     ap.add_argument('--clf-iters', type=int, help='classifier iterations')
-    ap.add_argument('--iters', type=_ints, help='FCN-32s,16s,8s iterations, e.g. 600,300,300')
-    ap.add_argument('--lrs', type=_floats, help='FCN-32s,16s,8s fixed learning rates')
+    ap.add_argument('--iters', type=int_list, help='FCN-32s,16s,8s iterations, e.g. 600,300,300')
+    ap.add_argument('--lrs', type=float_list, help='FCN-32s,16s,8s fixed learning rates')
     ap.add_argument('--score-every', type=int, help='scoring interval during each stage')
-    ap.add_argument('--threads', type=int, help="torch's intra-op threads (default 1: fastest when the cores are "
-                                                "shared; 0 leaves torch's choice)")
-    ap.add_argument('--no-progress', action='store_true', help='no progress bars')
-    ap.add_argument('--native-kernels', action='store_true',
-                    help="torch's own choice of CPU kernels (oneDNN, the CPU's widest ISA): maybe faster, but the "
-                         "figures then depend on the machine")
+    add_cpu_options(ap)
     return ap
 
 
@@ -73,18 +96,9 @@ def demo(args):
     if not args.native_kernels:
         pin_kernels()
     fcndemo = _fcndemo()
-    kw = {k: v for k, v in dict(out=args.out, seed=args.seed, n_train=args.n_train, n_val=args.n_val, size=args.size,
-                                clf_iters=args.clf_iters, iters=args.iters, lrs=args.lrs,
-                                score_every=args.score_every, threads=args.threads).items() if v is not None}
-    if args.no_progress:
-        kw['progress'] = False
-    if args.native_kernels:
-        kw['pinned_kernels'] = False
-    cfg = fcndemo.Config.quick(**kw) if args.quick else fcndemo.Config(**kw)
-    try:
-        cfg.check()
-    except ValueError as e:
-        raise UsageError(e) from None
+    cfg = configure(args, fcndemo.Config, dict(out=args.out, seed=args.seed, n_train=args.n_train, n_val=args.n_val,
+                                               size=args.size, clf_iters=args.clf_iters, iters=args.iters,
+                                               lrs=args.lrs, score_every=args.score_every))
     fcndemo.run(cfg)
 
 
