@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+import pycaffe
 import solvers
 from netspec import caffe_pb2
 from runtime.state import upgrade_net, v1_layer_type
@@ -46,5 +47,6 @@ def test_each_solver_type_has_one_entry_and_its_solver_class():
     assert sorted(TYPES) == sorted(UPGRADES['solver_types'].values())
     for name, kind in SOLVER_TYPES.items():
         assert getattr(solvers, f'{name}Solver').type == name
+        assert getattr(pycaffe, f'{name}Solver')._kind == name
         assert callable(kind.update) and kind.history_sets in (1, 2)
     assert [t for t in TYPES if SOLVER_TYPES[t].history_sets == 2] == ['AdaDelta', 'Adam']
