@@ -15,6 +15,24 @@ except ImportError:  # pragma: no cover
     pass
 
 
+@pytest.fixture(autouse=True)
+def environment_unchanged(request):
+    """No test, and no library or tool call it makes, leaves os.environ changed for the tests after it (a child
+    process that needs other settings gets its own environment). monkeypatch's changes are undone before this
+    check, since this fixture is set up first and torn down last."""
+    before = dict(os.environ)
+    yield
+    changed = sorted(k for k in before.keys() | os.environ.keys()
+                     if before.get(k) != os.environ.get(k) and k != 'PYTEST_CURRENT_TEST')   # pytest's own
+    if changed:
+        for k in changed:
+            if k in before:
+                os.environ[k] = before[k]
+            else:
+                del os.environ[k]
+        pytest.fail(f'{request.node.nodeid} changed os.environ: {", ".join(changed)}', pytrace=False)
+
+
 @pytest.fixture(scope='session')
 def reference():
     """The original project's files (../shared/reference); tests that need them skip where it is absent."""
