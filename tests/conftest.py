@@ -15,6 +15,11 @@ except ImportError:  # pragma: no cover
     pass
 
 
+# Variables the tools of the suite set themselves, once per process: pytest's current test, and torch's inductor
+# cache folder (torch._inductor.runtime.cache_dir_utils writes it on first use).
+NOT_OURS = ('PYTEST_CURRENT_TEST', 'TORCHINDUCTOR_CACHE_DIR')
+
+
 @pytest.fixture(autouse=True)
 def environment_unchanged(request):
     """No test, and no library or tool call it makes, leaves os.environ changed for the tests after it (a child
@@ -23,7 +28,7 @@ def environment_unchanged(request):
     before = dict(os.environ)
     yield
     changed = sorted(k for k in before.keys() | os.environ.keys()
-                     if before.get(k) != os.environ.get(k) and k != 'PYTEST_CURRENT_TEST')   # pytest's own
+                     if before.get(k) != os.environ.get(k) and k not in NOT_OURS)
     if changed:
         for k in changed:
             if k in before:

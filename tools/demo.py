@@ -34,15 +34,17 @@ def needs_pinning(environ):
     return pinned_environment(environ) != dict(environ)
 
 
-def run_pinned(module, argv):
-    """Run `python -m MODULE ARGV` in a child process whose environment pins the kernels, and return its exit status.
+def run_pinned(module, argv, prog):
+    """Run MODULE's main(ARGV) in a child Python whose environment pins the kernels, its messages under the name
+    `prog`, and return its exit status.
 
     The variables must be set before torch loads, and this process's own environment stays as it is (a test or a
     script that calls main() keeps its kernels and its children's)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = pinned_environment(os.environ)
     env['PYTHONPATH'] = os.pathsep.join([root] + [p for p in [env.get('PYTHONPATH')] if p])
-    child = subprocess.Popen([sys.executable, '-m', module, *argv], env=env)
+    code = f'import sys; sys.argv[0] = {prog!r}; from {module} import main; sys.exit(main())'
+    child = subprocess.Popen([sys.executable, '-c', code, *argv], env=env)
     while True:
         try:
             return child.wait()
@@ -59,7 +61,7 @@ def main_on_pinned_kernels(module, parser, body, argv=None):
     except SystemExit:          # a usage error or --help: run() prints it and returns its status
         args = None
     if args is not None and not args.native_kernels and needs_pinning(os.environ):
-        return run_pinned(module, argv)
+        return run_pinned(module, argv, parser.prog)
     return run(parser, body, argv)
 
 
