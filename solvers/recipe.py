@@ -10,6 +10,7 @@ The reference scripts' slips are fixed rather than copied: the eval ids come fro
 (its split file), not from the misnamed ../data/segvalid11.txt (VOC) or the undefined `val` (NYUD), and SIFT Flow's
 semantic head is also reported without the classes absent from its test set (cow, desert, moon), as the paper does.
 """
+import contextlib
 import os
 import sys
 import types
@@ -20,12 +21,13 @@ from scoring import heads, scores, seg_tests_heads
 from scoring.classes import dataset_family, excluded_classes
 from weights.surgery import interp
 
+from . import distributed, snapshots
 from .logs import log
 from .param import load_param
 from .solver import get_solver
 
 __all__ = ['RECIPES', 'recipe', 'prepare_folder', 'with_data_root', 'solver_param', 'eval_ids', 'score',
-           'initialize', 'train']
+           'initialize', 'train', 'snapshot_lock']
 
 #: the model folders' records by name (netspec.models.Folder: iters, score_every, init, family, ...), which hold
 #: the reference solve.py loops; the name recipes look up
@@ -149,6 +151,8 @@ def initialize(solver, weights=None):
     layer whose name contains "up". Returns the interpolated layer names."""
     if weights:
         copied = solver.net.copy_from(weights) or []
+        for name in getattr(copied, 'ignored', ()):
+            log.info('Ignoring source layer %s', name)   # Caffe's CopyTrainedLayersFrom says so for each
         rest = [k for k in solver.net.params if k not in copied and 'up' not in k]
         log.info('Initialized %d layers from %s', len(copied), weights)
         if rest:
@@ -173,24 +177,38 @@ def train(folder, weights=None, data=None, device='cpu', iters=None, score_every
     name, rec = recipe(folder)
     prepare_folder(folder, width=width, num_classes=num_classes)
     param = solver_param(folder, data_root=data, out=out, random_seed=seed, **overrides)
-    solver = get_solver(param, device=device, progress_bar=progress)
-    if resume:
-        solver.restore(resume)
-    else:
-        initialize(solver, weights)
-    total = rec.iters if iters is None else int(iters)
-    every = rec.score_every if score_every is None else int(score_every)
-    log.info('%s: training to iteration %d, scoring every %d (init: %s)', name, total, every,
-             weights or ('resumed from ' + str(resume) if resume else 'the net\'s fillers'))
-    history = []
-    while solver.iter < total:
-        n = min(every - solver.iter % every if every else total, total - solver.iter)
-        solver.step(n)
-        if solver.requested_early_exit:
-            break
-        if solver.rank == 0 and solver.test_nets and (every and solver.iter % every == 0 or solver.iter == total):
-            report = score(solver, folder, out=stdout, progress=progress)
-            history.append((solver.iter, report))
-            if on_score:
-                on_score(solver.iter, report)
+    lock = snapshot_lock(param)
+    with lock:
+        solver = get_solver(param, device=device, progress_bar=progress)
+        if resume:
+            solver.restore(resume)
+        else:
+            initialize(solver, weights)
+        total = rec.iters if iters is None else int(iters)
+        every = rec.score_every if score_every is None else int(score_every)
+        log.info('%s: training to iteration %d, scoring every %d (init: %s)', name, total, every,
+                 weights or ('resumed from ' + str(resume) if resume else 'the net\'s fillers'))
+        history = []
+        while solver.iter < total:
+            n = min(every - solver.iter % every if every else total, total - solver.iter)
+            solver.step(n)
+            if solver.requested_early_exit:
+                break
+            if solver.rank == 0 and solver.test_nets and (every and solver.iter % every == 0 or solver.iter == total):
+                # as Caffe's Test under Solve: a Ctrl-C while scoring stops it, snapshots and ends the run
+                report = solver.interruptible(score, solver, folder, out=stdout, progress=progress)
+                if solver.requested_early_exit:
+                    break
+                if report is None:
+                    continue
+                history.append((solver.iter, report))
+                if on_score:
+                    on_score(solver.iter, report)
     return solver, history
+
+
+def snapshot_lock(param):
+    """The lock on the run's snapshot prefix (solvers.snapshots.SnapshotLock), held by the process that writes
+    snapshots (rank 0); other ranks get a lock that does nothing."""
+    rank, _ = distributed.world()
+    return snapshots.SnapshotLock(param.snapshot_prefix) if rank == 0 else contextlib.nullcontext()
