@@ -356,7 +356,8 @@ def make_all(root, seed=0, **kw):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description='Write small synthetic datasets in the four reference layouts.')
+    ap = argparse.ArgumentParser(description='Write small synthetic datasets in the four reference layouts.',
+                                 allow_abbrev=False)
     ap.add_argument('root', help="folder to write (the reference's data/ layout)")
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--size', type=int, nargs=2, default=(64, 120), metavar=('MIN', 'MAX'))

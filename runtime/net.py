@@ -88,10 +88,11 @@ class Net(nn.Module):
     """A Caffe net in PyTorch; see the package docstring and HELPERS' contract."""
 
     def __init__(self, proto, weights=None, phase='test', device='cpu', stages=(), level=0, memory_format='auto',
-                 precision='fp32'):
+                 precision='fp32', source=None):
         super().__init__()
         src = proto if isinstance(proto, (str, os.PathLike)) and '\n' not in str(proto) else '<net>'
         where = str(src) if src != '<net>' else (getattr(proto, 'name', '') or '<net>')
+        where = os.fspath(source) if source is not None else where   # the file a NetParameter was read from
         net_param = upgrade_net(read_net(proto), where)
         self.phase = phase_of(phase)
         state = make_state(self.phase, list(net_param.state.stage) + list(stages), level)

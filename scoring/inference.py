@@ -115,7 +115,9 @@ def infer(folder, weights, images, out_dir, extra=None, device='cpu', net=None, 
         if len(paths) != len(images):
             raise ValueError(f'{len(paths)} {k} images given for {len(images)} images')
     if net is None:
-        net = Net(net_param, weights=weights, phase='test', device=device)
+        deploy = os.path.join(folder, 'deploy.prototxt')
+        source = deploy if os.path.isfile(deploy) else f'{eval_prototxt(folder)} (as a deploy net)'
+        net = Net(net_param, weights=weights, phase='test', device=device, source=source)
         mismatch = weights_mismatch(net, weights)
         if mismatch and warn:
             warn(mismatch)

@@ -29,7 +29,8 @@ def eval_prototxt(folder):
 
 
 def prepare_net_param(prototxt, data_root=None, split=None):
-    """The eval NetParameter with its data layer's dataset folders re-rooted at data_root, its split set, and
+    """The eval NetParameter with its data layer's dataset folders re-rooted at data_root (else, where relative,
+    resolved against the prototxt's folder, as the reference runs its scripts there), its split set, and
     randomize off (scoring visits each id once in file order, even on a split whose name contains 'train')."""
     net_param = read_net(prototxt)
     layers = datalayers.data_layers(net_param)
@@ -37,9 +38,12 @@ def prepare_net_param(prototxt, data_root=None, split=None):
         raise ValueError(f'{prototxt}: no reference data layer (voc_layers, siftflow_layers, nyud_layers, '
                          f'pascalcontext_layers) to read a split from')
     if data_root is not None:
-        datalayers.rebase_net(net_param, data_root)
+        datalayers.rebase_net(net_param, os.path.abspath(data_root))
+    folder = os.path.dirname(os.path.abspath(prototxt))
     for l in layers:
         params = parse_param_str(l.python_param.param_str, l.name)
+        for key in datalayers.dir_keys(params):
+            params[key] = os.path.normpath(os.path.join(folder, params[key]))
         if split is not None:
             params['split'] = split
         params['randomize'] = False
@@ -47,8 +51,8 @@ def prepare_net_param(prototxt, data_root=None, split=None):
     return net_param
 
 
-def _test_net(net_param, weights, device):
-    return Net(net_param, weights=weights, phase='test', device=device)
+def _test_net(net_param, weights, device, source=None):
+    return Net(net_param, weights=weights, phase='test', device=device, source=source)
 
 
 def score_model(folder, weights, data_root=None, split=None, save_dir=None, device='cpu', limit=None,
@@ -66,7 +70,7 @@ def score_model(folder, weights, data_root=None, split=None, save_dir=None, devi
     pairs = heads(net_param)
     if not pairs:
         raise ValueError(f'{prototxt}: no SoftmaxWithLoss layer, so no score/label pair to evaluate')
-    net = (net_factory or _test_net)(net_param, weights, device)
+    net = net_factory(net_param, weights, device) if net_factory else _test_net(net_param, weights, device, prototxt)
     mismatch = weights_mismatch(net, weights)
     if mismatch and warn:
         warn(mismatch)

@@ -64,10 +64,8 @@ def prepare_folder(folder, width=1.0, num_classes=None):
 
 
 def _data_dir(value, folder, data_root):
-    """A data layer's *_dir: under `data_root` (replacing the reference's ../data prefix), else resolved against
-    the model folder (the reference runs solve.py inside it)."""
-    if os.path.isabs(value):
-        return value
+    """A data layer's *_dir: under `data_root` (replacing the reference's ../data prefix; see rebase_path), else
+    resolved against the model folder (the reference runs solve.py inside it)."""
     if data_root:
         return rebase_path(value, os.path.abspath(data_root))
     return os.path.normpath(os.path.join(os.path.abspath(folder), value))
@@ -123,10 +121,11 @@ def eval_ids(test_net, fallback):
     return int(fallback)
 
 
-def score(solver, folder, out=sys.stdout, progress=None, save_format=None):
+def score(solver, folder, out=None, progress=None, save_format=None):
     """Score test net 0 (sharing the train net's weights) over its whole split, every head, through scoring's
     seg_tests; print the reference's lines (and, for a head with classes absent from the split, its mean IU
     without them) and return {head gt: {metric: value}} (fractions; 'paper': the metrics without those classes)."""
+    out = out or sys.stdout    # looked up now: sys.stdout may have been replaced since the import
     net = solver.test_nets[0]
     pairs = heads(net.net_param)
     family = dataset_family(net.net_param, folder)
@@ -165,7 +164,7 @@ def initialize(solver, weights=None):
 
 
 def train(folder, weights=None, data=None, device='cpu', iters=None, score_every=None, resume=None, width=1.0,
-          num_classes=None, out=None, progress=None, seed=None, stdout=sys.stdout, on_score=None, **overrides):
+          num_classes=None, out=None, progress=None, seed=None, stdout=None, on_score=None, **overrides):
     """Run a folder's reference recipe; returns (solver, [(iteration, score report)]).
 
     folder: a model folder named as the reference's (voc-fcn32s, ...), written with netspec.models if it has no
