@@ -540,3 +540,32 @@ def test_the_papers_figures_stand_only_beside_results_over_the_papers_classes(fi
     rc, out, _ = tool('score', ['--model', tmp_path / 'voc-fcn32s', '--data', tmp_path / 'data21', '--json',
                                 tmp_path / 'r21.json', '--quiet'], capsys)
     assert rc == _cli.OK and 'paper: FCN-32s, released heavy model' in out and 'not shown' not in out
+
+
+def test_fcn_solve_logs_each_source_layer_it_ignores_as_caffe_does(files, tmp_path, capsys, solvers_log):
+    rc, _, err = tool('solve', [files / 'voc-fcn32s', '--weights', files / 'fcn8s.caffemodel', '--data', files / 'data',
+                                '--iters', '1', '--score-every', '1', '--out', tmp_path], capsys)
+    assert rc == _cli.OK, err[-2000:]
+    ignored = [l.rsplit('] ', 1)[1] for l in err.splitlines() if 'Ignoring source layer' in l]
+    assert ignored == [f'Ignoring source layer {n}' for n in
+                       ('upscore2', 'score_pool4', 'upscore_pool4', 'score_pool3', 'upscore8')]
+
+
+def test_an_absolute_dataset_path_is_re_rooted_below_its_data_folder_not_doubled(files, tmp_path, capsys):
+    """Model folders written before their paths were relative hold absolute ones: --data takes what follows their
+    last data/ part; an absolute path without one cannot be re-rooted and says so."""
+    import datalayers
+    assert datalayers.rebase_path('/old/place/demo-output/data/pascal/VOC2011', '/new/data') == \
+        os.path.join('/new/data', 'pascal', 'VOC2011')
+    with pytest.raises(ValueError, match='/srv/voc: an absolute dataset path with no data/ folder in it cannot be '
+                                         're-rooted at /new/data'):
+        datalayers.rebase_path('/srv/voc', '/new/data')
+    folder = tmp_path / 'voc-fcn32s'
+    shutil.copytree(files / 'voc-fcn32s', folder)
+    val = (folder / 'val.prototxt').read_text()
+    (folder / 'val.prototxt').write_text(val.replace('../data/pascal/VOC2011', '/gone/demo-output/data/pascal/VOC2011'))
+    assert '/gone/demo-output/data/pascal/VOC2011' in (folder / 'val.prototxt').read_text()
+    rc, out, err = tool('score', ['--model', folder, '--data', files / 'data', '--json', tmp_path / 'r.json',
+                                  '--quiet'], capsys)
+    assert rc == _cli.OK, err
+    assert 'voc-fcn32s on seg11valid (2 images)' in out

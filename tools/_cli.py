@@ -30,7 +30,7 @@ import argparse
 import sys
 
 __all__ = ['OK', 'USAGE', 'BAD_INPUT', 'DIVERGED', 'CHECK_FAILED', 'INTERRUPTED', 'BAD_INPUT_ERRORS', 'UsageError',
-           'run', 'fail', 'warn', 'device']
+           'run', 'fail', 'warn', 'device', 'no_abbreviations']
 
 OK = 0
 USAGE = 2
@@ -97,7 +97,7 @@ def run(parser, body, argv=None, codes=()):
     fcn-cuda-check: a failed check).
     Any other exception propagates: a traceback and status 1 mark a bug, not bad input.
     """
-    _no_abbreviations(parser)
+    no_abbreviations(parser)
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse printed the help (status 0) or the usage and its error (status 2)
@@ -117,10 +117,10 @@ def run(parser, body, argv=None, codes=()):
     return OK
 
 
-def _no_abbreviations(parser):
+def no_abbreviations(parser):
     """Options by their full names only (argparse's allow_abbrev=False), the parser's sub-parsers too."""
     parser.allow_abbrev = False
     for action in parser._actions:
         for sub in getattr(action, 'choices', None).values() if isinstance(action, argparse._SubParsersAction) \
                 else ():
-            _no_abbreviations(sub)
+            no_abbreviations(sub)
