@@ -4,9 +4,12 @@ Exit status of every tool (the fcn-* console scripts, `python tools/NAME.py`, `p
 
     0    success
     1    an unexpected error, i.e. a bug: Python's traceback (no tool returns 1 on purpose)
-    2    usage: an unknown or missing option, or an option value the tool refuses (argparse's own status)
+    2    usage: an unknown or missing option, or an option value the tool refuses (argparse's own status; a
+         --device that torch does not name or this machine lacks)
     3    bad input: a file or data the tool cannot use: a missing or unreadable file, a malformed prototxt, a
-         truncated or mismatched weight file, wrong blob shapes, an unknown model folder, an incomplete dataset
+         truncated or mismatched weight file, wrong blob shapes, an unknown model folder, an incomplete dataset, a
+         blob larger than the device's memory, a Python layer module that is missing or fails to import; a file
+         that cannot be written (a full disk); a snapshot prefix that another fcn-solve run is writing
     4    fcn-solve: training stopped because the loss became NaN or infinite
     5    fcn-cuda-check: a step of the check failed (OUT/summary.json records which and why)
     130  interrupted by Ctrl-C (fcn-solve instead snapshots, stops and exits 0, as Caffe's `caffe train` does)
