@@ -40,9 +40,11 @@ def environment_unchanged(request):
 
 @pytest.fixture(scope='session')
 def reference():
-    """The original project's files (../shared/reference); tests that need them skip where it is absent."""
+    """The original project's files (../shared/reference: a checkout of shelhamer/fcn.berkeleyvision.org, see
+    README); tests that need them skip where it is absent."""
     if not REFERENCE.is_dir():
-        pytest.skip(f'reference folder {REFERENCE} is absent (set FCN_REFERENCE to its path)')
+        pytest.skip(f'reference folder {REFERENCE} is absent: the original FCN project\'s files, a checkout of '
+                    f'https://github.com/shelhamer/fcn.berkeleyvision.org at 1305c73 (set FCN_REFERENCE to its path)')
     return REFERENCE
 
 

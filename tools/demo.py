@@ -11,7 +11,7 @@ import platform
 import subprocess
 import sys
 
-from tools._cli import UsageError, run
+from tools._cli import UsageError, no_abbreviations, run
 
 # The demo's figures depend on torch's CPU kernels (fcndemo/kernels.py): set before torch loads, these pin ATen's
 # vectorized kernels to AVX2 and MKL to its COMPATIBLE branch, the one branch Intel documents as giving the same
@@ -56,6 +56,7 @@ def main_on_pinned_kernels(module, parser, body, argv=None):
     """tools/_cli.run, in a child process with the pinned kernels unless --native-kernels is given or the
     environment already pins them."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    no_abbreviations(parser)
     try:
         args, _ = parser.parse_known_args(argv)
     except SystemExit:          # a usage error or --help: run() prints it and returns its status
