@@ -12,10 +12,11 @@ import traceback
 import numpy as np
 import torch
 
+from fcnapps import bench as runtime_bench
+from fcnapps.report import score_model
 import fcndemo
 from netspec import parse_text
-from runtime import Net, bench as runtime_bench
-from scoring.report import score_model
+from runtime import Net
 from solvers import get_solver
 from weights.surgery import interp
 

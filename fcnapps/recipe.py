@@ -14,15 +14,13 @@ import os
 import sys
 import types
 
-from datalayers.params import dir_keys, map_param_strs, rebase_path
 from netspec import caffe_pb2, models, read_net, read_solver, write_text
+from netspec.param_str import dir_keys, map_param_strs, rebase_path
 from scoring import heads, scores, seg_tests_heads
 from scoring.classes import dataset_family, excluded_classes
+from solvers import get_solver, load_param
+from solvers.logs import log
 from weights.surgery import interp
-
-from .logs import log
-from .param import load_param
-from .solver import get_solver
 
 __all__ = ['RECIPES', 'recipe', 'prepare_folder', 'with_data_root', 'solver_param', 'eval_ids', 'score',
            'initialize', 'train']

@@ -5,14 +5,11 @@ import os
 import tempfile
 
 import datalayers
-from datalayers.params import parse_param_str
 from netspec import read_net
+from netspec.param_str import parse_param_str
 from runtime import Net
-
-from .classes import class_names, dataset_family, excluded_classes
-from .evaluate import compute_hists, heads
-from .metrics import scores
-from .paper import METRICS, published
+from scoring import class_names, compute_hists, dataset_family, excluded_classes, heads, scores
+from scoring.paper import METRICS, published
 
 EVAL_NETS = ('val.prototxt', 'test.prototxt')
 

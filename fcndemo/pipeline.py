@@ -3,7 +3,7 @@
 `run(Config(...))` does every step on the CPU in a few minutes and returns the results dict it also writes as
 results.json. Each step uses the project's own parts: datalayers.synthetic (the dataset, in the VOC/SBD layout),
 netspec (fcndemo.nets, written with the DSL), runtime.Net + solvers (training; the FCN stages through
-solvers.recipe.train, the loop behind tools/solve.py, on the reference data layers), weights.surgery (transplant,
+fcnapps.recipe.train, the loop behind tools/solve.py, on the reference data layers), weights.surgery (transplant,
 interp) and scoring (the four metrics of the paper's Table 2).
 
 The FCN stages follow the reference recipe: every layer learns (lr_mult 1 / 2 as in the reference), summed loss
@@ -35,13 +35,13 @@ from tqdm import tqdm
 from datalayers.datasets import VOC_MEAN, VOCSeg
 from datalayers.palette import color_seg, make_palette
 from datalayers.synthetic import make_voc, paint_scene
+from fcnapps.recipe import train
 from netspec import caffe_pb2, write_text
 from netspec.models import VOC, input_data
 from netspec.models.folders import solver_text
 from runtime import Net
 from solvers import get_solver
 from solvers.logs import GlogFormatter, log
-from solvers.recipe import train
 from weights.surgery import interp, transplant
 
 from . import kernels, nets
@@ -225,7 +225,7 @@ def convolutionalize(cfg, classifier_weights, path):
     return lines
 
 
-# -- the FCN stages through solvers.recipe.train (tools/solve.py's loop) -------------------------------------------
+# -- the FCN stages through fcnapps.recipe.train (tools/solve.py's loop) -------------------------------------------
 
 def write_stage(cfg, info, stride, folder, base_lr):
     """The stage's folder as the reference has it: train.prototxt, val.prototxt, solver.prototxt."""

@@ -2,9 +2,9 @@
 paper's published figures (scoring.paper.PAPER) to compare with.
 
 Modules: metrics (fast_hist, scores), evaluate (the reference seg_tests, for every head of a net: the one scoring
-path of tools/score.py and solvers.recipe), classes (a head's class names and the classes the paper leaves out,
-from netspec.models' dataset-family records), paper (published figures), report (tools/score.py's logic),
-inference (tools/infer.py's logic).
+path of tools/score.py and fcnapps.recipe), classes (a head's class names and the classes the paper leaves out,
+from netspec.models' dataset-family records), paper (published figures). Scoring a model folder end to end
+(tools/score.py) and inference on image files (tools/infer.py) are applications: fcnapps.report, fcnapps.inference.
 """
 from .metrics import fast_hist, per_class, scores
 from .evaluate import (compute_hist, compute_hists, do_seg_tests, do_seg_tests_heads, format_seg_tests, heads,

@@ -6,7 +6,7 @@ solver's folder, where the two agree).
 """
 import os
 
-from datalayers.params import map_param_strs
+from netspec.param_str import map_param_strs
 from netspec import caffe_pb2, read_solver
 
 from .rules import LEGACY_TYPES, check_param

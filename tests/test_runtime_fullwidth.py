@@ -49,7 +49,7 @@ def test_reference_train_nets_build_full_width_with_caffe_shapes(reference, fold
 
 @pytest.mark.slow
 def test_fcn8s_forward_at_500_on_cpu(reference):
-    from runtime.bench import HandFCN8s
+    from fcnapps.bench import HandFCN8s
     torch.manual_seed(0)
     net = Net(reference / 'voc-fcn8s' / 'deploy.prototxt')
     with torch.no_grad():

@@ -134,7 +134,7 @@ def test_solver_weights_field_initializes_the_nets(tmp_path):
 
 
 def test_every_reference_solver_loads_and_has_a_recipe(reference):
-    from solvers.recipe import RECIPES
+    from fcnapps.recipe import RECIPES
     folders = sorted(p.parent for p in reference.glob('*/solver.prototxt'))
     assert len(folders) == 15
     for folder in folders:

@@ -1,4 +1,4 @@
-"""The reference recipe as a library (solvers.recipe.train) and tools/solve.py, on small generated datasets."""
+"""The reference recipe as a library (fcnapps.recipe.train) and tools/solve.py, on small generated datasets."""
 import io
 import os
 import pathlib
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from fcnapps.recipe import RECIPES, train, with_data_root
 from netspec import caffe_pb2, models
-from solvers.recipe import RECIPES, train, with_data_root
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 
@@ -23,7 +23,7 @@ def voc(tmp_path_factory):
     from datalayers.synthetic import make_voc
     root = tmp_path_factory.mktemp('recipe')
     info = make_voc(str(root / 'data'), n_train=8, n_val=8, size=(96, 112), num_classes=2, seed=0)
-    from solvers.recipe import prepare_folder
+    from fcnapps.recipe import prepare_folder
     from netspec import models
     folder = root / 'voc-fcn32s'
     prepare_folder(folder, width=WIDTH, num_classes=2)

@@ -11,7 +11,7 @@ import sys
 
 import torch
 
-from runtime import bench
+from fcnapps import bench
 from tools._cli import run
 
 

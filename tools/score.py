@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from scoring.report import format_report, score_model, write_json
+from fcnapps.report import format_report, score_model, write_json
 from tools._cli import run
 
 

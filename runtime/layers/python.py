@@ -1,7 +1,9 @@
 """Python layers with Caffe's interface, so that a layer module written for pycaffe runs after `import runtime as
 caffe`: `class X(caffe.Layer)` with setup/reshape/forward/backward and blobs with .data/.diff numpy views.
 
-The module named in python_param is imported from sys.path first, then from the `datalayers` package.
+The module named in python_param is imported from sys.path first (as Caffe does), then from the packages an
+application added with add_layer_package (the runtime itself knows none: fcnapps adds the reference data layers'
+package, `datalayers`, so that the reference nets' `module: 'voc_layers'` is found without their folder on sys.path).
 """
 import importlib
 import inspect
@@ -110,20 +112,38 @@ class Layer:
         pass
 
 
+#: the packages searched, in order, for a python_param module that sys.path does not have (add_layer_package)
+LAYER_PACKAGES = []
+
+
+def add_layer_package(name):
+    """Search the package `name` (a dotted importable name) for python_param modules that sys.path does not
+    have, after the packages added before; a package added twice keeps its first place. The application sets
+    this; the runtime adds none."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f'add_layer_package: expected a package name, got {name!r}')
+    if name not in LAYER_PACKAGES:
+        LAYER_PACKAGES.append(name)
+
+
+def _missing(e, module_name):
+    """Whether ModuleNotFoundError `e` says that `module_name` itself (or a package above it) is absent, rather
+    than that the module exists and fails on an import of its own."""
+    return e.name == module_name or module_name.startswith(f'{e.name}.')
+
+
 def _find_class(module_name, class_name, where):
     mod = None
-    try:
-        mod = importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        if e.name != module_name and not module_name.startswith(f'{e.name}.'):
-            raise
+    for qualified in [module_name] + [f'{pkg}.{module_name}' for pkg in LAYER_PACKAGES]:
         try:
-            mod = importlib.import_module(f'datalayers.{module_name}')
-        except ModuleNotFoundError as e2:
-            if e2.name not in (f'datalayers.{module_name}', 'datalayers'):
+            mod = importlib.import_module(qualified)
+            break
+        except ModuleNotFoundError as e:
+            if not _missing(e, qualified):
                 raise
-            raise ImportError(f'{where}: cannot find the Python layer module {module_name!r} on sys.path or in the '
-                              'datalayers package') from None
+    if mod is None:
+        where_else = f' or in the packages {", ".join(LAYER_PACKAGES)}' if LAYER_PACKAGES else ''
+        raise ImportError(f'{where}: cannot find the Python layer module {module_name!r} on sys.path{where_else}')
     try:
         return getattr(mod, class_name)
     except AttributeError:
