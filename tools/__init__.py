@@ -5,6 +5,11 @@ make_nets (fcn-make-nets), surgery (fcn-surgery), convert (fcn-convert), solve (
 infer (fcn-infer), demo (fcn-demo), ablate (fcn-ablate), table1 (fcn-table1), cuda_check (fcn-cuda-check), and the
 benchmarks bench and bench_score (fcn-pycaffe is pycaffe's own `python -m pycaffe`). Run one as `python tools/NAME.py`,
 `python -m tools.NAME` or by its console script.
+
+Importing the package puts datalayers on the runtime's Python-layer path (through fcnapps), so that every tool runs
+the reference nets, whose data layers name datalayers' modules.
 """
+import fcnapps  # noqa: F401  (runtime.add_layer_package('datalayers'))
+
 __all__ = ['make_nets', 'surgery', 'convert', 'solve', 'score', 'infer', 'demo', 'ablate', 'table1', 'cuda_check',
            'bench', 'bench_score']
