@@ -16,6 +16,7 @@ from fcnapps import bench as runtime_bench
 from fcnapps.report import score_model
 import fcndemo
 from netspec import parse_text
+from netspec.atomic import atomic_file
 from runtime import Net
 from solvers import get_solver
 from weights.surgery import interp
@@ -381,7 +382,7 @@ def run_all(device='cuda', out='cuda-check', tiny=False, steps=None, log=print):
         res['seconds'] = round(time.time() - t, 1)
         summary['steps'][name] = res
         summary['ok'] = all(r['ok'] for r in summary['steps'].values())
-        with open(path, 'w') as f:
+        with atomic_file(path, 'check summary', mode='w') as f:
             json.dump(summary, f, indent=1, default=str)
         log(f'{name:10s} {"ok" if res["ok"] else "FAILED"} ({res["seconds"]} s) {brief(name, res)}')
     return summary

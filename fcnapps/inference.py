@@ -17,6 +17,7 @@ from datalayers.datasets import NYUDSeg, load_depth
 from datalayers.io import load_bgr
 from datalayers.palette import color_seg, make_palette, save_indexed_png, vis_seg
 from netspec import caffe_pb2, read_net
+from netspec.atomic import atomic_path
 from netspec.models import INPUT_CHANNELS, LABEL_TOPS, VOC
 from runtime import Net
 
@@ -129,7 +130,8 @@ def infer(folder, weights, images, out_dir, extra=None, device='cpu', net=None, 
             png = os.path.join(out_dir, f'{stem}{suffix}.png')
             vis = os.path.join(out_dir, f'{stem}{suffix}_vis.png')
             save_indexed_png(png, seg, palette)
-            Image.fromarray(side_by_side(rgb, seg, palette)).save(vis)
+            with atomic_path(vis, 'picture') as tmp:
+                Image.fromarray(side_by_side(rgb, seg, palette)).save(tmp, format='PNG')
             outs[s] = (png, vis)
         results.append({'image': path, 'shape': rgb.shape[:2], 'outputs': outs})
     return results

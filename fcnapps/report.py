@@ -2,14 +2,17 @@
 dataset root, run over a split, every head's metrics beside the paper's published figures, a JSON report."""
 import json
 import os
-import tempfile
 
 import datalayers
 from netspec import read_net
+from netspec.atomic import atomic_file
 from netspec.param_str import parse_param_str
 from runtime import Net
-from scoring import class_names, compute_hists, dataset_family, excluded_classes, heads, scores
-from scoring.paper import METRICS, published
+from scoring import (METRIC_LABELS, METRICS, class_names, compute_hists, dataset_family, excluded_classes, heads,
+                     scores)
+from scoring.paper import published
+
+from .recipe import with_data_root
 
 EVAL_NETS = ('val.prototxt', 'test.prototxt')
 
@@ -26,15 +29,14 @@ def eval_prototxt(folder):
 
 
 def prepare_net_param(prototxt, data_root=None, split=None):
-    """The eval NetParameter with its data layer's dataset folders re-rooted at data_root, its split set, and
-    randomize off (scoring visits each id once in file order, even on a split whose name contains 'train')."""
-    net_param = read_net(prototxt)
+    """The eval NetParameter with its data layer's dataset folders found as a training run finds them
+    (recipe.with_data_root: under data_root, else beside the net's folder), its split set, and randomize off
+    (scoring visits each id once in file order, even on a split whose name contains 'train')."""
+    net_param = with_data_root(read_net(prototxt), os.path.dirname(os.path.abspath(prototxt)), data_root)
     layers = datalayers.data_layers(net_param)
     if not layers:
         raise ValueError(f'{prototxt}: no reference data layer (voc_layers, siftflow_layers, nyud_layers, '
                          f'pascalcontext_layers) to read a split from')
-    if data_root is not None:
-        datalayers.rebase_net(net_param, data_root)
     for l in layers:
         params = parse_param_str(l.python_param.param_str, l.name)
         if split is not None:
@@ -86,7 +88,6 @@ def _pct(v):
 def format_report(report):
     """Human-readable lines: each head's metrics beside the paper's rows, then per-class IU."""
     lines = [f"{report['model']} on {report['split']} ({report['images']} images)"]
-    names = {'overall_acc': 'pixel acc.', 'mean_acc': 'mean acc.', 'mean_iu': 'mean IU', 'fwavacc': 'f.w. IU'}
     for head in report['heads']:
         lines.append('')
         lines.append(f"head {head['score']} vs {head['label']}" +
@@ -106,7 +107,7 @@ def format_report(report):
             vals = ''.join(f"{('-' if e[m] is None else f'{e[m]:.1f}'):>12s}" for m in METRICS)
             rows.append(('paper: ' + e['row'], vals, mark))
         width = max(len(label) for label, _, _ in rows)
-        lines.append(f"  {'':{width}s}" + ''.join(f'{names[m]:>12s}' for m in METRICS))
+        lines.append(f"  {'':{width}s}" + ''.join(f'{METRIC_LABELS[m]:>12s}' for m in METRICS))
         lines.extend(f'  {label:{width}s}{vals}{mark}' for label, vals, mark in rows)
         if not report['paper']:
             lines.append(f"  (no published figures for {report['model']} on {report['split']})")
@@ -126,13 +127,5 @@ def write_json(report, path):
         if isinstance(x, (list, tuple)):
             return [clean(v) for v in x]
         return x
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, suffix='.json')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(clean(report), f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_file(path, 'score report', mode='w') as f:
+        json.dump(clean(report), f, indent=1)

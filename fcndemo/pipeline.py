@@ -37,9 +37,10 @@ from datalayers.palette import color_seg, make_palette
 from datalayers.synthetic import make_voc, paint_scene
 from fcnapps.recipe import train
 from netspec import caffe_pb2, write_text
-from netspec.models import VOC, input_data
-from netspec.models.folders import solver_text
+from netspec.atomic import atomic_file
+from netspec.models import VOC, input_data, write_files
 from runtime import Net
+from scoring import METRIC_LABELS, METRICS as SCORE_METRICS
 from solvers import get_solver
 from solvers.logs import GlogFormatter, log
 from weights.surgery import interp, transplant
@@ -51,7 +52,8 @@ __all__ = ['Config', 'run', 'STAGES', 'METRICS', 'format_table', 'make_dataset',
            'plot_curves']
 
 STAGES = (32, 16, 8)
-METRICS = (('overall_acc', 'pixel acc.'), ('mean_acc', 'mean acc.'), ('mean_iu', 'mean IU'), ('fwavacc', 'f.w. IU'))
+#: (key, label) of the paper's four metrics, from scoring's one list
+METRICS = tuple((k, METRIC_LABELS[k]) for k in SCORE_METRICS)
 
 
 @dataclasses.dataclass
@@ -229,17 +231,14 @@ def convolutionalize(cfg, classifier_weights, path):
 
 def write_stage(cfg, info, stride, folder, base_lr):
     """The stage's folder as the reference has it: train.prototxt, val.prototxt, solver.prototxt."""
-    os.makedirs(folder, exist_ok=True)
-    for fname, split in VOC.nets:
-        net = nets.fcn(nets.voc_source(info['params'][split], split), stride=stride, num_classes=cfg.num_classes,
-                       crop=cfg.crop, trunk_lr_mult=cfg.trunk_lr_mult)
-        write_text(net, os.path.join(folder, fname))
-    s = caffe_pb2.SolverParameter(train_net='train.prototxt', test_net=['val.prototxt'], test_iter=[cfg.n_val],
+    files = {fname: nets.fcn(nets.voc_source(info['params'][split], split), stride=stride,
+                             num_classes=cfg.num_classes, crop=cfg.crop, trunk_lr_mult=cfg.trunk_lr_mult)
+             for fname, split in VOC.nets}
+    files['solver.prototxt'] = caffe_pb2.SolverParameter(train_net='train.prototxt', test_net=['val.prototxt'], test_iter=[cfg.n_val],
                                   test_interval=999999999, display=10, average_loss=10, lr_policy='fixed',
                                   base_lr=base_lr, momentum=cfg.momentum, iter_size=1, max_iter=100000,
                                   weight_decay=cfg.weight_decay, test_initialization=False)
-    with open(os.path.join(folder, 'solver.prototxt'), 'w') as f:
-        f.write(solver_text(s))
+    write_files(folder, files)
 
 
 def train_stage(cfg, info, stride, init_weights, iters, base_lr, progress):
@@ -338,10 +337,8 @@ def plot_curves(clf_curve, stages, path):
 
 
 def _write_json(obj, path):
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
+    with atomic_file(path, 'demo results', mode='w') as f:
         json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
 
 
 # -- the whole demo ---------------------------------------------------------------------------------------------

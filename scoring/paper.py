@@ -8,9 +8,9 @@ from collections import namedtuple
 
 from netspec.models import folder_name
 
-Entry = namedtuple('Entry', 'row overall_acc mean_acc mean_iu fwavacc geo_acc source verified')
+from .metrics import METRICS
 
-METRICS = ('overall_acc', 'mean_acc', 'mean_iu', 'fwavacc')
+Entry = namedtuple('Entry', 'row overall_acc mean_acc mean_iu fwavacc geo_acc source verified')
 
 CVPR = 'CVPR 2015 paper (arXiv 1411.4038 v2+)'
 REPO = 'shelhamer/fcn.berkeleyvision.org README'

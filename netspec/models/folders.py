@@ -232,15 +232,25 @@ def solver_text(s):
     return '\n'.join(lines) + '\n' + extra + ('\n'.join(tail) + '\n' if tail else '')
 
 
-def write_folder(name, out_dir, **kw):
-    """Write make_folder(name, **kw) into out_dir (atomically, file by file); returns the paths written."""
+def write_files(out_dir, messages, keep=False):
+    """Write {file name: NetParameter or SolverParameter} into out_dir, atomically file by file: nets as Caffe's
+    text format, a solver in the reference's layout (solver_text). keep=True leaves a file that exists as it is.
+    Returns the paths written. The one writer of model folders (fcn-make-nets, the recipes, the demo)."""
     os.makedirs(out_dir, exist_ok=True)
     paths = []
-    for fname, msg in make_folder(name, **kw).items():
+    for fname, msg in messages.items():
         path = os.path.join(out_dir, fname)
+        if keep and os.path.exists(path):
+            continue
         if isinstance(msg, caffe_pb2.SolverParameter):
             _atomic_write(path, solver_text(msg), 'w')
         else:
             write_text(msg, path)
         paths.append(path)
     return paths
+
+
+def write_folder(name, out_dir, keep=False, **kw):
+    """Write make_folder(name, **kw) into out_dir (write_files; keep=True writes only the absent files); returns
+    the paths written."""
+    return write_files(out_dir, make_folder(name, **kw), keep=keep)
