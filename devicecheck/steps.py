@@ -40,7 +40,8 @@ def _env():
 def tests(device, tiny, out):
     """The pytest suite in a child process (its tests add 'cuda' cases themselves where torch sees a GPU)."""
     log_path = os.path.join(out, 'tests.log')
-    args = [sys.executable, '-m', 'pytest', '-v', '-p', 'no:cacheprovider'] + (TINY_TESTS if tiny else ['tests'])
+    every = ['tests', '-m', 'slow or not slow']     # the slow tests too (setup.cfg leaves them out by default)
+    args = [sys.executable, '-m', 'pytest', '-v', '-p', 'no:cacheprovider'] + (TINY_TESTS if tiny else every)
     res = subprocess.run(args, cwd=ROOT, env=_env(), capture_output=True, text=True)
     with open(log_path, 'w') as f:
         f.write(res.stdout + res.stderr)
