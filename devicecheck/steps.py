@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FWD, GRAD = 1e-5, 1e-4                       # the oracle tests' tolerances, relative to a blob's largest magnitude
 TINY_TESTS = ['tests/test_runtime_devices.py']
 TINY_NETS = ('voc-fcn8s', 'voc-fcn-alexnet')
-TARGETS_MS = {'forward': 5.0, 'forward_backward': 15.0}     # issue 13: one modern GPU, fast mode, 500x500
+TARGETS_MS = {'forward': 5.0, 'forward_backward': 15.0}     # the project's targets: one modern GPU, fast mode, 500x500
 
 
 def _env():

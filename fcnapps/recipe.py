@@ -3,7 +3,7 @@
 solve.py's pattern: build the solver from the folder's solver.prototxt, initialize (copy_from the base or
 previous-stage weights), write bilinear kernels into every layer whose name contains "up" (surgery.interp), then
 loop: step(K) and score the eval split with scoring's seg_tests (SIFT Flow: both heads). Lengths, intervals and
-initializations are the model folders' records (netspec.models.Folder, after FACTS.md's table): 100k iterations
+initializations are the model folders' records (netspec.models.Folder): 100k iterations
 for VOC, SIFT Flow and NYUD (300k at-once), 400k PASCAL-Context.
 
 The reference scripts' slips are fixed rather than copied: the eval ids come from the test net's own data layer

@@ -1,14 +1,10 @@
 """What the demo's figures depend on, and the CPU kernel path that makes them the same on x86-64 machines with AVX2.
 
 The demo trains with the recipe's tiny fixed rates and momentum 0.99 for a few hundred iterations: the run is
-chaotic, so a last-bit difference in one convolution grows into mean IUs several points apart. Measured on one
-machine (AMD EPYC, AVX-512) with the same seed and the code of that time (before the channels_last training
-convolutions: the spread is the point, not the values), the quick demo's FCN-32s mean IU was 48.3 with torch's default
-kernels, 54.2 with oneDNN capped at AVX2 (ONEDNN_MAX_CPU_ISA=AVX2, what an AVX2 machine runs) and 34.3 with ATen's
-kernels without SIMD (ATEN_CPU_CAPABILITY=default); with oneDNN off, 32.1 whatever oneDNN's ISA, and 45.8 with
-MKL's compatible branch (MKL_CBWR=COMPATIBLE) instead of its AVX2 one. Threads, load and the time of day made no
-difference (1 and 2 threads gave identical numbers); the synthetic data (numpy's PCG64 streams, Pillow's PNG and
-JPEG writers) came out byte-identical under numpy's AVX-512, AVX2 and baseline dispatch.
+chaotic, so a last-bit difference in one convolution grows into mean IUs several points apart. Each kernel choice
+counts: oneDNN's ISA (ONEDNN_MAX_CPU_ISA), ATen's SIMD level (ATEN_CPU_CAPABILITY), MKL's branch (MKL_CBWR) and
+oneDNN on or off; the thread count does not, nor does numpy's SIMD level for the synthetic data (numpy's PCG64
+streams, Pillow's PNG and JPEG writers). README's demo section gives the figures each kernel path gave.
 
 So tools/demo.py pins the path before torch loads (its KERNEL_ENV: ATen's vectorized kernels at AVX2, MKL's
 conditional numerical reproducibility at its AVX2 branch, which Intel documents as giving the same results on every

@@ -17,7 +17,8 @@ reference nets: one conv per stage, thin channels, fc6 4x4 (the classifier sees 
 (too few iterations for it to pay), and 4 classes.
 
 One torch thread is the default: on a shared or busy machine the default of one thread per core made a quick run
-5x slower (OpenMP threads waiting on each other); on an idle machine it costs little at these channel counts.
+several times slower (OpenMP threads waiting on each other); on an idle machine it costs little at these channel
+counts.
 """
 import dataclasses
 import json
@@ -87,8 +88,7 @@ class Config:
     @classmethod
     def quick(cls, **kw):
         """The shortened demo (the test's): smaller data, fewer iterations, 3x lower rates (in a run this short they
-        leave FCN-8s ahead of FCN-32s by a wider margin: measured on the pinned kernels +32.1 / +22.9 mean IU for
-        seeds 0 / 1, against +15.3 / +20.8 at the full demo's rates)."""
+        leave FCN-8s further ahead of FCN-32s than the full demo's rates do)."""
         base = dict(n_train=24, n_val=8, size=(96, 112), clf_images=96, clf_iters=40, iters=(300, 150, 150),
                     lrs=(1e-9, 1e-10, 1e-11), score_every=150, n_examples=2)
         base.update(kw)

@@ -63,7 +63,7 @@ def _legacy_match(src, dst):
 
 
 class Net(nn.Module):
-    """A Caffe net in PyTorch; see the package docstring and HELPERS' contract."""
+    """A Caffe net in PyTorch; the package docstring (runtime/__init__.py) describes its interface."""
 
     def __init__(self, proto, weights=None, phase='test', device='cpu', stages=(), level=0, memory_format='auto',
                  precision='fp32'):

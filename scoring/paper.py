@@ -1,8 +1,8 @@
 """The paper's published figures, keyed by reference model folder and evaluation split, each with its source.
 
 Values are percentages as printed (pixel acc., mean acc., mean IU, f.w. IU, and geometric acc. for SIFT Flow);
-None where the source gives none. ``verified`` is False for values that ../shared/reference/PAPER.md marks
-UNVERIFIED (attributed to the PAMI paper but not confirmed by a public source).
+None where the source gives none. ``verified`` is False for values attributed to the PAMI paper that no public
+source confirms (printed as UNVERIFIED beside them).
 """
 from collections import namedtuple
 

@@ -19,7 +19,7 @@ class Folder:
     builder: the per-net builder (nets.fcn_vgg16, ...) and builder_kw its arguments; data: split -> DataSource of
     its train/eval nets (deploy: the deploy net's source, default input_data()); solver: its solver.prototxt
     settings (make_solver's arguments but the nets and test_iter, which come from the family); iters and
-    score_every: the loop of its solve.py (step(score_every) and score, to iters; FACTS.md "Solver settings");
+    score_every: the loop of its solve.py (step(score_every) and score, to iters);
     init: what its solve.py initializes from; reference: one of the 15 folders of the reference repository (else
     one of the paper's nets that it lacks).
     """
@@ -63,7 +63,9 @@ class Folder:
 
 def make_solver(train_net, test_net, test_iter, base_lr, momentum=0.99, iter_size=1, max_iter=100000,
                 snapshot=None):
-    """The reference solver.prototxt settings (FACTS.md "Solver settings"): fixed lr, never tests by itself."""
+    """The reference solver.prototxt settings: fixed lr, weight decay 5e-4, display and average_loss 20,
+    test_interval 999999999 with test_initialization false (the solver never tests by itself: the folder's solve.py
+    scores), and where `snapshot` is given a snapshot every `snapshot` iterations into snapshot/train."""
     s = caffe_pb2.SolverParameter(train_net=train_net, test_net=[test_net], test_iter=[test_iter],
                                   test_interval=999999999, display=20, average_loss=20, lr_policy='fixed',
                                   base_lr=base_lr, momentum=momentum, iter_size=iter_size, max_iter=max_iter,
