@@ -112,9 +112,13 @@ def test_the_error_names_the_packages_searched(monkeypatch):
         runtime.Net(SAMPLING_NET.replace('loss_layers', 'no_such_layers'))
 
 
-def test_importing_the_applications_or_a_tool_adds_datalayers():
-    code = ('import runtime\nfrom runtime.layers import python\n'
-            'import tools.score\n'
-            'assert python.LAYER_PACKAGES == ["datalayers"], python.LAYER_PACKAGES\n')
+def test_the_applications_and_the_tools_that_build_nets_add_datalayers():
+    code = ('import importlib, sys\nfrom runtime.layers import python\n'
+            'for name in ("fcnapps", "tools.convert", "tools.surgery", "tools.score", "pycaffe.__main__"):\n'
+            '    python.LAYER_PACKAGES.clear()\n'
+            '    for m in [m for m in sys.modules if m == "fcnapps" or m.startswith(("fcnapps.", "tools."))]:\n'
+            '        del sys.modules[m]\n'
+            '    importlib.import_module(name)\n'
+            '    assert python.LAYER_PACKAGES == ["datalayers"], (name, python.LAYER_PACKAGES)\n')
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     subprocess.run([sys.executable, '-c', code], check=True, cwd=ROOT, env=env, timeout=120)

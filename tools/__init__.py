@@ -6,10 +6,9 @@ infer (fcn-infer), demo (fcn-demo), ablate (fcn-ablate), table1 (fcn-table1), cu
 benchmarks bench and bench_score, and import_graph (README's picture of the imports) (fcn-pycaffe is pycaffe's own `python -m pycaffe`). Run one as `python tools/NAME.py`,
 `python -m tools.NAME` or by its console script.
 
-Importing the package puts datalayers on the runtime's Python-layer path (through fcnapps), so that every tool runs
+A tool that builds nets imports fcnapps, which puts datalayers on the runtime's Python-layer path, so that it runs
 the reference nets, whose data layers name datalayers' modules.
 """
-import fcnapps  # noqa: F401  (runtime.add_layer_package('datalayers'))
 
 __all__ = ['make_nets', 'surgery', 'convert', 'solve', 'score', 'infer', 'demo', 'ablate', 'table1', 'cuda_check',
            'bench', 'bench_score', 'import_graph']
