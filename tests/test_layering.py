@@ -1,6 +1,7 @@
 """The line between the library and its applications (tools/import_graph.py draws it): no library module imports an
 application module, README shows the graph as it is, and the runtime finds Python layer modules only where an
 application says."""
+import importlib
 import os
 import pathlib
 import subprocess
@@ -92,17 +93,29 @@ def test_the_application_adds_the_package_where_python_layers_are_found(monkeypa
 
 
 def test_sys_path_comes_before_the_added_packages(monkeypatch, tmp_path):
-    (tmp_path / 'loss_layers.py').write_text(textwrap.dedent('''
+    layer = textwrap.dedent('''
         import runtime as caffe
         class LossSamplingLayer(caffe.Layer):
             def reshape(self, bottom, top):
                 top[0].reshape(*bottom[0].shape)
-    '''))
+    ''')
+    (tmp_path / 'probe_layering_pkg').mkdir()
+    (tmp_path / 'probe_layering_pkg' / '__init__.py').write_text('')
+    (tmp_path / 'probe_layering_pkg' / 'probe_layering_layers.py').write_text(layer)
+    (tmp_path / 'probe_layering_layers.py').write_text(layer)
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, 'loss_layers', raising=False)
-    monkeypatch.setattr(python_layers, 'LAYER_PACKAGES', ['datalayers'])
-    net = runtime.Net(SAMPLING_NET)
-    assert type(net.layer_dict['sample'].impl).__module__ == 'loss_layers'
+    monkeypatch.setattr(python_layers, 'LAYER_PACKAGES', ['probe_layering_pkg'])
+    try:
+        net = runtime.Net(SAMPLING_NET.replace('loss_layers', 'probe_layering_layers'))
+        assert type(net.layer_dict['sample'].impl).__module__ == 'probe_layering_layers'
+        (tmp_path / 'probe_layering_layers.py').unlink()
+        del sys.modules['probe_layering_layers']
+        importlib.invalidate_caches()
+        net = runtime.Net(SAMPLING_NET.replace('loss_layers', 'probe_layering_layers'))
+        assert type(net.layer_dict['sample'].impl).__module__ == 'probe_layering_pkg.probe_layering_layers'
+    finally:
+        for name in ('probe_layering_layers', 'probe_layering_pkg', 'probe_layering_pkg.probe_layering_layers'):
+            sys.modules.pop(name, None)
 
 
 def test_the_error_names_the_packages_searched(monkeypatch):
