@@ -20,7 +20,7 @@ from .datasets import (SegDataset, VOCSeg, SBDDSeg, SIFTFlowSeg, NYUDSeg, PASCAL
 from .io import DatasetError
 from .loader import SampleStream, SegLoader
 from .order import SampleOrder, randomized
-from .params import dir_keys, parse_param_str, rebase_param_str, rebase_path
+from netspec.param_str import dir_keys, parse_param_str, rebase_param_str, rebase_path
 from .reference import LAYERS, data_layers, dataset_for_net, dataset_from_layer, rebase_net
 
 __all__ = ['SegDataset', 'VOCSeg', 'SBDDSeg', 'SIFTFlowSeg', 'NYUDSeg', 'PASCALContextSeg', 'VOC_MEAN',

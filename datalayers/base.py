@@ -10,7 +10,7 @@ The keys 'mirror' and 'jitter' switch on the paper's augmentation (datalayers.au
 """
 from .augment import augmented, index_of
 from .loader import SampleStream
-from .params import parse_param_str
+from netspec.param_str import parse_param_str
 
 #: samples a data layer reads ahead unless its param_str says otherwise
 DEFAULT_PREFETCH = 2

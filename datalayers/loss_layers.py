@@ -35,7 +35,7 @@ import numpy as np
 
 import runtime as caffe
 
-from .params import parse_param_str
+from netspec.param_str import parse_param_str
 
 FLT_MIN = np.float32(1.1754943508222875e-38)
 NORMALIZATIONS = ('FULL', 'VALID', 'BATCH_SIZE', 'NONE')

@@ -4,7 +4,7 @@ pointing them at a dataset root."""
 from netspec.models import REFERENCE_LAYERS
 
 from . import datasets
-from .params import parse_param_str, rebase_param_str
+from netspec.param_str import parse_param_str, rebase_param_str
 
 __all__ = ['LAYERS', 'dataset_from_layer', 'data_layers', 'dataset_for_net', 'rebase_net']
 

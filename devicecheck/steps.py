@@ -12,10 +12,12 @@ import traceback
 import numpy as np
 import torch
 
+from fcnapps import bench as runtime_bench
+from fcnapps.report import score_model
 import fcndemo
 from netspec import parse_text
-from runtime import Net, bench as runtime_bench
-from scoring.report import score_model
+from netspec.atomic import atomic_file
+from runtime import Net
 from solvers import get_solver
 from weights.surgery import interp
 
@@ -23,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FWD, GRAD = 1e-5, 1e-4                       # the oracle tests' tolerances, relative to a blob's largest magnitude
 TINY_TESTS = ['tests/test_runtime_devices.py']
 TINY_NETS = ('voc-fcn8s', 'voc-fcn-alexnet')
-TARGETS_MS = {'forward': 5.0, 'forward_backward': 15.0}     # issue 13: one modern GPU, fast mode, 500x500
+TARGETS_MS = {'forward': 5.0, 'forward_backward': 15.0}     # the project's targets: one modern GPU, fast mode, 500x500
 
 
 def _env():
@@ -38,7 +40,8 @@ def _env():
 def tests(device, tiny, out):
     """The pytest suite in a child process (its tests add 'cuda' cases themselves where torch sees a GPU)."""
     log_path = os.path.join(out, 'tests.log')
-    args = [sys.executable, '-m', 'pytest', '-v', '-p', 'no:cacheprovider'] + (TINY_TESTS if tiny else ['tests'])
+    every = ['tests', '-m', 'slow or not slow']     # the slow tests too (setup.cfg leaves them out by default)
+    args = [sys.executable, '-m', 'pytest', '-v', '-p', 'no:cacheprovider'] + (TINY_TESTS if tiny else every)
     res = subprocess.run(args, cwd=ROOT, env=_env(), capture_output=True, text=True)
     with open(log_path, 'w') as f:
         f.write(res.stdout + res.stderr)
@@ -380,7 +383,7 @@ def run_all(device='cuda', out='cuda-check', tiny=False, steps=None, log=print):
         res['seconds'] = round(time.time() - t, 1)
         summary['steps'][name] = res
         summary['ok'] = all(r['ok'] for r in summary['steps'].values())
-        with open(path, 'w') as f:
+        with atomic_file(path, 'check summary', mode='w') as f:
             json.dump(summary, f, indent=1, default=str)
         log(f'{name:10s} {"ok" if res["ok"] else "FAILED"} ({res["seconds"]} s) {brief(name, res)}')
     return summary

@@ -37,6 +37,7 @@ from matplotlib.figure import Figure
 
 from datalayers.balance import class_frequencies, class_weights
 from datalayers.datasets import SBDDSeg, VOCSeg
+from fcnapps.recipe import initialize, score, solver_param
 from netspec import caffe_pb2, write_text
 from netspec.models import VOC, input_data
 from netspec.models.folders import solver_text
@@ -44,7 +45,6 @@ from runtime import Net
 from runtime.stitch import shift_and_stitch
 from scoring import fast_hist, scores
 from solvers import get_solver
-from solvers.recipe import initialize, score, solver_param
 from weights.surgery import interp
 
 from . import kernels, nets

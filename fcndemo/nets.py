@@ -13,7 +13,7 @@ offset, 3 a pool3 crop that does not fit some sizes), hence crop = 128 (pool5 4x
 """
 import os
 
-from datalayers.params import dir_keys
+from netspec.param_str import dir_keys
 from netspec import NetSpec, layers as L
 from netspec.models.families import VOC
 from netspec.models.parts import LEARN, conv_relu, fcn_head, max_pool, params_list, python_data, softmax_loss

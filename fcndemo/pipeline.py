@@ -3,7 +3,7 @@
 `run(Config(...))` does every step on the CPU in a few minutes and returns the results dict it also writes as
 results.json. Each step uses the project's own parts: datalayers.synthetic (the dataset, in the VOC/SBD layout),
 netspec (fcndemo.nets, written with the DSL), runtime.Net + solvers (training; the FCN stages through
-solvers.recipe.train, the loop behind tools/solve.py, on the reference data layers), weights.surgery (transplant,
+fcnapps.recipe.train, the loop behind tools/solve.py, on the reference data layers), weights.surgery (transplant,
 interp) and scoring (the four metrics of the paper's Table 2).
 
 The FCN stages follow the reference recipe: every layer learns (lr_mult 1 / 2 as in the reference), summed loss
@@ -17,7 +17,8 @@ reference nets: one conv per stage, thin channels, fc6 4x4 (the classifier sees 
 (too few iterations for it to pay), and 4 classes.
 
 One torch thread is the default: on a shared or busy machine the default of one thread per core made a quick run
-5x slower (OpenMP threads waiting on each other); on an idle machine it costs little at these channel counts.
+several times slower (OpenMP threads waiting on each other); on an idle machine it costs little at these channel
+counts.
 """
 import dataclasses
 import json
@@ -35,13 +36,14 @@ from tqdm import tqdm
 from datalayers.datasets import VOC_MEAN, VOCSeg
 from datalayers.palette import color_seg, make_palette, save_image
 from datalayers.synthetic import class_shape, make_voc, paint_scene
+from fcnapps.recipe import train
 from netspec import caffe_pb2, write_text
-from netspec.models import VOC, input_data
-from netspec.models.folders import solver_text
+from netspec.atomic import atomic_file
+from netspec.models import VOC, input_data, write_files
 from runtime import Net
+from scoring import METRIC_LABELS, METRICS as SCORE_METRICS
 from solvers import get_solver
 from solvers.logs import GlogFormatter, log
-from solvers.recipe import train
 from weights.surgery import interp, transplant
 
 from . import kernels, nets
@@ -51,7 +53,8 @@ __all__ = ['Config', 'run', 'STAGES', 'METRICS', 'format_table', 'make_dataset',
            'plot_curves']
 
 STAGES = (32, 16, 8)
-METRICS = (('overall_acc', 'pixel acc.'), ('mean_acc', 'mean acc.'), ('mean_iu', 'mean IU'), ('fwavacc', 'f.w. IU'))
+#: (key, label) of the paper's four metrics, from scoring's one list
+METRICS = tuple((k, METRIC_LABELS[k]) for k in SCORE_METRICS)
 
 
 @dataclasses.dataclass
@@ -85,8 +88,7 @@ class Config:
     @classmethod
     def quick(cls, **kw):
         """The shortened demo (the test's): smaller data, fewer iterations, 3x lower rates (in a run this short they
-        leave FCN-8s ahead of FCN-32s by a wider margin: measured on the pinned kernels +32.1 / +22.9 mean IU for
-        seeds 0 / 1, against +15.3 / +20.8 at the full demo's rates)."""
+        leave FCN-8s further ahead of FCN-32s than the full demo's rates do)."""
         base = dict(n_train=24, n_val=8, size=(96, 112), clf_images=96, clf_iters=40, iters=(300, 150, 150),
                     lrs=(1e-9, 1e-10, 1e-11), score_every=150, n_examples=2)
         base.update(kw)
@@ -225,24 +227,21 @@ def convolutionalize(cfg, classifier_weights, path):
     return lines
 
 
-# -- the FCN stages through solvers.recipe.train (tools/solve.py's loop) -------------------------------------------
+# -- the FCN stages through fcnapps.recipe.train (tools/solve.py's loop) -------------------------------------------
 
 def write_stage(cfg, info, stride, folder, base_lr):
     """The stage's folder as the reference has it: train.prototxt, val.prototxt (dataset paths relative to the
     folder, '../data/...'), solver.prototxt, and deploy.prototxt (an Input of one crop-sized image; the runtime
     reshapes it to any image)."""
-    os.makedirs(folder, exist_ok=True)
-    for fname, split in VOC.nets:
-        net = nets.fcn(nets.voc_source(info['params'][split], split, folder), stride=stride,
-                       num_classes=cfg.num_classes, crop=cfg.crop, trunk_lr_mult=cfg.trunk_lr_mult)
-        write_text(net, os.path.join(folder, fname))
-    write_text(deploy_net(cfg, stride), os.path.join(folder, 'deploy.prototxt'))
-    s = caffe_pb2.SolverParameter(train_net='train.prototxt', test_net=['val.prototxt'], test_iter=[cfg.n_val],
-                                  test_interval=999999999, display=10, average_loss=10, lr_policy='fixed',
-                                  base_lr=base_lr, momentum=cfg.momentum, iter_size=1, max_iter=100000,
-                                  weight_decay=cfg.weight_decay, test_initialization=False)
-    with open(os.path.join(folder, 'solver.prototxt'), 'w') as f:
-        f.write(solver_text(s))
+    files = {fname: nets.fcn(nets.voc_source(info['params'][split], split, folder), stride=stride,
+                             num_classes=cfg.num_classes, crop=cfg.crop, trunk_lr_mult=cfg.trunk_lr_mult)
+             for fname, split in VOC.nets}
+    files['deploy.prototxt'] = deploy_net(cfg, stride)
+    files['solver.prototxt'] = caffe_pb2.SolverParameter(
+        train_net='train.prototxt', test_net=['val.prototxt'], test_iter=[cfg.n_val], test_interval=999999999,
+        display=10, average_loss=10, lr_policy='fixed', base_lr=base_lr, momentum=cfg.momentum, iter_size=1,
+        max_iter=100000, weight_decay=cfg.weight_decay, test_initialization=False)
+    write_files(folder, files)
 
 
 def deploy_net(cfg, stride):
@@ -387,10 +386,8 @@ def plot_curves(clf_curve, stages, path):
 
 
 def _write_json(obj, path):
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
+    with atomic_file(path, 'demo results', mode='w') as f:
         json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
 
 
 # -- the whole demo ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Blob shapes of a NetParameter by Caffe's size rules (CAFFE.md section 2), without running it.
+"""Blob shapes of a NetParameter by Caffe's size rules (netspec.sizes), without running it.
 
 Each layer's tops come from its type's rule in netspec.sizes (the rules the runtime's layers use too); data layers'
 tops (Python, Data, ...) from `inputs`. Used to check that every crop fits (Caffe's CropLayer requires

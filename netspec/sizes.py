@@ -1,5 +1,5 @@
 """Caffe's size rules: the shapes of a layer's tops from its LayerParameter and its bottoms' shapes (each layer's
-Reshape in Caffe; CAFFE.md section 2).
+Reshape in Caffe).
 
 This is the one place these rules live: `netspec.shapes.infer_shapes` walks a net with them, and the runtime's
 layers take their top shapes and their geometry (kernel, stride, pad, crop offsets, axes) from them.

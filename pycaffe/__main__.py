@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 
+import fcnapps  # noqa: F401  (the reference nets' Python layers: datalayers on the runtime's layer path)
 from solvers import setup_logging
 from tools._cli import BAD_INPUT, OK, fail
 

@@ -4,7 +4,8 @@
     net = Net('train.prototxt', phase='train')
     net.forward(data=image, label=label); net.backward()
 
-`import runtime as caffe` also serves Caffe Python layers (`class X(caffe.Layer)`).
+`import runtime as caffe` also serves Caffe Python layers (`class X(caffe.Layer)`). A python_param module is
+imported from sys.path, then from the packages an application names with add_layer_package(name).
 
 Net(proto, weights=None, phase='test', device='cpu', stages=(), level=0, memory_format='auto', precision='fp32')
   proto: a prototxt path or text, or a NetParameter (V1 `layers` and legacy `input` fields are upgraded);
@@ -36,10 +37,10 @@ a Python layer's own `blobs` are not learnable parameters; a backward that runs 
 Python layers that have bottoms again too (Caffe runs their forward once).
 """
 from .phase import TRAIN, TEST, Phase, phase_of
-from .layers.python import Layer, Blob
+from .layers.python import Layer, Blob, add_layer_package
 from .layers import REGISTRY, register, UnsupportedLayerError
 from .state import filter_net, upgrade_net, with_inputs
 from .net import Net
 
 __all__ = ['Net', 'Layer', 'Blob', 'TRAIN', 'TEST', 'REGISTRY', 'register', 'filter_net', 'upgrade_net',
-           'UnsupportedLayerError', 'phase_of', 'with_inputs']
+           'UnsupportedLayerError', 'phase_of', 'with_inputs', 'add_layer_package']

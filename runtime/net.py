@@ -85,7 +85,7 @@ class Copied(list):
 
 
 class Net(nn.Module):
-    """A Caffe net in PyTorch; see the package docstring and HELPERS' contract."""
+    """A Caffe net in PyTorch; the package docstring (runtime/__init__.py) describes its interface."""
 
     def __init__(self, proto, weights=None, phase='test', device='cpu', stages=(), level=0, memory_format='auto',
                  precision='fp32', source=None):

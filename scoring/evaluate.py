@@ -151,7 +151,7 @@ def _share_weights(solver):
 def seg_tests_heads(solver, save_format, dataset, pairs, exclude=(), absent=None, out=None, progress=False):
     """The reference seg_tests for every head in `pairs`: 'Begin seg tests', test net 0 shares the training
     net's weights, then do_seg_tests_heads at the solver's current iteration (no autograd). The one scoring path
-    of seg_tests and of solvers.recipe."""
+    of seg_tests and of fcnapps.recipe."""
     print('>>>', datetime.now(), 'Begin seg tests', file=out or sys.stdout)
     test_net = _share_weights(solver)
     with torch.no_grad():

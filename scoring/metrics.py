@@ -11,6 +11,12 @@ import warnings
 
 import numpy as np
 
+#: the paper's four metrics (sec. 5), in its tables' order: the keys scores() gives them, the one list every
+#: report, table and history reads
+METRICS = ('overall_acc', 'mean_acc', 'mean_iu', 'fwavacc')
+#: the tables' column label of each metric
+METRIC_LABELS = {'overall_acc': 'pixel acc.', 'mean_acc': 'mean acc.', 'mean_iu': 'mean IU', 'fwavacc': 'f.w. IU'}
+
 
 def fast_hist(a, b, n):
     """n x n confusion matrix (int64) of ground truth `a` against prediction `b` (any shapes of equal size).

@@ -1,16 +1,16 @@
 """The paper's published figures, keyed by reference model folder and evaluation split, each with its source.
 
 Values are percentages as printed (pixel acc., mean acc., mean IU, f.w. IU, and geometric acc. for SIFT Flow);
-None where the source gives none. ``verified`` is False for values that ../shared/reference/PAPER.md marks
-UNVERIFIED (attributed to the PAMI paper but not confirmed by a public source).
+None where the source gives none. ``verified`` is False for values attributed to the PAMI paper that no public
+source confirms (printed as UNVERIFIED beside them).
 """
 from collections import namedtuple
 
 from netspec.models import folder_name
 
-Entry = namedtuple('Entry', 'row overall_acc mean_acc mean_iu fwavacc geo_acc source verified')
+from .metrics import METRICS
 
-METRICS = ('overall_acc', 'mean_acc', 'mean_iu', 'fwavacc')
+Entry = namedtuple('Entry', 'row overall_acc mean_acc mean_iu fwavacc geo_acc source verified')
 
 CVPR = 'CVPR 2015 paper (arXiv 1411.4038 v2+)'
 REPO = 'shelhamer/fcn.berkeleyvision.org README'

@@ -8,9 +8,9 @@
 Data: the train net's own data layers, or Input blobs set pycaffe-style (`s.net.set_input('data', x)`; they keep
 their values), or `s.feed` = {input: array} or a callable feed(solver, pass_index) -> {input: array}.
 
-The reference training loop (tools/solve.py) as a library function, for scripts and the demo:
+The reference training loop (tools/solve.py) is an application over this package, fcnapps.recipe:
 
-    from solvers.recipe import train
+    from fcnapps.recipe import train
     solver, history = train('voc-fcn32s', weights='vgg16-fcn.caffemodel', data='data', iters=100000,
                             score_every=4000, device='cuda', out='runs/voc-fcn32s')
     # history: [(iteration, {gt blob: {'overall_acc', 'mean_acc', 'mean_iu', 'fwavacc', 'loss', 'hist'}})]
@@ -18,8 +18,7 @@ The reference training loop (tools/solve.py) as a library function, for scripts 
 Modules: rules (the update rules on tensors), lr_policy (GetLearningRate), param (solver.prototxt), solver (the
 Solver object: step in named phases, test, solve), snapshots (Caffe's snapshot pair, the .rngstate sidecar, exact
 resume), signals (SIGINT/SIGHUP requests during step), logs (Caffe-format logging), distributed (Caffe's multi-GPU
-meaning on torch.distributed), recipe (the reference training loop behind tools/solve.py, driven by the model
-folders' records in netspec.models).
+meaning on torch.distributed).
 """
 from .lr_policy import LearningRate, learning_rate
 from .param import SolverParamError, load_param

@@ -3,7 +3,7 @@
 Caffe's SolverParameter stores base_lr, gamma and power as float. In GetLearningRate, `pow(float, int)` (step, exp,
 multistep) promotes to double and the product with base_lr is double, rounded once to the float rate; inv, poly and
 sigmoid use the float overloads (powf, expf) and float products. The real Caffe agrees bit for bit at iterations
-0..1000 (tests/test_solvers_lr.py); float powf/expf are taken as the correctly rounded double result.
+0..1000 (tests/test_solvers_oracle.py); float powf/expf are taken as the correctly rounded double result.
 """
 import math
 

@@ -6,7 +6,7 @@ solver's folder, where the two agree).
 """
 import os
 
-from datalayers.params import map_param_strs
+from netspec.param_str import map_param_strs
 from netspec import caffe_pb2, read_solver
 
 from .rules import LEGACY_TYPES, check_param
@@ -16,13 +16,14 @@ class SolverParamError(ValueError):
     """A solver.prototxt that Caffe would refuse."""
 
 
-def load_param(src, base_dir=None):
+def load_param(src, base_dir=None, where=None):
     """(SolverParameter, base folder) from a path, prototxt text or a SolverParameter, upgraded and checked.
 
     The returned message is a copy whose relative paths are resolved against `base_dir` (default: the solver
-    file's folder, or the working directory for text and messages).
+    file's folder, or the working directory for text and messages). `where`: the file a message or text was read
+    from, for the messages and Caffe's default snapshot_prefix (as if that file had been given).
     """
-    where = '<solver>'
+    where = where or '<solver>'
     if isinstance(src, caffe_pb2.SolverParameter):
         param = caffe_pb2.SolverParameter()
         param.CopyFrom(src)

@@ -1,8 +1,17 @@
-"""Shared test fixtures: where the reference material lies, and a quiet, deterministic torch."""
+"""Shared test fixtures: where the reference material lies, and a quiet, deterministic torch.
+
+The suite runs the reference nets as an application does: their Python data layers (`module: 'voc_layers'`, ...)
+are found in datalayers, which the runtime searches only where an application adds it (fcnapps and the tools do;
+tests/test_layering.py checks that the bare runtime does not).
+"""
 import os
 import pathlib
 
 import pytest
+
+from runtime import add_layer_package
+
+add_layer_package('datalayers')
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 REFERENCE = pathlib.Path(os.environ.get('FCN_REFERENCE', ROOT.parent / 'shared' / 'reference'))

@@ -298,7 +298,7 @@ def test_a_missing_python_layer_module_names_the_layer_and_the_module(files, tmp
     assert rc == _cli.BAD_INPUT and 'Traceback' not in err
     assert last_line(err).endswith(
         f"error: {folder / 'deploy.prototxt'}: layer 'shift' (type Python): cannot find the Python layer module "
-        f"'no_such_layers_module' on sys.path or in the datalayers package")
+        f"'no_such_layers_module' on sys.path or in the packages datalayers")
     assert not (tmp_path / 'out').exists()
 
 
@@ -332,7 +332,7 @@ def test_a_missing_net_file_without_a_prototxt_extension_says_no_such_file(files
 def snapshot(files, tmp_path_factory):
     """A snapshot of the 1/32-width FCN-32s after one iteration (the recipe, snapshot every iteration)."""
     import io
-    from solvers.recipe import train
+    from fcnapps.recipe import train
     out = tmp_path_factory.mktemp('snapshot')
     solver, _ = train(str(files / 'voc-fcn32s'), weights=str(files / 'fcn32s.caffemodel'), data=str(files / 'data'),
                       iters=1, score_every=100, out=str(out), stdout=io.StringIO(), snapshot=1)

@@ -9,12 +9,12 @@ import re
 import pytest
 
 import datalayers
+from fcnapps.inference import LABEL_TOPS, folder_family
+from fcnapps.recipe import RECIPES, recipe
 from netspec import caffe_pb2, models
 from netspec.models import FAMILIES, family, family_of_layer, family_of_net
 from scoring import class_names, dataset_family, excluded_classes
-from scoring.inference import LABEL_TOPS, folder_family
 from scoring.paper import PAPER
-from solvers.recipe import RECIPES, recipe
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGES = ('netspec', 'runtime', 'weights', 'solvers', 'datalayers', 'scoring', 'fcndemo', 'tools')

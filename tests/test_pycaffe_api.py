@@ -2,7 +2,6 @@
 kept from before follow later forwards), pycaffe's argument checks, Python layers through `caffe.Layer`, the
 refusals that name what is not served, caffe.io (load_image / resize_image against scikit-image in the oracle's
 environment), and `python -m pycaffe`."""
-import importlib.util
 import os
 import subprocess
 import sys
@@ -13,10 +12,8 @@ import torch
 
 import pycaffe as caffe
 from conftest import GOLDEN, ROOT
+from golden import make_pycaffe as mp
 
-_spec = importlib.util.spec_from_file_location('make_pycaffe', GOLDEN / 'make_pycaffe.py')
-mp = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(mp)
 
 NET = '''
 layer { name: "input" type: "Input" top: "data" input_param { shape { dim: 1 dim: 2 dim: 5 dim: 6 } } }

@@ -1,7 +1,6 @@
 """pycaffe against the real pycaffe: each case of tests/golden/make_pycaffe.py runs here with `pycaffe` as `caffe`,
 the very function the oracle ran; everything it returns must agree (names exactly; diffs, parameters after solver
 steps within 1e-4 and forward values within 1e-5 of each array's largest magnitude)."""
-import importlib.util
 
 import numpy as np
 import pytest
@@ -9,11 +8,9 @@ import torch
 
 import pycaffe
 from conftest import GOLDEN
+from golden import make_pycaffe as mp
 from golden_compare import close
 
-_spec = importlib.util.spec_from_file_location('make_pycaffe', GOLDEN / 'make_pycaffe.py')
-mp = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(mp)
 
 STORE = np.load(GOLDEN / 'pycaffe' / 'api.npz')
 FWD, GRAD = 1e-5, 1e-4

@@ -28,10 +28,8 @@ import torch
 import pycaffe
 from pycaffe.runner import run_script
 from conftest import GOLDEN, REFERENCE, ROOT
+from golden import make_pycaffe_scripts as ms
 
-_spec = importlib.util.spec_from_file_location('make_pycaffe_scripts', GOLDEN / 'make_pycaffe_scripts.py')
-ms = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ms)
 
 FIXTURE = json.loads((GOLDEN / 'pycaffe' / 'scripts.json').read_text())
 # Float order, not a difference of semantics: six momentum steps on a summed loss of ~10^4 grow the rounding of

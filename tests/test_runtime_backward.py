@@ -1,7 +1,6 @@
 """runtime.Net.backward in any phase, against the real Caffe: thin TEST-phase reference nets (the test_backward_*
 cases of tests/golden/make_pycaffe.py, run by the oracle's pycaffe) give Caffe's parameter diffs and blob diffs
 within 1e-4; a second backward adds them again; forward-only runs record no graph."""
-import importlib.util
 
 import numpy as np
 import pytest
@@ -11,11 +10,9 @@ from netspec import parse_text
 from runtime import Net
 
 from conftest import GOLDEN
+from golden import make_pycaffe as mp
 from golden_compare import close
 
-_spec = importlib.util.spec_from_file_location('make_pycaffe', GOLDEN / 'make_pycaffe.py')
-mp = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(mp)
 mk = mp.mk
 
 STORE = np.load(GOLDEN / 'pycaffe' / 'api.npz')

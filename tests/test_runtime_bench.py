@@ -1,11 +1,11 @@
-"""tools/bench.py and runtime.bench: the FLOPs each layer needs, the per-layer profile, the printed report."""
+"""tools/bench.py and fcnapps.bench: the FLOPs each layer needs, the per-layer profile, the printed report."""
 import json
 
 import numpy as np
 import torch
 
+from fcnapps.bench import layer_flops, layer_times
 from runtime import Net
-from runtime.bench import layer_flops, layer_times
 
 NET = '''
 layer { name: "input" type: "Input" top: "data" top: "label"

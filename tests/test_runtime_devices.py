@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
+from fcnapps.bench import saved_bytes
 from runtime import Net, precision
-from runtime.bench import saved_bytes
 
 from devices import DEVICES
 

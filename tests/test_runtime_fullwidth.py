@@ -9,7 +9,7 @@ from netspec import read_net
 from netspec.models import SINGLE_CHANNEL_TOPS
 from runtime import Net, with_inputs
 
-FCN8S_SHAPES = {  # Caffe's size rules at 500x500 (../shared/CAFFE.md, reference/FACTS.md)
+FCN8S_SHAPES = {  # Caffe's size rules at 500x500: conv out = (in + 2 pad - k) / s + 1, pooling rounds up
     'data': (1, 3, 500, 500), 'conv1_1': (1, 64, 698, 698), 'pool1': (1, 64, 349, 349),
     'pool2': (1, 128, 175, 175), 'pool3': (1, 256, 88, 88), 'pool4': (1, 512, 44, 44), 'pool5': (1, 512, 22, 22),
     'fc6': (1, 4096, 16, 16), 'fc7': (1, 4096, 16, 16), 'score_fr': (1, 21, 16, 16), 'upscore2': (1, 21, 34, 34),
@@ -49,7 +49,7 @@ def test_reference_train_nets_build_full_width_with_caffe_shapes(reference, fold
 
 @pytest.mark.slow
 def test_fcn8s_forward_at_500_on_cpu(reference):
-    from runtime.bench import HandFCN8s
+    from fcnapps.bench import HandFCN8s
     torch.manual_seed(0)
     net = Net(reference / 'voc-fcn8s' / 'deploy.prototxt')
     with torch.no_grad():

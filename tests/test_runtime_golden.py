@@ -1,7 +1,6 @@
 """The runtime against the real Caffe: thin versions of every reference net and one small net per Caffe semantic,
 compared with fixtures made by tests/golden/make_runtime.py in the oracle (forward within 1e-5 relative, gradients
 within 1e-4 relative, relative to each blob's largest magnitude)."""
-import importlib.util
 
 import numpy as np
 import pytest
@@ -12,12 +11,10 @@ from runtime import Net
 
 from conftest import GOLDEN
 from devices import DEVICES
+from golden import make_runtime as mk
 from golden_compare import close
 
 FIXTURES = GOLDEN / 'runtime'
-_spec = importlib.util.spec_from_file_location('make_runtime', GOLDEN / 'make_runtime.py')
-mk = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(mk)
 
 FWD, GRAD = 1e-5, 1e-4
 

@@ -1,7 +1,6 @@
 """Each Caffe semantic against the real Caffe: small nets from tests/golden/make_runtime.py (semantics_cases), run
 by the oracle with seeded weights and inputs; every blob, every parameter gradient and the inputs' gradients
 (force_backward) must agree (forward 1e-5, gradients 1e-4, relative to the largest magnitude)."""
-import importlib.util
 
 import numpy as np
 import pytest
@@ -11,11 +10,9 @@ from runtime import Net
 
 from conftest import GOLDEN
 from devices import DEVICES
+from golden import make_runtime as mk
 from golden_compare import close
 
-_spec = importlib.util.spec_from_file_location('make_runtime', GOLDEN / 'make_runtime.py')
-mk = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(mk)
 
 STORE = np.load(GOLDEN / 'runtime' / 'semantics.npz')
 CASES = sorted({k.split('/', 1)[0] for k in STORE.files})

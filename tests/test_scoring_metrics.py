@@ -77,6 +77,18 @@ def test_metrics_equal_an_independent_computation_on_random_labels():
         assert s[m] == pytest.approx(e[m], rel=1e-12)
 
 
+def test_one_list_of_metric_names_for_scores_reports_and_tables():
+    import fcndemo
+    from scoring import METRIC_LABELS, METRICS
+    from scoring.paper import Entry
+    s = scores(np.eye(3, dtype=np.int64))
+    assert METRICS == ('overall_acc', 'mean_acc', 'mean_iu', 'fwavacc')
+    assert set(METRICS) <= set(s) and set(METRIC_LABELS) == set(METRICS)
+    assert set(METRICS) <= set(Entry._fields)
+    assert tuple(k for k, _ in fcndemo.METRICS) == METRICS
+    assert dict(fcndemo.METRICS) == METRIC_LABELS
+
+
 def test_nan_classes_follow_the_reference():
     """Class 2 absent from labels but predicted: accuracy NaN (skipped), IU 0 (counted). Class 3 absent from
     both: NaN in both, skipped."""

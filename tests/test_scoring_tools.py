@@ -26,7 +26,7 @@ def make_folder(reference, name, dest, files):
 
 def random_weights(prototxt, path, seed=0, data_root=None):
     from runtime import Net
-    from scoring.report import prepare_net_param
+    from fcnapps.report import prepare_net_param
     p = prepare_net_param(prototxt, data_root) if data_root else prototxt
     net = Net(p, phase='test')
     rng = np.random.default_rng(seed)
@@ -106,7 +106,7 @@ def test_infer_tool_labels_any_image_size_with_the_deploy_net(reference, tmp_pat
 
 
 def test_infer_derives_a_deploy_net_from_the_eval_net(reference):
-    from scoring.inference import deploy_net
+    from fcnapps.inference import deploy_net
     net, scores, kinds = deploy_net(str(reference / 'siftflow-fcn8s'))
     assert scores == ['score_sem', 'score_geo'] and kinds == {'data': 'color'}
     assert net.layer[0].type == 'Input' and not any(l.type == 'SoftmaxWithLoss' for l in net.layer)
@@ -116,14 +116,14 @@ def test_infer_derives_a_deploy_net_from_the_eval_net(reference):
 
 
 def test_infer_asks_for_hha_images_where_the_net_needs_them(reference, tmp_path):
-    from scoring.inference import infer
+    from fcnapps.inference import infer
     with pytest.raises(ValueError, match='hha'):
         infer(str(reference / 'nyud-fcn32s-color-hha'), None, ['x.png'], str(tmp_path))
 
 
 def test_scoring_prepares_the_eval_net_in_file_order_at_the_data_root(reference):
     import datalayers
-    from scoring.report import prepare_net_param
+    from fcnapps.report import prepare_net_param
     p = prepare_net_param(str(reference / 'voc-fcn16s' / 'val.prototxt'), '/d', split='train')
     params = datalayers.parse_param_str(p.layer[0].python_param.param_str)
     assert params == {'voc_dir': '/d/pascal/VOC2011', 'seed': 1337, 'split': 'train',

@@ -1,8 +1,6 @@
 """Caffe's multi-GPU meaning: N processes of batch 1 (gradients summed, scaled by 1/N) update exactly like one
 process with iter_size N. Two CPU processes on gloo, joined through the environment as torchrun sets it."""
-import importlib.util
 import os
-import pathlib
 import socket
 import subprocess
 import sys
@@ -15,26 +13,23 @@ import torch
 from netspec import caffe_pb2
 from solvers.param import offset_python_seeds
 
-GOLD = pathlib.Path(__file__).parent / 'golden' / 'solvers'
-_spec = importlib.util.spec_from_file_location('solvers_testkit', GOLD / 'testkit.py')
-kit = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(kit)
+from golden.solvers import testkit as kit
+
 STEPS = 3
 
 WORKER = textwrap.dedent('''
-    import importlib.util, sys, numpy as np, torch
+    import sys, numpy as np, torch
     torch.set_num_threads(1)
-    spec = importlib.util.spec_from_file_location('kit', sys.argv[1]); kit = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(kit)
+    from golden.solvers import testkit as kit
     from solvers import distributed
     rank, size = distributed.init_from_env()
-    s = kit.make_solver(sys.argv[2])
+    s = kit.make_solver(sys.argv[1])
     assert (s.rank, s.world_size) == (rank, size) == (rank, 2)
     xs, ys = kit.pool()
     s.feed = lambda solver, i: {'data': xs[2 * solver.iter + rank], 'label': ys[2 * solver.iter + rank]}
-    s.step(int(sys.argv[3]))
+    s.step(int(sys.argv[2]))
     if rank == 0:
-        np.savez(sys.argv[4], *[p.detach().numpy() for v in s.net.params.values() for p in v])
+        np.savez(sys.argv[3], *[p.detach().numpy() for v in s.net.params.values() for p in v])
     torch.distributed.destroy_process_group()
 ''')
 
@@ -49,7 +44,7 @@ def test_two_processes_update_exactly_like_one_with_iter_size_2(tmp_path):
     path = kit.write_solver(tmp_path, type='Nesterov', momentum=0.99, base_lr=1e-3, dropout=False)
     out = tmp_path / 'ddp.npz'
     env = dict(kit.subprocess_env(), MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port()), WORLD_SIZE='2')
-    procs = [subprocess.Popen([sys.executable, '-c', WORKER, str(GOLD / 'testkit.py'), path, str(STEPS), str(out)],
+    procs = [subprocess.Popen([sys.executable, '-c', WORKER, path, str(STEPS), str(out)],
                               env=dict(env, RANK=str(r), LOCAL_RANK=str(r)), cwd=tmp_path) for r in range(2)]
     try:
         assert [p.wait(timeout=180) for p in procs] == [0, 0]

@@ -88,12 +88,7 @@ REGEX_LEARNING_RATE = re.compile(r'lr = ([-+]?[0-9]*\.?[0-9]+([eE]?[-+]?[0-9]+)?
 
 
 def test_logs_are_in_caffes_format_and_parse_with_caffes_regexes(tmp_path, caplog):
-    import importlib.util
-    import pathlib
-    gold = pathlib.Path(__file__).parent / 'golden' / 'solvers'
-    spec = importlib.util.spec_from_file_location('solvers_testkit', gold / 'testkit.py')
-    kit = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(kit)
+    from golden.solvers import testkit as kit
     path = kit.write_solver(tmp_path, display=2, snapshot=3, base_lr=0.0125, dropout=False,
                             test_net=kit.net_path(tmp_path, False), test_iter=2, test_interval=2)
     s = kit.make_solver(path)
@@ -118,14 +113,9 @@ def test_logs_are_in_caffes_format_and_parse_with_caffes_regexes(tmp_path, caplo
 
 
 def test_solver_weights_field_initializes_the_nets(tmp_path):
-    import importlib.util
-    import pathlib
     import numpy as np
+    from golden.solvers import testkit as kit
     from weights import write_weights
-    gold = pathlib.Path(__file__).parent / 'golden' / 'solvers'
-    spec = importlib.util.spec_from_file_location('solvers_testkit', gold / 'testkit.py')
-    kit = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(kit)
     arrays = kit.init_arrays()
     write_weights(str(tmp_path / 'init.caffemodel'), arrays)
     from solvers import get_solver
@@ -134,7 +124,7 @@ def test_solver_weights_field_initializes_the_nets(tmp_path):
 
 
 def test_every_reference_solver_loads_and_has_a_recipe(reference):
-    from solvers.recipe import RECIPES
+    from fcnapps.recipe import RECIPES
     folders = sorted(p.parent for p in reference.glob('*/solver.prototxt'))
     assert len(folders) == 15
     for folder in folders:

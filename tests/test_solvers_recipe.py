@@ -1,4 +1,4 @@
-"""The reference recipe as a library (solvers.recipe.train) and tools/solve.py, on small generated datasets."""
+"""The reference recipe as a library (fcnapps.recipe.train) and tools/solve.py, on small generated datasets."""
 import io
 import os
 import pathlib
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from fcnapps.recipe import RECIPES, train, with_data_root
 from netspec import caffe_pb2, models
-from solvers.recipe import RECIPES, train, with_data_root
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 
@@ -23,7 +23,7 @@ def voc(tmp_path_factory):
     from datalayers.synthetic import make_voc
     root = tmp_path_factory.mktemp('recipe')
     info = make_voc(str(root / 'data'), n_train=8, n_val=8, size=(96, 112), num_classes=2, seed=0)
-    from solvers.recipe import prepare_folder
+    from fcnapps.recipe import prepare_folder
     from netspec import models
     folder = root / 'voc-fcn32s'
     prepare_folder(folder, width=WIDTH, num_classes=2)
@@ -58,6 +58,65 @@ def test_data_root_replaces_the_references_data_prefix(tmp_path):
         '/datasets/sbdd/dataset', '/datasets/pascal/VOC2011']
     here = with_data_root(net, tmp_path / 'voc-fcn32s')
     assert eval(here.layer[0].python_param.param_str)['sbdd_dir'] == str(tmp_path / 'data' / 'sbdd' / 'dataset')
+
+
+def test_a_run_writes_the_folder_as_fcn_make_nets_does(tmp_path):
+    from fcnapps.recipe import prepare_folder
+    prepare_folder(tmp_path / 'run' / 'voc-fcn16s', width=WIDTH, num_classes=3)
+    models.write_folder('voc-fcn16s', tmp_path / 'made' / 'voc-fcn16s', width=WIDTH, num_classes=3)
+    names = sorted(os.listdir(tmp_path / 'made' / 'voc-fcn16s'))
+    assert sorted(os.listdir(tmp_path / 'run' / 'voc-fcn16s')) == names
+    for name in names:
+        run, made = (tmp_path / d / 'voc-fcn16s' / name for d in ('run', 'made'))
+        assert run.read_text() == made.read_text(), name
+    assert (tmp_path / 'run' / 'voc-fcn16s' / 'solver.prototxt').read_text().startswith('train_net: "train.prototxt"')
+
+
+def test_a_run_keeps_the_files_a_folder_has(tmp_path):
+    from fcnapps.recipe import prepare_folder
+    folder = tmp_path / 'voc-fcn32s'
+    folder.mkdir()
+    (folder / 'val.prototxt').write_text('name: "mine"\n')
+    prepare_folder(folder, width=WIDTH, num_classes=2)
+    assert (folder / 'val.prototxt').read_text() == 'name: "mine"\n'
+    assert (folder / 'train.prototxt').is_file() and (folder / 'solver.prototxt').is_file()
+
+
+def test_a_run_parses_its_solver_file_once(tmp_path, monkeypatch):
+    import netspec.io
+    from datalayers.synthetic import make_voc
+    from fcnapps import recipe
+    from solvers import get_solver
+    from solvers import param as solver_param_module
+    make_voc(str(tmp_path / 'data'), n_train=2, n_val=2, size=(64, 64), num_classes=2, seed=0)
+    recipe.prepare_folder(tmp_path / 'voc-fcn32s', width=WIDTH, num_classes=2)
+    parsed = []
+
+    def counting(path_or_text):
+        parsed.append(path_or_text)
+        return netspec.io.read_solver(path_or_text)
+    monkeypatch.setattr(recipe, 'read_solver', counting)
+    monkeypatch.setattr(solver_param_module, 'read_solver', counting)
+    param = recipe.solver_param(tmp_path / 'voc-fcn32s', data_root=str(tmp_path / 'data'))
+    assert parsed == [str(tmp_path / 'voc-fcn32s' / 'solver.prototxt')]
+    assert param.snapshot_prefix == str(tmp_path / 'voc-fcn32s' / 'snapshot' / 'train')
+    solver = get_solver(param)
+    assert solver.param.snapshot_prefix == param.snapshot_prefix
+    solver.close()
+    assert len(parsed) == 1
+
+
+def test_scoring_finds_the_data_as_a_training_run_does(tmp_path):
+    from fcnapps.report import prepare_net_param
+    from fcnapps.recipe import prepare_folder, solver_param
+    folder = tmp_path / 'voc-fcn32s'
+    prepare_folder(folder, width=WIDTH, num_classes=2)
+    for root in (None, str(tmp_path / 'datasets')):
+        trained = solver_param(folder, data_root=root).test_net_param[0]
+        scored = prepare_net_param(str(folder / 'val.prototxt'), root)
+        dirs = [eval(n.layer[0].python_param.param_str)['voc_dir'] for n in (trained, scored)]
+        assert dirs[0] == dirs[1], root
+    assert dirs[0] == str(tmp_path / 'datasets' / 'pascal' / 'VOC2011')
 
 
 def test_thin_fcn32s_trained_with_the_recipe_beats_the_background_baseline(voc):

@@ -1,6 +1,5 @@
 """Snapshots: Caffe's names and formats, atomic writes, exact resume across processes, Ctrl-C and NaN behaviour."""
 import errno
-import importlib.util
 import os
 import pathlib
 import signal
@@ -12,12 +11,11 @@ import numpy as np
 import pytest
 import torch
 
+from golden.solvers import testkit as kit
+
 pytestmark = pytest.mark.usefixtures('one_thread')
 
 GOLD = pathlib.Path(__file__).parent / 'golden' / 'solvers'
-_spec = importlib.util.spec_from_file_location('solvers_testkit', GOLD / 'testkit.py')
-kit = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(kit)
 
 
 def weights_of(s):
@@ -52,14 +50,13 @@ def test_hdf5_snapshot_format_gives_the_h5_pair(tmp_path):
 
 
 RESUME = textwrap.dedent('''
-    import importlib.util, sys, numpy as np, torch
+    import sys, numpy as np, torch
     torch.set_num_threads(1)
-    spec = importlib.util.spec_from_file_location('kit', sys.argv[1]); kit = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(kit)
-    s = kit.make_solver(sys.argv[2])
-    s.restore(sys.argv[3])
-    s.step(int(sys.argv[4]))
-    np.savez(sys.argv[5], iter=s.iter, *[p.detach().numpy() for v in s.net.params.values() for p in v],
+    from golden.solvers import testkit as kit
+    s = kit.make_solver(sys.argv[1])
+    s.restore(sys.argv[2])
+    s.step(int(sys.argv[3]))
+    np.savez(sys.argv[4], iter=s.iter, *[p.detach().numpy() for v in s.net.params.values() for p in v],
              **{f'h{i}': h.numpy() for i, h in enumerate(s.history)})
 ''')
 
@@ -74,7 +71,7 @@ def test_restore_in_a_new_process_continues_bit_identically(tmp_path, solver_typ
     a.step(N)
     state = a.snapshot()
     out = tmp_path / 'resumed.npz'
-    subprocess.run([sys.executable, '-c', RESUME, str(GOLD / 'testkit.py'), path, state, str(M), str(out)],
+    subprocess.run([sys.executable, '-c', RESUME, path, state, str(M), str(out)],
                    check=True, cwd=tmp_path, timeout=120, env=kit.subprocess_env())
     b = kit.make_solver(path)
     b.step(N + M)

@@ -2,7 +2,6 @@
 Caffe built each one (every computed Crop fits in Caffe's own shape inference) and ran it forward and backward;
 the runtime gives the same blobs and gradients (fixtures by tests/golden/make_variants.py; tolerances as
 test_runtime_golden)."""
-import importlib.util
 
 import numpy as np
 import pytest
@@ -13,11 +12,9 @@ from netspec.models import fcn_vgg16, input_data
 from runtime import Net
 
 from conftest import GOLDEN
+from golden import make_variants as mv
 from test_runtime_golden import DEVICES, FWD, GRAD, check_summary, fill_weights, keys, mk
 
-_spec = importlib.util.spec_from_file_location('make_variants', GOLDEN / 'make_variants.py')
-mv = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(mv)
 
 pytestmark = pytest.mark.oracle
 

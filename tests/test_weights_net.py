@@ -1,6 +1,5 @@
 """Weight files through runtime.Net, and the paper's core claim: a convolutionalized classifier is the classifier,
 slid over the image at stride 32."""
-import importlib.util
 import os
 
 import numpy as np
@@ -11,17 +10,11 @@ import weights
 from runtime import Net
 from weights.surgery import transplant
 
+from golden import make_weights as MW
+
 GOLDEN = os.path.join(os.path.dirname(__file__), 'golden')
 
 
-def _golden_script():
-    spec = importlib.util.spec_from_file_location('make_weights', os.path.join(GOLDEN, 'make_weights.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-MW = _golden_script()
 
 
 def g(name):

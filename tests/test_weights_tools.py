@@ -1,5 +1,4 @@
 """tools/surgery.py and tools/convert.py on thin reference nets (netspec.models at width 1/32)."""
-import importlib.util
 import os
 import subprocess
 import sys
@@ -13,21 +12,14 @@ from netspec.models import make_folder
 from tools import convert, surgery
 from weights.surgery import upsample_filt
 
+from golden import make_weights as MW
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WIDTH = 1 / 32          # VGG16 channels 2, 4, 8, 16, 16 and fc 128
 WIDTHS = (2, 4, 8, 16, 16)
 FC = 128
 
 
-def _golden_script():
-    spec = importlib.util.spec_from_file_location('make_weights', os.path.join(ROOT, 'tests', 'golden',
-                                                                               'make_weights.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-MW = _golden_script()
 
 
 @pytest.fixture(scope='module')

@@ -11,7 +11,8 @@ import sys
 
 import torch
 
-from runtime import bench
+from fcnapps import bench
+from netspec.atomic import atomic_file
 from tools._cli import device, run
 
 
@@ -109,7 +110,7 @@ def time_runtime(args):
             ours = r[key][0]
             print(f'{key:17s} Caffe   {c[key]:7.3f} s   runtime {ours:7.3f} s   Caffe / runtime {c[key] / ours:.2f}')
     if args.json:
-        with open(args.json, 'w') as f:
+        with atomic_file(args.json, 'bench results', mode='w') as f:
             json.dump(r, f, indent=1, default=str)
 
 

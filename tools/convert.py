@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 
+import fcnapps  # noqa: F401  (the reference nets' Python layers: datalayers on the runtime's layer path)
 from runtime import Net
 from tools._cli import run as run_tool
 from weights import format_of, read_weights, write_weights

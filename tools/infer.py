@@ -8,7 +8,7 @@ NYUD nets that read depth or HHA take them with --depth / --hha (one per image, 
 import argparse
 import sys
 
-from scoring.inference import infer
+from fcnapps.inference import infer
 from tools._cli import device, run, warn
 
 

@@ -5,13 +5,14 @@
 
 --model is a model folder holding its eval net (val.prototxt or test.prototxt); --data is the folder the
 reference prototxts call data/ (holding pascal/VOC2011, sbdd/dataset, sift-flow, nyud, pascal-context): the
-data layer's dataset folders are re-rooted there, its other settings kept.
+data layer's dataset folders are re-rooted there, its other settings kept; without it they are taken from the eval
+net's folder, as fcn-solve takes them (fcnapps.recipe.with_data_root).
 """
 import argparse
 import os
 import sys
 
-from scoring.report import format_report, score_model, write_json
+from fcnapps.report import format_report, score_model, write_json
 from tools._cli import device, run, warn
 
 
@@ -19,7 +20,7 @@ def build_parser():
     ap = argparse.ArgumentParser(description='Score a model folder over a dataset split, beside the paper.')
     ap.add_argument('--model', required=True, help='model folder (holding val.prototxt or test.prototxt)')
     ap.add_argument('--weights', help='.caffemodel / .h5 / .pth (omit: zero-initialised, for smoke tests)')
-    ap.add_argument('--data', help="dataset root, the reference's data/ folder (default: param_str as written)")
+    ap.add_argument('--data', help="dataset root, the reference's data/ folder (default: param_str's paths, from the net's folder)")
     ap.add_argument('--split', help='split to score (default: the one in the eval net)')
     ap.add_argument('--save', help='folder for the predicted label PNGs (VOC palette)')
     ap.add_argument('--json', help='report path (default: score-<model>-<split>.json here)')

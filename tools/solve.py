@@ -11,9 +11,9 @@ import logging
 import os
 import sys
 
+from fcnapps.recipe import train
 from solvers import LossNotFinite, setup_logging
 from solvers.distributed import init_from_env
-from solvers.recipe import train
 from tools._cli import DIVERGED, device, run
 
 

@@ -21,6 +21,7 @@ the extension (.caffemodel, .caffemodel.h5, .pth).
 import argparse
 import sys
 
+import fcnapps  # noqa: F401  (the reference nets' Python layers: datalayers on the runtime's layer path)
 from netspec import read_net
 from runtime import Net
 from tools._cli import UsageError, run

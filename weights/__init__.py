@@ -13,7 +13,6 @@ Interfaces:
     weights.surgery: transplant, upsample_filt, interp, expand_score, mean_channels, with_input_layers, and
         initialize (copy_by_name from a previous stage, transplants, extra channels, interp: fcn-surgery)
     weights.atomic: atomic_path / atomic_file (temp file beside the destination + os.replace)
-    python -m weights.bench --mb 300: time and peak memory of reading/writing a large caffemodel
 
 Blobs come back as stored: legacy num/channels/height/width dims stay 4-D (an old InnerProduct weight is 1x1xMxN);
 float data is float32, double_data float64. Layers without blobs appear with an empty list (.caffemodel, .h5).

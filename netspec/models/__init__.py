@@ -11,7 +11,8 @@ voc-fcn-googlenet (Inception-v1 trunk).
         and solver.prototxt (a SolverParameter). width scales every trunk channel count (same topology and crop
         offsets: width=1/16 gives conv1_1 4 channels and fc6 256); num_classes sets the score layers
         (SIFT Flow: the semantic head; pass a pair for both).
-    write_folder(folder, out_dir, **kw) -> [paths]   nets as Caffe text, the solver in the reference's layout.
+    write_folder(folder, out_dir, keep=False, **kw) -> [paths]   nets as Caffe text, the solver in the reference's
+                                                    layout (write_files(out_dir, {file: message}) for other nets).
     solver_text(solver_param) -> str                 that layout.
 
 Per-net builders (each returns a NetParameter; ``source`` is where the blobs come from, default
@@ -58,14 +59,14 @@ from .families import (FAMILIES, INPUT_CHANNELS, LABEL_TOPS, NYUD, PASCALCONTEXT
                        SINGLE_CHANNEL_TOPS, SIFTFLOW, VOC, DatasetFamily, Head, ReferenceLayer, family,
                        family_of_layer, family_of_net)
 from .folders import (EXTRA_FOLDERS, FOLDERS, REFERENCE_DEPLOY, REFERENCE_FOLDERS, Folder, find_folder, folder,
-                      folder_name, make_folder, make_solver, solver_text, write_folder)
+                      folder_name, make_folder, make_solver, solver_text, write_files, write_folder)
 from .nets import fcn_alexnet, fcn_googlenet, fcn_nyud_early, fcn_nyud_late, fcn_siftflow, fcn_vgg16
 from .parts import (DataSource, input_data, nyud_data, pascalcontext_data, python_data, scaled, siftflow_data,
                     voc_data)
 from . import classes, families, parts, trunks
 
 __all__ = ['FOLDERS', 'REFERENCE_FOLDERS', 'EXTRA_FOLDERS', 'REFERENCE_DEPLOY', 'Folder', 'folder', 'find_folder',
-           'folder_name', 'make_folder', 'write_folder', 'make_solver', 'solver_text',
+           'folder_name', 'make_folder', 'write_folder', 'write_files', 'make_solver', 'solver_text',
            'DatasetFamily', 'Head', 'ReferenceLayer', 'FAMILIES', 'VOC', 'SIFTFLOW', 'NYUD', 'PASCALCONTEXT',
            'REFERENCE_LAYERS', 'LABEL_TOPS', 'INPUT_CHANNELS', 'SINGLE_CHANNEL_TOPS', 'family', 'family_of_layer',
            'family_of_net',

@@ -1,5 +1,5 @@
-"""Class names of the four datasets, in model output order (the facts of ../shared/reference/data/*/classes*.txt;
-tests/test_data_synthetic.py checks them against those files). The dataset-family records (families.py) name
+"""Class names of the four datasets, in model output order (those of the reference repository's
+data/*/classes*.txt; tests/test_data_synthetic.py checks them against those files where they are present). The dataset-family records (families.py) name
 them per score head; datalayers.classes re-exports them."""
 
 VOC = ('background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',

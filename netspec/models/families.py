@@ -3,8 +3,8 @@ PASCAL-Context), holding every fact about it that more than one package needs.
 
 Why here: the facts are read by netspec.models (the folders' nets and solvers), datalayers (which dataset class a
 reference data layer reads), scoring (class names, the classes the paper leaves out, the eval split, the inference
-mean) and solvers.recipe. The dependencies point one way (tools -> solvers -> runtime -> weights -> netspec;
-scoring and datalayers are reached by solvers and tools, and themselves only reach down), so netspec, the bottom
+mean) and the applications (fcnapps.recipe). The dependencies point one way (README's import graph: the
+applications over solvers, scoring, datalayers, runtime and weights, all over netspec), so netspec, the bottom
 layer, is the one place that all of them can import; netspec.models, beside the folder records (folders.Folder)
 that name a family each, is where the model folders' facts already live. Adding a dataset family is one
 DatasetFamily record in FAMILIES (plus its dataset class in datalayers.datasets and its layer module, which are

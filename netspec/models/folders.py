@@ -19,7 +19,7 @@ class Folder:
     builder: the per-net builder (nets.fcn_vgg16, ...) and builder_kw its arguments; data: split -> DataSource of
     its train/eval nets (deploy: the deploy net's source, default input_data()); solver: its solver.prototxt
     settings (make_solver's arguments but the nets and test_iter, which come from the family); iters and
-    score_every: the loop of its solve.py (step(score_every) and score, to iters; FACTS.md "Solver settings");
+    score_every: the loop of its solve.py (step(score_every) and score, to iters);
     init: what its solve.py initializes from; reference: one of the 15 folders of the reference repository (else
     one of the paper's nets that it lacks).
     """
@@ -63,7 +63,9 @@ class Folder:
 
 def make_solver(train_net, test_net, test_iter, base_lr, momentum=0.99, iter_size=1, max_iter=100000,
                 snapshot=None):
-    """The reference solver.prototxt settings (FACTS.md "Solver settings"): fixed lr, never tests by itself."""
+    """The reference solver.prototxt settings: fixed lr, weight decay 5e-4, display and average_loss 20,
+    test_interval 999999999 with test_initialization false (the solver never tests by itself: the folder's solve.py
+    scores), and where `snapshot` is given a snapshot every `snapshot` iterations into snapshot/train."""
     s = caffe_pb2.SolverParameter(train_net=train_net, test_net=[test_net], test_iter=[test_iter],
                                   test_interval=999999999, display=20, average_loss=20, lr_policy='fixed',
                                   base_lr=base_lr, momentum=momentum, iter_size=iter_size, max_iter=max_iter,
@@ -232,15 +234,25 @@ def solver_text(s):
     return '\n'.join(lines) + '\n' + extra + ('\n'.join(tail) + '\n' if tail else '')
 
 
-def write_folder(name, out_dir, **kw):
-    """Write make_folder(name, **kw) into out_dir (atomically, file by file); returns the paths written."""
+def write_files(out_dir, messages, keep=False):
+    """Write {file name: NetParameter or SolverParameter} into out_dir, atomically file by file: nets as Caffe's
+    text format, a solver in the reference's layout (solver_text). keep=True leaves a file that exists as it is.
+    Returns the paths written. The one writer of model folders (fcn-make-nets, the recipes, the demo)."""
     os.makedirs(out_dir, exist_ok=True)
     paths = []
-    for fname, msg in make_folder(name, **kw).items():
+    for fname, msg in messages.items():
         path = os.path.join(out_dir, fname)
+        if keep and os.path.exists(path):
+            continue
         if isinstance(msg, caffe_pb2.SolverParameter):
             _atomic_write(path, solver_text(msg), 'w')
         else:
             write_text(msg, path)
         paths.append(path)
     return paths
+
+
+def write_folder(name, out_dir, keep=False, **kw):
+    """Write make_folder(name, **kw) into out_dir (write_files; keep=True writes only the absent files); returns
+    the paths written."""
+    return write_files(out_dir, make_folder(name, **kw), keep=keep)

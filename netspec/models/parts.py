@@ -6,7 +6,7 @@ from ..coord_map import crop
 from ..dsl import layers as L, params as P
 from . import families
 
-# param specs: weights lr 1 / decay 1, biases lr 2 / decay 0 (FACTS.md "Per-layer lr_mult / decay_mult")
+# param specs: weights lr 1 / decay 1, biases lr 2 / decay 0, as every learning layer of the reference nets has them
 LEARN = (dict(lr_mult=1, decay_mult=1), dict(lr_mult=2, decay_mult=0))
 # a frozen conv (FCN-32s-fixed trunk): nothing learns, decay_mult left at Caffe's default
 FROZEN = (dict(lr_mult=0), dict(lr_mult=0))
@@ -93,7 +93,7 @@ def input_data(shape=(1, 3, 500, 500), tops=('data',), shapes=None, name='input'
     return DataSource('input', tops, labels, shapes=shapes, name=name)
 
 
-# The reference data layers (FACTS.md "Data-layer parameters"); key order as in the reference prototxts. Module
+# The reference data layers: their param_str keys and values, in the reference prototxts' key order. Module
 # and layer names come from the family records (families.py).
 
 def _python_data(ref, param, tops=('data', 'label'), labels=None):

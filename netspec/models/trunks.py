@@ -12,7 +12,8 @@ VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 51
 
 def vgg16(n, data, width=1.0, suffix='', dropout_layers=True, param=LEARN, first_conv='conv1_1', fc=4096,
           pool5_stride=2):
-    """VGG16 with fc6 (7x7) and fc7 (1x1) as convolutions; conv1_1 pad 100 (FACTS.md "Architecture facts").
+    """VGG16 with fc6 (7x7) and fc7 (1x1) as convolutions; conv1_1 pad 100 (the reference's FCN-VGG16:
+    the pad that lets any input size reach fc6's 7x7 and keeps score_fr's map large enough to crop back).
 
     `suffix` is appended to every layer name (late-fusion streams: conv1_1color ...); `first_conv` renames the first
     convolution (nyud color-d's conv1_1_bgrd) without touching its ReLU's name. pool5_stride=1 is the paper's

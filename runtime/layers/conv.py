@@ -135,7 +135,8 @@ class _FrozenWeightConv(torch.autograd.Function):
 
 # Convolutions whose output has at least this many positions compute in channels_last on the CPU when a net records
 # gradients (memory_format 'auto'): there oneDNN's channels_last kernels are faster forward and backward (VGG's
-# conv1-conv3 at 500x500: 1.2-1.6x), while on smaller maps (conv4, conv5, fc6) NCHW is faster.
+# conv1-conv3 at 500x500), while on smaller maps (conv4, conv5, fc6) NCHW is faster; README's "Speed and memory"
+# gives the per-layer times.
 CHANNELS_LAST_MIN_POSITIONS = 128 * 128
 
 
@@ -180,7 +181,7 @@ class Convolution(_ConvBase):
             return _FrozenWeightConv.apply(x, w, b, False, s, p, d, g)
         if cpu and b is not None and b.requires_grad and x.is_contiguous(memory_format=torch.channels_last):
             # the bias added on its own: its diff is then a plain sum over positions (torch's channels_last
-            # convolution backward sums it 5x slower than the weight diff takes for VGG's conv1_1)
+            # convolution backward sums it several times slower than it computes VGG's conv1_1 weight diff)
             return self._fn(x, w, None, s, p, d, g).add_(b.reshape((1, -1) + (1,) * self.nsp))
         return self._fn(x, w, b, s, p, d, g)
 

@@ -1,7 +1,9 @@
 """Python layers with Caffe's interface, so that a layer module written for pycaffe runs after `import runtime as
 caffe`: `class X(caffe.Layer)` with setup/reshape/forward/backward and blobs with .data/.diff numpy views.
 
-The module named in python_param is imported from sys.path first, then from the `datalayers` package.
+The module named in python_param is imported from sys.path first (as Caffe does), then from the packages an
+application added with add_layer_package (the runtime itself knows none: fcnapps adds the reference data layers'
+package, `datalayers`, so that the reference nets' `module: 'voc_layers'` is found without their folder on sys.path).
 """
 import importlib
 import inspect
@@ -114,6 +116,20 @@ class PythonLayerImportError(LayerError, ImportError):
     """A Python layer whose module is missing, fails to import, or lacks the class (a LayerError: bad input)."""
 
 
+#: the packages searched, in order, for a python_param module that sys.path does not have (add_layer_package)
+LAYER_PACKAGES = []
+
+
+def add_layer_package(name):
+    """Search the package `name` (a dotted importable name) for python_param modules that sys.path does not
+    have, after the packages added before; a package added twice keeps its first place. The application sets
+    this; the runtime adds none."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f'add_layer_package: expected a package name, got {name!r}')
+    if name not in LAYER_PACKAGES:
+        LAYER_PACKAGES.append(name)
+
+
 def _import_error(where, module_name, e):
     """One line: the layer, the module and what went wrong while importing it (with the module's file and line
     for an error in its code)."""
@@ -131,13 +147,19 @@ def _import_error(where, module_name, e):
                                   f'{type(e).__name__}: {msg}{place}')
 
 
+def _missing(e, module_name):
+    """Whether ModuleNotFoundError `e` says that `module_name` itself (or a package above it) is absent, rather
+    than that the module exists and fails on an import of its own."""
+    return e.name == module_name or module_name.startswith(f'{e.name}.')
+
+
 def _import(module_name, where):
     """The module, or None when no module of that name exists; any error raised while importing it is a
     PythonLayerImportError naming the layer and the module."""
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as e:
-        if e.name == module_name or module_name.startswith(f'{e.name}.'):
+        if _missing(e, module_name):
             return None
         raise _import_error(where, module_name, e) from e
     except Exception as e:
@@ -145,12 +167,15 @@ def _import(module_name, where):
 
 
 def _find_class(module_name, class_name, where):
-    mod = _import(module_name, where)
+    mod = None
+    for qualified in [module_name] + [f'{pkg}.{module_name}' for pkg in LAYER_PACKAGES]:
+        mod = _import(qualified, where)
+        if mod is not None:
+            break
     if mod is None:
-        mod = _import(f'datalayers.{module_name}', where)
-    if mod is None:
-        raise PythonLayerImportError(f'{where}: cannot find the Python layer module {module_name!r} on sys.path or '
-                                     'in the datalayers package')
+        where_else = f' or in the packages {", ".join(LAYER_PACKAGES)}' if LAYER_PACKAGES else ''
+        raise PythonLayerImportError(f'{where}: cannot find the Python layer module {module_name!r} on '
+                                     f'sys.path{where_else}')
     try:
         return getattr(mod, class_name)
     except AttributeError:

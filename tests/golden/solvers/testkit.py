@@ -88,6 +88,7 @@ def make_solver(path, **kw):
 def subprocess_env():
     """The environment for a child Python that must import the project from this checkout."""
     env = dict(os.environ)
-    root = str(GOLD.parents[2])
-    env['PYTHONPATH'] = root + (os.pathsep + env['PYTHONPATH'] if env.get('PYTHONPATH') else '')
+    root = GOLD.parents[2]
+    paths = [str(root), str(root / 'tests')]          # the project, and the tests' helpers (golden.solvers.testkit)
+    env['PYTHONPATH'] = os.pathsep.join(paths + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
     return env

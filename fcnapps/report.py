@@ -4,15 +4,15 @@ import json
 import os
 
 import datalayers
-from datalayers.params import parse_param_str
 from netspec import read_net
 from netspec.atomic import atomic_file
+from netspec.param_str import parse_param_str
 from runtime import Net
+from scoring import (METRIC_LABELS, METRICS, class_names, compute_hists, dataset_family, excluded_classes, heads,
+                     scores)
+from scoring.paper import published
 
-from .classes import class_names, dataset_family, excluded_classes
-from .evaluate import compute_hists, heads
-from .metrics import scores
-from .paper import METRICS, published
+from .recipe import with_data_root
 
 EVAL_NETS = ('val.prototxt', 'test.prototxt')
 
@@ -29,21 +29,16 @@ def eval_prototxt(folder):
 
 
 def prepare_net_param(prototxt, data_root=None, split=None):
-    """The eval NetParameter with its data layer's dataset folders re-rooted at data_root (else, where relative,
-    resolved against the prototxt's folder, as the reference runs its scripts there), its split set, and
-    randomize off (scoring visits each id once in file order, even on a split whose name contains 'train')."""
-    net_param = read_net(prototxt)
+    """The eval NetParameter with its data layer's dataset folders found as a training run finds them
+    (recipe.with_data_root: under data_root, else beside the net's folder), its split set, and randomize off
+    (scoring visits each id once in file order, even on a split whose name contains 'train')."""
+    net_param = with_data_root(read_net(prototxt), os.path.dirname(os.path.abspath(prototxt)), data_root)
     layers = datalayers.data_layers(net_param)
     if not layers:
         raise ValueError(f'{prototxt}: no reference data layer (voc_layers, siftflow_layers, nyud_layers, '
                          f'pascalcontext_layers) to read a split from')
-    if data_root is not None:
-        datalayers.rebase_net(net_param, os.path.abspath(data_root))
-    folder = os.path.dirname(os.path.abspath(prototxt))
     for l in layers:
         params = parse_param_str(l.python_param.param_str, l.name)
-        for key in datalayers.dir_keys(params):
-            params[key] = os.path.normpath(os.path.join(folder, params[key]))
         if split is not None:
             params['split'] = split
         params['randomize'] = False
@@ -122,7 +117,6 @@ def _pct(v):
 def format_report(report):
     """Human-readable lines: each head's metrics beside the paper's rows, then per-class IU."""
     lines = [f"{report['model']} on {report['split']} ({report['images']} images)"]
-    names = {'overall_acc': 'pixel acc.', 'mean_acc': 'mean acc.', 'mean_iu': 'mean IU', 'fwavacc': 'f.w. IU'}
     for head in report['heads']:
         lines.append('')
         lines.append(f"head {head['score']} vs {head['label']}" +
@@ -142,7 +136,7 @@ def format_report(report):
             vals = ''.join(f"{('-' if e[m] is None else f'{e[m]:.1f}'):>12s}" for m in METRICS)
             rows.append(('paper: ' + e['row'], vals, mark))
         width = max(len(label) for label, _, _ in rows)
-        lines.append(f"  {'':{width}s}" + ''.join(f'{names[m]:>12s}' for m in METRICS))
+        lines.append(f"  {'':{width}s}" + ''.join(f'{METRIC_LABELS[m]:>12s}' for m in METRICS))
         lines.extend(f'  {label:{width}s}{vals}{mark}' for label, vals, mark in rows)
         if report.get('paper_note'):
             lines.append(f"  ({report['paper_note']})")
@@ -164,5 +158,5 @@ def write_json(report, path):
         if isinstance(x, (list, tuple)):
             return [clean(v) for v in x]
         return x
-    with atomic_file(path, 'score report', 'w') as f:
+    with atomic_file(path, 'score report', mode='w') as f:
         json.dump(clean(report), f, indent=1)

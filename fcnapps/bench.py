@@ -20,10 +20,9 @@ from torch import nn
 
 from netspec import caffe_pb2, write_text
 from netspec.models import make_folder
+from runtime import Net, precision as precision_mod
+from runtime.state import with_inputs
 from weights.surgery import deconv_layers, interp
-from . import precision as precision_mod
-from .net import Net
-from .state import with_inputs
 
 VGG = [('conv1_1', 3, 64, 100), ('conv1_2', 64, 64, 1), 'pool1',
        ('conv2_1', 64, 128, 1), ('conv2_2', 128, 128, 1), 'pool2',
@@ -246,7 +245,7 @@ def blob_bytes(net):
 
 _RSS_SNIPPET = r'''
 import sys, torch
-from runtime import bench
+from fcnapps import bench
 torch.set_num_threads(int(sys.argv[2]))
 net, feed = bench.training_net(int(sys.argv[1]), width=float(sys.argv[3]))
 def status(key):

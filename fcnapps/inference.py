@@ -20,8 +20,7 @@ from netspec import caffe_pb2, read_net
 from netspec.models import INPUT_CHANNELS, LABEL_TOPS, VOC
 from runtime import Net
 
-from .classes import dataset_family
-from .evaluate import heads
+from scoring import dataset_family, heads
 from .report import eval_prototxt, weights_mismatch
 
 __all__ = ['LABEL_TOPS', 'LAYOUTS', 'folder_family', 'deploy_net', 'preprocess', 'side_by_side', 'infer']

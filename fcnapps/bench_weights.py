@@ -1,6 +1,6 @@
 """Time and peak memory of reading and writing a large .caffemodel (not part of the test suite).
 
-    python -m weights.bench --mb 300 [--dir /tmp] [--protobuf]
+    python -m fcnapps.bench_weights --mb 300 [--dir /tmp] [--protobuf]
 
 Makes a VGG16-shaped caffemodel of about the asked size (fc6 holds most of it, as in the real file), then, each in
 a fresh process, reads it with read_weights and writes it back with write_weights, reporting the wall time and the
@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from netspec import caffe_pb2
-from .io import read_weights, write_weights
+from weights import read_weights, write_weights
 
 
 def _status_mb(field):
@@ -76,11 +76,11 @@ def main(argv=None):
     args = p.parse_args(argv)
     path = os.path.join(args.dir, f'bench_{int(args.mb)}mb.caffemodel')
     try:
-        subprocess.run([sys.executable, '-m', 'weights.bench', '--make', path, str(args.mb)], check=True)
+        subprocess.run([sys.executable, '-m', 'fcnapps.bench_weights', '--make', path, str(args.mb)], check=True)
         size = os.path.getsize(path) / 2**20
         print(f'file {path}: {size:.1f} MiB')
         for mode in ['read', 'write'] + (['protobuf'] if args.protobuf else []):
-            out = subprocess.run([sys.executable, '-m', 'weights.bench', '--child', mode, path],
+            out = subprocess.run([sys.executable, '-m', 'fcnapps.bench_weights', '--child', mode, path],
                                  capture_output=True, text=True, check=True).stdout.split()
             dt, base, peak, data = map(float, out)
             print(f'{mode:8s} {dt:7.2f} s  peak RSS {peak:7.1f} MiB (baseline {base:.0f}, above it '

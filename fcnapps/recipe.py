@@ -3,7 +3,7 @@
 solve.py's pattern: build the solver from the folder's solver.prototxt, initialize (copy_from the base or
 previous-stage weights), write bilinear kernels into every layer whose name contains "up" (surgery.interp), then
 loop: step(K) and score the eval split with scoring's seg_tests (SIFT Flow: both heads). Lengths, intervals and
-initializations are the model folders' records (netspec.models.Folder, after FACTS.md's table): 100k iterations
+initializations are the model folders' records (netspec.models.Folder): 100k iterations
 for VOC, SIFT Flow and NYUD (300k at-once), 400k PASCAL-Context.
 
 The reference scripts' slips are fixed rather than copied: the eval ids come from the test net's own data layer
@@ -15,16 +15,13 @@ import os
 import sys
 import types
 
-from datalayers.params import dir_keys, map_param_strs, rebase_path
-from netspec import caffe_pb2, models, read_net, read_solver, write_text
-from scoring import heads, scores, seg_tests_heads
+from netspec import models, read_net, read_solver
+from netspec.param_str import dir_keys, map_param_strs, rebase_path
+from scoring import METRICS, heads, scores, seg_tests_heads
 from scoring.classes import dataset_family, excluded_classes
+from solvers import distributed, get_solver, load_param, snapshots
+from solvers.logs import log
 from weights.surgery import interp
-
-from . import distributed, snapshots
-from .logs import log
-from .param import load_param
-from .solver import get_solver
 
 __all__ = ['RECIPES', 'recipe', 'prepare_folder', 'with_data_root', 'solver_param', 'eval_ids', 'score',
            'initialize', 'train', 'snapshot_lock']
@@ -45,7 +42,8 @@ def recipe(folder):
 
 
 def prepare_folder(folder, width=1.0, num_classes=None):
-    """The folder's solver.prototxt path; its nets and solver are written with netspec.models when absent."""
+    """The folder's solver.prototxt path; its nets and solver are written as fcn-make-nets writes them
+    (netspec.models.write_folder) when it has no solver.prototxt (files it has are kept)."""
     folder = os.fspath(folder)
     path = os.path.join(folder, 'solver.prototxt')
     if os.path.exists(path):
@@ -54,11 +52,7 @@ def prepare_folder(folder, width=1.0, num_classes=None):
                         path)
         return path
     name, _ = recipe(folder)
-    os.makedirs(folder, exist_ok=True)
-    for fname, msg in models.make_folder(name, width=width, num_classes=num_classes).items():
-        target = os.path.join(folder, fname)
-        if not os.path.exists(target):
-            write_text(msg, target)
+    models.write_folder(name, folder, keep=True, width=width, num_classes=num_classes)
     log.info('Wrote the %s nets and solver into %s (width %g)', name, folder, width)
     return path
 
@@ -85,9 +79,8 @@ def solver_param(folder, data_root=None, out=None, **overrides):
     """The folder's SolverParameter with inline nets (data paths made absolute) and snapshot_prefix under `out`."""
     folder = os.path.abspath(os.fspath(folder))
     path = os.path.join(folder, 'solver.prototxt')
-    param, _ = load_param(path)
-    p = caffe_pb2.SolverParameter()
-    p.CopyFrom(param)
+    raw = read_solver(path)     # the one parse of the file in a run; get_solver checks the message it is given
+    p, _ = load_param(raw, base_dir=folder, where=path)
     if p.HasField('train_net') or p.HasField('net'):
         src = p.train_net if p.HasField('train_net') else p.net
         p.train_net_param.CopyFrom(with_data_root(read_net(src), folder, data_root))
@@ -97,7 +90,6 @@ def solver_param(folder, data_root=None, out=None, **overrides):
         p.ClearField(f)
     for t in tests:
         p.test_net_param.add().CopyFrom(t)
-    raw = read_solver(path)
     out = os.path.abspath(os.fspath(out or folder))
     prefix = raw.snapshot_prefix or 'snapshot/train'
     p.snapshot_prefix = prefix if os.path.isabs(prefix) else os.path.join(out, prefix)
@@ -135,11 +127,10 @@ def score(solver, folder, out=None, progress=None, save_format=None):
     report = {}
     for (layer, gt, _), (hist, loss) in zip(pairs, results):
         s = scores(hist)
-        entry = {'loss': loss, 'overall_acc': s['overall_acc'], 'mean_acc': s['mean_acc'],
-                 'mean_iu': s['mean_iu'], 'fwavacc': s['fwavacc'], 'hist': hist}
+        entry = {'loss': loss, **{k: s[k] for k in METRICS}, 'hist': hist}
         if absent[gt]:
             e = scores(hist, absent[gt])
-            entry['paper'] = {k: e[k] for k in ('overall_acc', 'mean_acc', 'mean_iu', 'fwavacc')}
+            entry['paper'] = {k: e[k] for k in METRICS}
         report[gt] = entry
     out.flush()
     return report
