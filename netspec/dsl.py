@@ -168,6 +168,16 @@ class Function:
             for top in self.tops:
                 layer.top.append(self._get_top_name(top, names, autonames))
         layer.name = self._get_name(names, autonames)
+        self._assign(layer)
+        layers[self] = layer
+
+    def layer_param(self):
+        """A LayerParameter holding this call's type and settings (no name, bottoms or tops)."""
+        layer = caffe_pb2.LayerParameter(type=self.type_name)
+        self._assign(layer)
+        return layer
+
+    def _assign(self, layer):
         for key, val in self.params.items():
             try:
                 if key.endswith('param'):
@@ -182,7 +192,6 @@ class Function:
                 where = f'{own}_param or LayerParameter' if own else 'LayerParameter'
                 raise ValueError(f'layer {layer.name!r} ({self.type_name}): cannot set {key}={val!r} '
                                  f'on {where}: {e}') from None
-        layers[self] = layer
 
 
 def to_proto(*tops):

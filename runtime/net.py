@@ -49,6 +49,30 @@ def _detaching(fn, indices):
     return run
 
 
+class _NoBackward(torch.autograd.Function):
+    """The top of a layer Caffe has no backward for: reaching it in a backward is Caffe's NOT_IMPLEMENTED."""
+
+    @staticmethod
+    def forward(ctx, where, top, *bottoms):
+        ctx.where = where
+        return top.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise LayerError(f'{ctx.where} has no backward in Caffe (NOT_IMPLEMENTED), yet the loss depends on its '
+                         'top through bottoms that need a diff')
+
+
+def _refusing_backward(fn, where):
+    """fn whose floating-point tops, when a bottom records a gradient, refuse to be back-propagated."""
+    def run(*bottoms):
+        tops = fn(*bottoms)
+        if not (torch.is_grad_enabled() and any(b.requires_grad for b in bottoms)):
+            return tops
+        return tuple(_NoBackward.apply(where, t, *bottoms) if t.is_floating_point() else t for t in tops)
+    return run
+
+
 def _store(capture, key):
     """A gradient hook that keeps the gradient under `key`."""
     def hook(grad):
@@ -144,9 +168,10 @@ class Net(nn.Module):
             for s, w in zip(tslots, weights):
                 if w != 0:
                     self._loss_slots.append((s, float(w), name))
+            no_diff = layer.record.no_diff if layer.record is not None else ((1,) if layer.loss_by_default else ())
             facts.append(LayerFacts(name, lp.type, list(lp.bottom), list(lp.top), list(lp.loss_weight),
                                     layer.loss_by_default, [lr for lr, _ in layer.specs], list(lp.propagate_down),
-                                    [not (layer.loss_by_default and k == 1) for k in range(len(lp.bottom))]))
+                                    [k not in no_diff for k in range(len(lp.bottom))]))
             # propagate_down: false detaches that bottom
             if len(lp.propagate_down) and len(lp.propagate_down) != len(lp.bottom):
                 raise layer.error(f'propagate_down must be given once per bottom ({len(lp.bottom)} bottoms, '
@@ -156,6 +181,8 @@ class Net(nn.Module):
             stop = [] if self.net_param.force_backward else [i for i, pd in enumerate(lp.propagate_down) if not pd]
             if stop:
                 fn = _detaching(fn, stop)
+            if layer.record is not None and not layer.record.backward and lp.bottom:
+                fn = _refusing_backward(fn, f'layer {name!r} (type {lp.type})')
             if isinstance(layer, Input):
                 self._input_layers.append((layer, tslots))
                 for ti, t in enumerate(lp.top):
@@ -179,15 +206,14 @@ class Net(nn.Module):
             for p in self.parameters():
                 p.requires_grad_(True)
 
-    # layers whose top is a new tensor that no saved-for-backward state refers to
-    _FRESH = ('Convolution', 'Deconvolution', 'InnerProduct', 'Eltwise', 'Scale', 'LRN', 'Pooling')
-
     def _fresh(self, blob, index):
-        """Whether layer `index` may overwrite `blob` in place: its current value was made by a layer in
-        _FRESH and nothing else has read it since (so no other layer's backward needs the old values)."""
-        for lp in reversed(self.net_param.layer[:index]):
+        """Whether layer `index` may overwrite `blob` in place: its current value was made by a layer whose class
+        says `fresh_top` (a new tensor that no saved-for-backward state refers to) and nothing else has read it
+        since (so no other layer's backward needs the old values)."""
+        for i in range(index - 1, -1, -1):
+            lp = self.net_param.layer[i]
             if blob in lp.top:
-                return lp.type in self._FRESH and blob not in lp.bottom
+                return self.layers[i].fresh_top and blob not in lp.bottom
             if blob in lp.bottom:
                 return False
         return False
@@ -353,6 +379,16 @@ class Net(nn.Module):
             _, _, _, name, typ = self._plan[i]
             raise LayerError(f'layer {name!r} (type {typ}) failed in forward: {type(e).__name__}: {e}') from e
         return blobs
+
+    @property
+    def loss_weights(self):
+        """{top name: loss weight} of the tops that weigh in the net's loss, as Caffe's Net assigns them (the
+        prototxt's loss_weight, else 1 on top 0 of a loss layer); the solvers read them from here."""
+        out = OrderedDict()
+        for slot, w, _ in self._loss_slots:
+            name = self._blob_names[slot]
+            out[name] = out.get(name, 0.0) + w
+        return out
 
     def loss(self):
         """The weighted sum of the loss tops of the last forward (Caffe's net loss), as a float."""

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from netspec import sizes
+from netspec.layertypes import LAYER_TYPES
 from ..fillers import fill
 
 
@@ -16,15 +17,18 @@ class CaffeLayer(nn.Module):
     """One Caffe layer.
 
     Subclasses set `type_name`, build their blobs in __init__ (`self.add_blob`), and compute tops from bottoms in
-    `forward(*bottoms)`, returning a tuple of tensors (one per top). Their tops' shapes (Caffe's Reshape, used to
-    build the net without running it) come from the size rule of their type in netspec.sizes; a class whose type has
-    no rule there (a Python layer, a type of your own) gives them in its own `top_shapes(bottom_shapes)`.
+    `forward(*bottoms)`, returning a tuple of tensors (one per top). What Caffe knows of the type is its record
+    (netspec.layertypes, `self.record`): the bottom and top counts (checked here), the tops' shapes (Caffe's
+    Reshape, used to build the net without running it), whether it is a loss, which bottoms a backward reaches.
+    A class whose type has no record (a type of your own) or whose record has no top rule (a Python layer) gives its
+    tops' shapes in its own `top_shapes(bottom_shapes)`, and may set `loss_by_default` and the counts below.
     """
     type_name = None
-    loss_by_default = False      # Caffe's LossLayer: top[0] gets loss_weight 1 unless the prototxt says otherwise
-    exact_tops = None            # number of tops required (None: any)
+    loss_by_default = False      # without a record: top[0] gets loss_weight 1 unless the prototxt says otherwise
+    exact_tops = None            # without a record: number of tops required (None: any)
     exact_bottoms = None
     min_bottoms = 0
+    fresh_top = False            # its top is a new tensor no saved-for-backward state refers to (see Net._fresh)
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__()
@@ -35,6 +39,13 @@ class CaffeLayer(nn.Module):
         self.blobs = nn.ParameterList()
         self.specs = []
         nb, nt = len(lp.bottom), len(lp.top)
+        self.record = LAYER_TYPES.get(self.type_name)
+        if self.record is not None:
+            self.loss_by_default = self.record.loss
+            wrong = self.record.count_error(nb, nt)
+            if wrong:
+                raise self.error(wrong)
+            return
         if self.exact_bottoms is not None and nb != self.exact_bottoms:
             raise self.error(f'needs {self.exact_bottoms} bottom(s), has {nb}')
         if nb < self.min_bottoms:
@@ -75,9 +86,9 @@ class CaffeLayer(nn.Module):
             raise self.error(str(e)) from None
 
     def top_shapes(self, bottom_shapes):
-        """Shapes of the tops for these bottom shapes: the netspec.sizes rule of this layer's type (for a type it
-        has no rule for, one top per name shaped like bottom 0)."""
-        if sizes.rule_for(self.lp.type) is None:
+        """Shapes of the tops for these bottom shapes: the rule of this layer's type (its record's; for a type
+        without one, one top per name shaped like bottom 0)."""
+        if self.record is None or self.record.tops is None:
             return [tuple(bottom_shapes[0])] * len(self.lp.top)
         return self.sized(sizes.top_shapes, self.lp, bottom_shapes)
 

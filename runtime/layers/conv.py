@@ -18,8 +18,7 @@ _DECONV = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
 class _ConvBase(CaffeLayer):
-    exact_bottoms = None
-    min_bottoms = 1
+    fresh_top = True
     transposed = False
 
     def __init__(self, lp, bottom_shapes, ctx):

@@ -8,8 +8,7 @@ from .base import CaffeLayer
 
 
 class _Neuron(CaffeLayer):
-    exact_bottoms = 1
-    exact_tops = 1
+    """One bottom, one top of its shape (the counts and shapes: the type's record)."""
 
 
 @register

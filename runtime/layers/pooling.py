@@ -39,7 +39,7 @@ def _ave_divisor(size, k, s, p, out):
 @register
 class Pooling(CaffeLayer):
     type_name = 'Pooling'
-    exact_bottoms = 1
+    fresh_top = True
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)

@@ -12,8 +12,6 @@ class Crop(CaffeLayer):
     """Bottom 0 cropped to bottom 1's shape on the axes from `axis` on, starting at `offset` (one value for all
     cropped axes, or one per cropped axis). Bottom 1 gives only a shape: the gradient goes to bottom 0 alone."""
     type_name = 'Crop'
-    exact_bottoms = 2
-    exact_tops = 1
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)
@@ -34,8 +32,6 @@ class Crop(CaffeLayer):
 @register
 class Concat(CaffeLayer):
     type_name = 'Concat'
-    min_bottoms = 1
-    exact_tops = 1
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)
@@ -51,7 +47,6 @@ class Concat(CaffeLayer):
 class Split(CaffeLayer):
     """Every top is the bottom; the gradients of the tops add up (autograd does the sum)."""
     type_name = 'Split'
-    exact_bottoms = 1
 
     def forward(self, x):
         return (x,) * len(self.lp.top)
@@ -60,8 +55,6 @@ class Split(CaffeLayer):
 @register
 class Flatten(CaffeLayer):
     type_name = 'Flatten'
-    exact_bottoms = 1
-    exact_tops = 1
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)
@@ -76,8 +69,6 @@ class Reshape(CaffeLayer):
     """Caffe's Reshape: dims 0 copy the bottom's dim, one -1 is inferred; `axis`/`num_axes` select the replaced
     range."""
     type_name = 'Reshape'
-    exact_bottoms = 1
-    exact_tops = 1
 
     def forward(self, x):
         return (x.reshape(self.top_shapes([x.shape])[0]),)
@@ -87,7 +78,6 @@ class Reshape(CaffeLayer):
 class Silence(CaffeLayer):
     """Consumes its bottoms, produces nothing."""
     type_name = 'Silence'
-    exact_tops = 0
 
     def forward(self, *bottoms):
         return ()
