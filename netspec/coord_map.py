@@ -13,7 +13,8 @@ Crop layer whose offset is where the reference's origin falls in `top`. Numbers 
 """
 from fractions import Fraction
 
-from .dsl import Top, layers as L
+from . import caffe_pb2
+from .dsl import Top, assign_proto, layers as L
 from .layertypes import LAYER_TYPES, NoWindow, pass_through
 from .sizes import ShapeError
 
@@ -33,9 +34,23 @@ class _Undefined(Exception):
     pass
 
 
+def _settings(fn, record):
+    """A LayerParameter holding the settings of the call `fn` in its type's own message (record.params[0]), read
+    as Caffe's coord_map reads them: from that message's dict when given, else from the call's keywords (which
+    may then be flat even where NetSpec would not accept them, as for Deconvolution)."""
+    field = record.params[0]
+    lp = caffe_pb2.LayerParameter(type=fn.type_name)
+    given = fn.params.get(field, fn.params)
+    msg = getattr(lp, field)
+    for key, value in given.items():
+        if key in msg.DESCRIPTOR.fields_by_name:
+            assign_proto(msg, key, value)
+    return lp
+
+
 def _window(fn, record):
     """(stride, dilated kernel extent, pad) of a window layer, one value for both spatial axes."""
-    lp = fn.layer_param()
+    lp = _settings(fn, record)
     settings = getattr(lp, record.params[0])
     legacy = sorted(f for f in _LEGACY if f in settings.DESCRIPTOR.fields_by_name and settings.HasField(f))
     if legacy:
@@ -67,12 +82,12 @@ def layer_map(fn):
     if kind == 'same':
         return Fraction(1), Fraction(0)
     if kind == 'concat':
-        c = fn.layer_param().concat_param
+        c = _settings(fn, record).concat_param
         if (c.concat_dim if c.HasField('concat_dim') else c.axis) in (0, 1, -3, -4):   # batch or channels
             return Fraction(1), Fraction(0)
         raise _Undefined
     if kind == 'offset':
-        c = fn.layer_param().crop_param
+        c = _settings(fn, record).crop_param
         if c.axis != 2:
             raise CropError(f'{_desc_fn(fn)}: crop maps need Crop layers over the spatial axes (axis 2)')
         offsets = set(c.offset) or {0}

@@ -123,7 +123,7 @@ class Function:
         self.type_name = type_name
         for index, inp in enumerate(inputs):
             if not isinstance(inp, Top):
-                raise TypeError(f'{type_name} input {index} is not a Top (type is {type(inp).__name__})')
+                raise TypeError(f'{type_name} input {index} is not a Top (type is {type(inp)})')   # Caffe's text
         self.inputs = tuple(inputs)
         params = dict(params)
         self.ntop = params.pop('ntop', 1)

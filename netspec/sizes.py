@@ -19,8 +19,8 @@ from . import caffe_pb2
 
 __all__ = ['ShapeError', 'top_shapes', 'rule_for', 'conv_size', 'deconv_size', 'pooled_size', 'canonical_axis',
            'ConvGeometry', 'conv_geometry', 'conv_window', 'PoolGeometry', 'pool_geometry', 'pool_window',
-           'crop_offsets', 'concat_axis', 'flatten_axes', 'inner_product_geometry', 'scale_axes', 'slice_points',
-           'input_shapes', 'like_bottom', 'reshape_shape']
+           'spp_levels', 'crop_offsets', 'concat_axis', 'flatten_axes', 'inner_product_geometry', 'scale_axes',
+           'slice_points', 'input_shapes', 'like_bottom', 'reshape_shape']
 
 class ShapeError(ValueError):
     """A layer whose settings or bottoms do not fit its rule (a crop window past the edge, an empty output, ...)."""
@@ -160,6 +160,22 @@ def pool_window(geometry, spatial):
         raise ShapeError(f'pad {g.pad} must be smaller than the kernel {kernel}')
     out = tuple(pooled_size(n, k, s, p, g.ceil) for n, k, s, p in zip(spatial, kernel, g.stride, g.pad))
     return kernel, out
+
+
+def spp_levels(param, bottom_shape):
+    """The PoolGeometry of each level of an SPP layer over an N x C x H x W bottom (SPPLayer::GetPoolingParam):
+    level l has 2^l bins; kernel ceil(size / bins), stride the kernel, pad (kernel bins - size + 1) // 2."""
+    if len(bottom_shape) != 4:
+        raise ShapeError(f'needs a 4-axis bottom (N, C, H, W), got shape {tuple(bottom_shape)}')
+    if param.pyramid_height < 1:
+        raise ShapeError(f'pyramid_height must be positive, got {param.pyramid_height}')
+    out = []
+    for level in range(param.pyramid_height):
+        bins = 2 ** level
+        kernel = tuple(-(-n // bins) for n in bottom_shape[2:])
+        pad = tuple((k * bins - n + 1) // 2 for k, n in zip(kernel, bottom_shape[2:]))
+        out.append(PoolGeometry(kernel, kernel, pad, True, False))
+    return out
 
 
 def crop_offsets(param, bottom_shapes):

@@ -29,7 +29,8 @@ class _Context:
         self.phase, self.device, self.dtype = phase, device, dtype
         self.force_backward = force_backward
         self.channels_last = channels_last
-        self.param_names = {}      # ParamSpec.name -> layer that declared it
+        self.param_names = {}      # ParamSpec.name -> (owner layer, blob index, lr_mult given, decay_mult given)
+        self.replaying = False     # Net._replay is running the layers again for a backward
 
     def layout(self, t):
         """A 4-axis tensor in the net's memory layout (channels_last speeds up CPU convolutions; values and
@@ -338,7 +339,7 @@ class Net(nn.Module):
             with precision_mod.context(self.precision, self._ctx.device):
                 for i in range(start, end + 1):
                     fn, bs, ts, name, _ = self._plan[i]
-                    if sources is not None and not bs:
+                    if sources is not None and i in sources:
                         outs = sources[i]
                     else:
                         args = [blobs[b] for b in bs]
@@ -402,10 +403,11 @@ class Net(nn.Module):
 
         In any phase: when the last forward recorded no graph (TEST nets run forward-only) or its graph was used
         by an earlier backward, the layers are run again, graph recorded, from the blobs' current values (data
-        layers give the outputs of their last run, random layers the same draws), then back-propagated."""
-        if self._last_run is None:
-            raise LayerError(f'{self.source}: backward() needs a forward() first')
+        layers give the outputs of their last run, random layers the same draws), then back-propagated. Before
+        any forward the blobs hold what Caffe's hold then: zeros, the Input blobs their values."""
         last = len(self._plan) - 1
+        if self._last_run is None:
+            self._blobs_as_allocated()
         start = last if start is None else start
         end = 0 if end is None else end
         if not 0 <= end <= start <= last:
@@ -441,6 +443,23 @@ class Net(nn.Module):
         if self.keep_blob_diffs:
             self.blob_diffs = self._blob_diffs(end, start, blobs, capture, leaves)
 
+    def _blobs_as_allocated(self):
+        """Before any forward, Caffe's blobs hold zeros (the Input blobs their values), and a backward runs on
+        them: give every blob that value, and data layers those tops, as if a forward had left them."""
+        ctx = self._ctx
+        values = self._blob_values
+        for k, name in enumerate(self._blob_names):
+            if values[k] is None:
+                values[k] = torch.zeros(self.blob_shapes[name], dtype=ctx.dtype, device=ctx.device)
+        for layer, slots in self._input_layers:
+            for s, v in zip(slots, layer.values):
+                values[s] = v
+        for i, (_, bs, ts, _, _) in enumerate(self._plan):
+            if not bs:
+                self._sources.setdefault(i, [values[t] for t in ts])
+        self._last_run = (0, len(self._plan) - 1)
+        self._graph = False
+
     def _replay(self, lo, hi):
         """Run layers lo..hi again with the graph recorded, from the blobs' current values: the blobs they read
         from before lo become leaves (their gradients are those blobs' diffs); data layers give their last outputs;
@@ -460,17 +479,21 @@ class Net(nn.Module):
         inputs = {id(layer): layer.values for layer, _ in self._input_layers}
         sources = {}
         for i in range(lo, hi + 1):
-            if not self._plan[i][1]:       # Input blobs as they are now; data layers as their last run left them
-                layer = self.layers[i]
+            layer = self.layers[i]
+            if not self._plan[i][1] and not len(layer.blobs):
+                # Input blobs as they are now; data layers as their last run left them (a Parameter layer, whose
+                # top is its blob, runs again)
                 sources[i] = inputs.get(id(layer)) or self._sources.get(i) or [blobs[t] for t in self._plan[i][2]]
         capture = {} if self.keep_blob_diffs else None
         rng = self._rng_state() if self._random else None
         try:
             if self._random and self._rng is not None and lo == self._last_run[0]:
                 self._set_rng_state(self._rng)
+            self._ctx.replaying = True      # layers that update state in their forward (BatchNorm) leave it be
             with torch.enable_grad():
                 self._run(lo, hi, blobs, capture, sources=sources)
         finally:
+            self._ctx.replaying = False
             if rng is not None:
                 self._set_rng_state(rng)
         return blobs, capture, leaves

@@ -256,8 +256,8 @@ def test_python_layers_subclass_caffe_layer(tmp_path, monkeypatch):
     n.blobs['data'].data[...] = [[1, 2]]
     assert n.forward()['t'].tolist() == [[3, 6]]
     assert n.backward(t=np.array([[1, 1]], np.float32))['data'].tolist() == [[3, 3]]
-    with pytest.raises(NotImplementedError, match='add_blob'):
-        layer.add()
+    layer.add()                      # a learnable blob of the layer, as Caffe's Layer.blobs.add_blob gives
+    assert layer.blobs[0].data.shape == (1, 2) and not layer.blobs[0].data.any()
     request_cleanup()
 
 

@@ -69,7 +69,7 @@ def _loss_type(name, params, tops, **kw):
 _loss_type('SoftmaxWithLoss', ('softmax_param',), _softmax_loss, top_count=(1, 2))
 _loss_type('EuclideanLoss', (), _same_count, no_diff=())
 _loss_type('SigmoidCrossEntropyLoss', (), _same_count)
-_loss_type('InfogainLoss', ('infogain_loss_param',), _infogain, bottoms=(2, 3))
+_loss_type('InfogainLoss', ('infogain_loss_param',), _infogain, bottoms=(2, 3), no_diff=(1, 2))
 _loss_type('HingeLoss', ('hinge_loss_param',), _loss)
 _loss_type('ContrastiveLoss', ('contrastive_loss_param',), _contrastive, bottoms=(3, 3), no_diff=(2,))
 _loss_type('MultinomialLogisticLoss', (), _loss)

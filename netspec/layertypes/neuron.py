@@ -7,7 +7,7 @@ def _prelu_blobs(lp, bottoms):
     s = tuple(bottoms[0])
     if len(s) < 2:
         raise ShapeError(f'needs a bottom with a channel axis (at least 2 axes), got shape {s}')
-    return [(1,) if lp.prelu_param.channel_shared else (s[1],)]
+    return [() if lp.prelu_param.channel_shared else (s[1],)]   # Caffe: a 0-axis blob when shared
 
 
 def _neuron(name, params=(), blobs=None, backward=True):

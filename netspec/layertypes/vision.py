@@ -71,15 +71,13 @@ def _pooling(lp, bottoms):
 
 
 def _spp(lp, bottoms):
+    """pyramid_height 1: the one pooling's output; else each level's pooled map flattened, concatenated."""
     s = tuple(bottoms[0])
-    if len(s) != 4:
-        raise ShapeError(f'needs a 4-axis bottom (N, C, H, W), got shape {s}')
-    h = lp.spp_param.pyramid_height
-    if h < 1:
-        raise ShapeError(f'pyramid_height must be positive, got {h}')
-    if h == 1:
-        return [(s[0], s[1], 1, 1)]
-    return [(s[0], s[1] * sum(4 ** i for i in range(h)))]
+    levels = sizes.spp_levels(lp.spp_param, s)
+    outs = [pool_window(g, s[2:])[1] for g in levels]
+    if len(levels) == 1:
+        return [s[:2] + outs[0]]
+    return [(s[0], s[1] * sum(h * w for h, w in outs))]
 
 
 def _crop(lp, bottoms):

@@ -9,7 +9,7 @@ path with Caffe's divisors.
 import torch
 import torch.nn.functional as F
 
-from netspec import caffe_pb2
+from netspec import caffe_pb2, sizes
 from netspec.sizes import pool_geometry, pool_window, pooled_size
 from .registry import register
 from .base import CaffeLayer
@@ -98,3 +98,34 @@ class Pooling(CaffeLayer):
         if divisor is not None:
             y = y / divisor.to(device=y.device, dtype=y.dtype)
         return (y,)
+
+
+@register
+class SPP(CaffeLayer):
+    """Spatial pyramid pooling (src/caffe/layers/spp_layer.cpp): level l pools the map into 2^l x 2^l bins
+    (netspec.sizes.spp_levels: kernel ceil(size / bins), stride the kernel, padding to cover the map) with this
+    runtime's Pooling; pyramid_height 1 gives that pooling's output, more levels their flattened outputs
+    concatenated along axis 1."""
+    type_name = 'SPP'
+
+    def __init__(self, lp, bottom_shapes, ctx):
+        super().__init__(lp, bottom_shapes, ctx)
+        p = lp.spp_param
+        if p.pool == caffe_pb2.SPPParameter.STOCHASTIC:
+            raise self.error('STOCHASTIC pooling is not supported')
+        self.levels = []
+        for i, g in enumerate(self.sized(sizes.spp_levels, p, tuple(bottom_shapes[0]))):
+            level = caffe_pb2.LayerParameter(name=f'{lp.name}_level{i}', type='Pooling', bottom=[lp.bottom[0]],
+                                             top=[f'{lp.name}_level{i}'])
+            q = level.pooling_param
+            q.pool = p.pool
+            q.kernel_h, q.kernel_w = g.kernel
+            q.stride_h, q.stride_w = g.stride
+            q.pad_h, q.pad_w = g.pad
+            self.levels.append(Pooling(level, bottom_shapes, ctx))
+
+    def forward(self, x):
+        outs = [level(x)[0] for level in self.levels]
+        if len(outs) == 1:
+            return (outs[0],)
+        return (torch.cat([o.reshape(o.shape[0], -1) for o in outs], dim=1),)

@@ -1,5 +1,5 @@
-"""Layers that move data without arithmetic: Crop, Concat, Split, Flatten, Reshape, Silence (their top shapes:
-netspec.sizes)."""
+"""Layers that move data without arithmetic: Crop, Concat, Split, Flatten, Reshape, Silence, Slice, Tile (their top
+shapes: their types' records)."""
 import torch
 
 from netspec import sizes
@@ -81,3 +81,37 @@ class Silence(CaffeLayer):
 
     def forward(self, *bottoms):
         return ()
+
+
+@register
+class Slice(CaffeLayer):
+    """Bottom cut along `axis` (or the legacy slice_dim) at the slice points, or into equal parts; the gradient is
+    the tops' diffs put back in place."""
+    type_name = 'Slice'
+
+    def __init__(self, lp, bottom_shapes, ctx):
+        super().__init__(lp, bottom_shapes, ctx)
+        self.axis, points = self.sized(sizes.slice_points, lp.slice_param, tuple(bottom_shapes[0]), len(lp.top))
+        bounds = [0] + points + [bottom_shapes[0][self.axis]]
+        self.lengths = [b - a for a, b in zip(bounds, bounds[1:])]
+
+    def forward(self, x):
+        if len(self.lengths) == 1:
+            return (x,)
+        return tuple(torch.split(x, self.lengths, dim=self.axis))
+
+
+@register
+class Tile(CaffeLayer):
+    """The bottom repeated `tiles` times along `axis` (whole copies one after another); the gradient sums them."""
+    type_name = 'Tile'
+
+    def __init__(self, lp, bottom_shapes, ctx):
+        super().__init__(lp, bottom_shapes, ctx)
+        self.axis = sizes.canonical_axis(lp.tile_param.axis, len(bottom_shapes[0]))
+        self.tiles = lp.tile_param.tiles
+
+    def forward(self, x):
+        reps = [1] * x.dim()
+        reps[self.axis] = self.tiles
+        return (x.repeat(*reps),)
