@@ -186,3 +186,32 @@ def test_python_layer_blobs_are_learned_saved_and_restored(tmp_path, monkeypatch
     again = Net(parse_text(text), weights=str(tmp_path / 'w.caffemodel'))
     assert float(again.params['s'][0][0]) == w
     assert again.layers[1].impl.blobs[0].data[0] == np.float32(w)      # the layer's own view of its blob
+
+
+def _one_layer(body, shape=(2, 5)):
+    dims = ' '.join(f'dim: {d}' for d in shape)
+    return Net(parse_text('force_backward: true\n'
+                          f'layer {{ name: "x" type: "Input" top: "x" input_param {{ shape {{ {dims} }} }} }}\n'
+                          f'layer {{ name: "y" bottom: "x" top: "y" {body} }}'), phase='train')
+
+
+def test_clip_follows_caffes_code_bounds_included_in_the_gradient():
+    """Clip came after Caffe 1.0 (no oracle): clip_layer.cpp's forward and its backward mask min <= x <= max."""
+    net = _one_layer('type: "Clip" clip_param { min: -0.5 max: 1 }')
+    x = np.array([[-2, -0.5, 0, 1, 3], [0.25, -0.75, 1, 0.5, -0.5]], np.float32)
+    out = net.forward(x=x)['y'].detach().numpy()
+    assert out.tolist() == np.clip(x, -0.5, 1).tolist()
+    g = np.arange(10, dtype=np.float32).reshape(2, 5)
+    net.backward(top_diffs={'y': g})
+    assert net.blobs['x'].grad.numpy().tolist() == np.where((x >= -0.5) & (x <= 1), g, 0).tolist()
+
+
+def test_swish_follows_caffes_code():
+    """Swish came after Caffe 1.0 (no oracle): swish_layer.cpp, x sigmoid(beta x), gradient beta y + s (1 - beta y)."""
+    net = _one_layer('type: "Swish" swish_param { beta: 1.5 }')
+    x = np.linspace(-4, 4, 10, dtype=np.float32).reshape(2, 5)
+    s = 1 / (1 + np.exp(-1.5 * x.astype(np.float64)))
+    out = net.forward(x=x)['y'].detach().numpy()
+    close(out, x * s, 1e-6, 'swish')
+    net.backward(top_diffs={'y': np.ones((2, 5), np.float32)})
+    close(net.blobs['x'].grad.numpy(), 1.5 * x * s + s * (1 - 1.5 * x * s), 1e-6, 'swish diff')

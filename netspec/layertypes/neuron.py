@@ -10,9 +10,9 @@ def _prelu_blobs(lp, bottoms):
     return [() if lp.prelu_param.channel_shared else (s[1],)]   # Caffe: a 0-axis blob when shared
 
 
-def _neuron(name, params=(), blobs=None, backward=True):
+def _neuron(name, params=(), blobs=None, backward=True, spatial=SAME):
     extra = {} if blobs is None else {'blobs': blobs}
-    return define(LayerType(name, params, like_bottom, spatial=SAME, in_place=True, backward=backward, **extra))
+    return define(LayerType(name, params, like_bottom, spatial=spatial, in_place=True, backward=backward, **extra))
 
 
 _neuron('ReLU', ('relu_param',))
@@ -27,3 +27,8 @@ _neuron('Exp', ('exp_param',))
 _neuron('Log', ('log_param',))
 _neuron('PReLU', ('prelu_param',), blobs=_prelu_blobs)
 _neuron('Threshold', ('threshold_param',), backward=False)   # Caffe's ThresholdLayer has no backward
+
+# added to Caffe after 1.0 (absent from the oracle's fork): they follow Caffe's clip_layer.cpp and swish_layer.cpp;
+# Caffe's coord_map does not list them, so no crop maps through them
+_neuron('Clip', ('clip_param',), spatial=None)
+_neuron('Swish', ('swish_param',), spatial=None)

@@ -224,3 +224,48 @@ class Threshold(_Neuron):
 
     def forward(self, x):
         return ((x.detach() > self.threshold).to(x.dtype),)
+
+
+@register
+class Clip(_Neuron):
+    """max(min, min(x, max)); gradient 1 where min <= x <= max, else 0 (Caffe's clip_layer.cpp, after 1.0)."""
+    type_name = 'Clip'
+
+    def __init__(self, lp, bottom_shapes, ctx):
+        super().__init__(lp, bottom_shapes, ctx)
+        p = lp.clip_param
+        if not (p.HasField('min') and p.HasField('max')):
+            raise self.error('clip_param needs both min and max')
+        self.lo, self.hi = p.min, p.max
+
+    def forward(self, x):
+        return (torch.clamp(x, self.lo, self.hi),)
+
+
+class _SwishFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, beta):
+        s = torch.sigmoid(beta * x)
+        y = x * s
+        ctx.save_for_backward(s, y)
+        ctx.beta = beta
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        s, y = ctx.saved_tensors
+        b = ctx.beta
+        return g * (b * y + s * (1 - b * y)), None
+
+
+@register
+class Swish(_Neuron):
+    """x sigmoid(beta x); Caffe's gradient top_diff (beta y + s (1 - beta y)) (swish_layer.cpp, after 1.0)."""
+    type_name = 'Swish'
+
+    def __init__(self, lp, bottom_shapes, ctx):
+        super().__init__(lp, bottom_shapes, ctx)
+        self.beta = lp.swish_param.beta
+
+    def forward(self, x):
+        return (_SwishFn.apply(x, self.beta),)
