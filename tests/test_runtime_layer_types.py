@@ -215,3 +215,36 @@ def test_swish_follows_caffes_code():
     close(out, x * s, 1e-6, 'swish')
     net.backward(top_diffs={'y': np.ones((2, 5), np.float32)})
     close(net.blobs['x'].grad.numpy(), 1.5 * x * s + s * (1 - 1.5 * x * s), 1e-6, 'swish diff')
+
+
+def _stochastic_test_reference(x, k, s, out):
+    """Caffe's StoPoolForwardTest, element by element."""
+    n, c, h, w = x.shape
+    y = np.zeros((n, c) + out, np.float64)
+    for i in range(out[0]):
+        for j in range(out[1]):
+            win = x[:, :, i * s:min(i * s + k, h), j * s:min(j * s + k, w)].astype(np.float64)
+            y[:, :, i, j] = (win ** 2).sum(axis=(2, 3)) / (np.float32(1.1754943508222875e-38) + win.sum(axis=(2, 3)))
+    return y
+
+
+def test_stochastic_pooling_test_phase_weights_by_probability_as_caffes_kernel():
+    """STOCHASTIC pooling exists only in Caffe's CUDA code (no oracle): its TEST kernel, padding ignored."""
+    net = Net(_one_layer('type: "Pooling" pooling_param { pool: STOCHASTIC kernel_size: 3 stride: 2 }',
+                         (2, 3, 7, 6)).net_param, phase='test')
+    x = np.random.RandomState(0).uniform(0, 2, (2, 3, 7, 6)).astype(np.float32)
+    y = net.forward(x=x)['y'].detach().numpy()
+    assert y.shape == (2, 3, 3, 3)
+    close(y, _stochastic_test_reference(x, 3, 2, (3, 3)), 1e-6, 'stochastic TEST')
+
+
+def test_stochastic_pooling_train_phase_draws_by_value_and_sends_the_diff_to_the_draw():
+    torch.manual_seed(0)
+    net = _one_layer('type: "Pooling" pooling_param { pool: STOCHASTIC kernel_size: 2 stride: 2 }', (1, 4000, 2, 2))
+    x = np.tile(np.array([[1, 2], [3, 4]], np.float32), (1, 4000, 1, 1))
+    y = net.forward(x=x)['y'].detach().numpy().ravel()
+    freq = [(y == v).mean() for v in (1, 2, 3, 4)]
+    assert np.allclose(freq, [0.1, 0.2, 0.3, 0.4], atol=0.03), freq
+    net.backward(top_diffs={'y': np.ones((1, 4000, 1, 1), np.float32)})
+    g = net.blobs['x'].grad.numpy()
+    assert g.sum() == 4000 and np.array_equal(g.reshape(4000, 4).argmax(1), (y - 1).astype(int))
