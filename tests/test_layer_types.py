@@ -164,3 +164,10 @@ def test_no_library_module_keeps_its_own_list_of_type_names():
             if lists and rel not in CHOICES:
                 found[rel] = lists
     assert found == {}
+
+
+def test_types_caffe_refuses_in_place_are_refused_in_place():
+    assert {n for n, r in LAYER_TYPES.items() if not r.in_place} == {'Flatten', 'Reshape', 'Split'}
+    with pytest.raises(ValueError, match="'f'.*does not allow in-place computation"):
+        Net(parse_text('layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 } } }\n'
+                       'layer { name: "f" type: "Flatten" bottom: "x" top: "x" }'))
