@@ -119,15 +119,17 @@ def test_sigmoid_cross_entropy_normalizations_follow_caffes_loss_layer():
         close(net.blobs['x'].grad.numpy(), np.where(valid, sig - t, 0) / norm, 1e-6, mode)
 
 
-def test_resnet_block_trains_ten_steps_as_caffe(tmp_path):
-    store = np.load(GOLDEN / 'layers' / 'resnet_block.npz')
+@pytest.mark.parametrize('name', ['resnet_block', 'siamese'])
+def test_net_trains_ten_steps_as_caffe(name, tmp_path):
+    """A ResNet-style block (Convolution without bias, BatchNorm, Scale, Eltwise, ReLU) and a Siamese pair sharing
+    its parameters by ParamSpec.name: Caffe's SGD solver's losses and final parameters."""
+    store = np.load(GOLDEN / 'layers' / f'{name}.npz')
     (tmp_path / 'net.prototxt').write_text(str(store['prototxt']))
     (tmp_path / 'solver.prototxt').write_text('net: "net.prototxt"\n' + str(store['solver']) +
                                               f'snapshot_prefix: "{tmp_path}/snap"\n')
     solver = get_solver(str(tmp_path / 'solver.prototxt'))
     solver.net.load_arrays(_weights('weight/', store))
-    inputs = {'data': store['input/data'], 'label': store['input/label']}
-    solver.feed = inputs
+    solver.feed = {k[len('input/'):]: store[k] for k in store.files if k.startswith('input/')}
     losses = []
     for _ in range(len(store['losses'])):
         solver.step(1)
