@@ -67,7 +67,8 @@ def test_weights_and_shapes_take_the_blob_owners_from_the_records():
 
 
 def test_param_shapes_follow_the_records():
-    net = parse_text('layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 dim: 5 dim: 4 } } }\n'
+    net = parse_text('layer { name: "x" type: "Input" top: "x" '
+                     'input_param { shape { dim: 2 dim: 3 dim: 5 dim: 4 } } }\n'
                      'layer { name: "s" type: "Scale" bottom: "x" top: "s" scale_param { axis: 1 num_axes: 2 '
                      'bias_term: true } }\n'
                      'layer { name: "b" type: "BatchNorm" bottom: "s" top: "b" }\n'

@@ -451,7 +451,8 @@ def test_parallel_queries_and_timer_answer_as_a_cpu_caffe():
 def test_draw_gives_caffes_graph_and_an_image(tmp_path):
     from pycaffe import draw
     net = parse_text('name: "d"\n'
-                     'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n'
+                     'layer { name: "data" type: "Input" top: "data" '
+                     'input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n'
                      'layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" '
                      'convolution_param { num_output: 4 kernel_size: 3 stride: 2 pad: 1 } }\n'
                      'layer { name: "relu" type: "ReLU" bottom: "conv" top: "conv" }\n'

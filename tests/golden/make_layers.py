@@ -67,7 +67,8 @@ def cases():
     text = x4 + _layer('bn', 'BatchNorm', ['x'], ['bn'], bn_fixed) + \
         _layer('bn_eps', 'BatchNorm', ['x'], ['bn_eps'], bn_fixed + ' batch_norm_param { eps: 0.1 '
                'moving_average_fraction: 0.9 }') + \
-        _layer('bn_global', 'BatchNorm', ['x'], ['bn_global'], bn_fixed + ' batch_norm_param { use_global_stats: true }')
+        _layer('bn_global', 'BatchNorm', ['x'], ['bn_global'],
+               bn_fixed + ' batch_norm_param { use_global_stats: true }')
     c['batch_norm_train'] = case(text, ['bn', 'bn_eps', 'bn_global'], {'x': ('randn', 2)})
     text = x4 + _layer('bn', 'BatchNorm', ['x'], ['bn'], bn_fixed) + \
         _layer('bn_batch', 'BatchNorm', ['x'], ['bn_batch'], bn_fixed + ' batch_norm_param { use_global_stats: false }')
@@ -129,7 +130,8 @@ def cases():
     c['reduction'] = case(text, ['sum', 'asum', 'sumsq', 'mean'])
     text = _input('idx', (3, 4)) + \
         _layer('embed', 'Embed', ['idx'], ['embed'], 'embed_param { num_output: 5 input_dim: 7 }') + \
-        _layer('embed_nb', 'Embed', ['idx'], ['embed_nb'], 'embed_param { num_output: 2 input_dim: 7 bias_term: false }')
+        _layer('embed_nb', 'Embed', ['idx'], ['embed_nb'],
+               'embed_param { num_output: 2 input_dim: 7 bias_term: false }')
     c['embed'] = case(text, ['embed', 'embed_nb'], {'idx': ('labels', 7)}, force_backward=False)
     # Caffe refuses force_backward into index bottoms: learned Scales before the data bottoms get the gradients
     text = _input('q', (4, 3, 2)) + _input('permut', (6,)) + \
@@ -143,7 +145,8 @@ def cases():
         _layer('la', 'Reduction', ['fa'], ['la'], 'loss_weight: 1 reduction_param { operation: SUMSQ }') + \
         _layer('lb', 'Reduction', ['fb'], ['lb'], 'loss_weight: 0.5 reduction_param { operation: SUM }')
     c['filter'] = case(text, [], {'sel': ('binary',)}, force_backward=False)
-    text = _input('x', (2, 3)) + _layer('param', 'Parameter', [], ['param'], 'parameter_param { shape { dim: 2 dim: 3 } }') + \
+    text = _input('x', (2, 3)) + \
+        _layer('param', 'Parameter', [], ['param'], 'parameter_param { shape { dim: 2 dim: 3 } }') + \
         _layer('sum', 'Eltwise', ['x', 'param'], ['sum'])
     c['parameter'] = case(text, ['sum', 'param'])
     text = _input('x', (2, 3, 7, 6)) + \
@@ -334,8 +337,8 @@ def make_cases(caffe, pb2, text_format, only=()):
             if mk.AUTO_SPLIT.search(n):
                 continue
             store[f'{name}/blob/{n}'] = b.data.copy()
-            if cs['backward'] and cs['force_backward'] and n in inputs and not n.startswith('w_') and rules.get(n, ('randn',))[0] not in \
-                    ('labels', 'binary'):
+            label = rules.get(n, ('randn',))[0] in ('labels', 'binary')
+            if cs['backward'] and cs['force_backward'] and n in inputs and not n.startswith('w_') and not label:
                 store[f'{name}/diff/{n}'] = b.diff.copy()
         for n, blobs in net.params.items():
             for i, b in enumerate(blobs):
@@ -407,10 +410,12 @@ def make_training(caffe, name):
     np.savez_compressed(os.path.join(OUT, f'{name}.npz'), **store)
 
 
-DETECTOR_NET = ('layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n'
+DETECTOR_NET = ('layer { name: "data" type: "Input" top: "data" '
+                'input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n'
                 'layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" '
                 'convolution_param { num_output: 4 kernel_size: 3 stride: 2 } }\n'
-                'layer { name: "fc" type: "InnerProduct" bottom: "conv" top: "fc" inner_product_param { num_output: 3 } }\n'
+                'layer { name: "fc" type: "InnerProduct" bottom: "conv" top: "fc" '
+                'inner_product_param { num_output: 3 } }\n'
                 'layer { name: "prob" type: "Softmax" bottom: "fc" top: "prob" }\n')
 DETECTOR_WINDOWS = [[2, 3, 14, 17], [0, 0, 20, 24], [5, 9, 9, 20]]
 
