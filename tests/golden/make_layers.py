@@ -217,6 +217,14 @@ def cases():
                'stride: 2 pad: 1 }')
     text = _input('x1', (2, 3, 7)) + text
     c['conv_nd'] = case(text, ['conv3d', 'deconv3d', 'conv1d'])
+
+    # MAX pooling's second top: the argmax mask (flat index in the map)
+    text = _input('x', (2, 3, 7, 6)) + \
+        _layer('pool', 'Pooling', ['x'], ['pool', 'mask'],
+               'pooling_param { pool: MAX kernel_size: 3 stride: 2 pad: 1 }') + \
+        _layer('pool2', 'Pooling', ['x'], ['pool2', 'mask2'], 'pooling_param { pool: MAX kernel_size: 3 stride: 2 '
+               'pad: 2 }')
+    c['pool_mask'] = case(text, ['pool', 'pool2'])
     return c
 
 
