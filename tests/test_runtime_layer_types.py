@@ -11,6 +11,7 @@ from runtime import Net
 from solvers import get_solver
 
 from conftest import GOLDEN
+from devices import DEVICES
 from golden_compare import close
 
 STORE = np.load(GOLDEN / 'layers' / 'layers.npz')
@@ -33,25 +34,26 @@ def _weights(prefix, store=STORE):
     return {n: [v[i] for i in sorted(v)] for n, v in out.items()}
 
 
-def run_case(case):
-    net = Net(parse_text(str(STORE[f'{case}/prototxt'])), phase=str(STORE[f'{case}/phase']).lower())
+def run_case(case, device='cpu'):
+    net = Net(parse_text(str(STORE[f'{case}/prototxt'])), phase=str(STORE[f'{case}/phase']).lower(), device=device)
     net.load_arrays(_weights(f'{case}/weight/'))
     net.forward(**_under(f'{case}/input/'))
     return net
 
 
+@pytest.mark.parametrize('device', DEVICES)
 @pytest.mark.parametrize('case', CASES)
-def test_layer_type_matches_caffe(case):
-    net = run_case(case)
+def test_layer_type_matches_caffe(case, device):
+    net = run_case(case, device)
     blobs = net.blobs
     ref = _under(f'{case}/blob/')
     assert sorted(blobs) == sorted(ref)
     for name, value in ref.items():
-        close(blobs[name].detach().numpy(), value, FWD, f'{case}: blob {name}')
+        close(blobs[name].detach().cpu().numpy(), value, FWD, f'{case}: blob {name}')
     after = _weights(f'{case}/param/')
     for layer, ps in net.params.items():
         for i, p in enumerate(ps):
-            close(p.detach().numpy(), after[layer][i], FWD, f'{case}: parameter {layer}/{i} after the forward')
+            close(p.detach().cpu().numpy(), after[layer][i], FWD, f'{case}: parameter {layer}/{i} after the forward')
     grads = _weights(f'{case}/grad/')
     diffs = _under(f'{case}/diff/')
     if not grads and not diffs:      # a forward-only case (Threshold: Caffe has no backward)
@@ -60,11 +62,11 @@ def test_layer_type_matches_caffe(case):
     for layer, ps in net.params.items():
         for i, p in enumerate(ps):
             ref_g = grads[layer][i]
-            g = np.zeros_like(ref_g) if p.grad is None else p.grad.numpy()
+            g = np.zeros_like(ref_g) if p.grad is None else p.grad.cpu().numpy()
             close(g, ref_g, GRAD, f'{case}: diff of {layer}/{i}')
     for name, value in diffs.items():
         g = blobs[name].grad
-        g = np.zeros_like(value) if g is None else g.numpy()
+        g = np.zeros_like(value) if g is None else g.cpu().numpy()
         close(g, value, GRAD, f'{case}: input diff of {name}')
 
 
