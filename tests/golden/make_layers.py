@@ -225,6 +225,12 @@ def cases():
         _layer('pool2', 'Pooling', ['x'], ['pool2', 'mask2'], 'pooling_param { pool: MAX kernel_size: 3 stride: 2 '
                'pad: 2 }')
     c['pool_mask'] = case(text, ['pool', 'pool2'])
+
+    # Eltwise PROD with stable_prod_grad false: Caffe's diff is top / bottom
+    text = _input('a', (2, 3, 4)) + _input('b', (2, 3, 4)) + _input('c', (2, 3, 4)) + \
+        _layer('prod', 'Eltwise', ['a', 'b', 'c'], ['prod'],
+               'eltwise_param { operation: PROD stable_prod_grad: false }')
+    c['eltwise_quotient'] = case(text, ['prod'], {n: ('uniform', 0.5, 2.0) for n in 'abc'})
     return c
 
 
