@@ -186,10 +186,11 @@ def test_python_layer_blobs_are_learned_saved_and_restored(tmp_path, monkeypatch
     # loss = sum((2x)^2) / 2 / N: dL/dw = sum(2x * x) / N = 55; w = 2 - 0.1 * 2 * 55
     w = float(solver.net.params['s'][0][0])
     assert abs(w - (2 - 0.2 * 55)) < 1e-4
-    solver.net.save(str(tmp_path / 'w.caffemodel'))
-    again = Net(parse_text(text), weights=str(tmp_path / 'w.caffemodel'))
-    assert float(again.params['s'][0][0]) == w
-    assert again.layers[1].impl.blobs[0].data[0] == np.float32(w)      # the layer's own view of its blob
+    for name in ('w.caffemodel', 'w.caffemodel.h5'):
+        solver.net.save(str(tmp_path / name))
+        again = Net(parse_text(text), weights=str(tmp_path / name))
+        assert float(again.params['s'][0][0]) == w, name
+        assert again.layers[1].impl.blobs[0].data[0] == np.float32(w), name    # the layer's own view of its blob
 
 
 def _one_layer(body, shape=(2, 5)):
