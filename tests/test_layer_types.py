@@ -151,7 +151,6 @@ CHOICES = {
     'runtime/state.py': 'Caffe\'s UpgradeV1LayerType spellings of V1 enum names',
     'runtime/bench.py': 'the layers whose FLOPs the benchmark counts',
     'scoring/inference.py': 'the heads an inference net drops',
-    'pycaffe/draw.py': 'Caffe\'s draw.py: which layers its drawings label and colour',
 }
 
 
