@@ -253,27 +253,3 @@ def test_stochastic_pooling_train_phase_draws_by_value_and_sends_the_diff_to_the
     net.backward(top_diffs={'y': np.ones((1, 4000, 1, 1), np.float32)})
     g = net.blobs['x'].grad.numpy()
     assert g.sum() == 4000 and np.array_equal(g.reshape(4000, 4).argmax(1), (y - 1).astype(int))
-
-
-def test_detector_classifies_windows_as_caffes(tmp_path):
-    """caffe.Detector.detect_windows against Caffe's own (tests/golden/make_layers.py make_detector)."""
-    import importlib.util
-    from PIL import Image
-    import pycaffe
-    spec = importlib.util.spec_from_file_location('make_layers', GOLDEN / 'make_layers.py')
-    ml = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ml)
-    store = np.load(GOLDEN / 'layers' / 'detector.npz')
-    (tmp_path / 'net.prototxt').write_text(str(store['prototxt']))
-    net = Net(parse_text(str(store['prototxt'])))
-    net.load_arrays(_weights('weight/', store))
-    net.save(str(tmp_path / 'w.caffemodel'))
-    Image.fromarray(ml.detector_image()).save(tmp_path / 'im.png')
-    det = pycaffe.Detector(str(tmp_path / 'net.prototxt'), str(tmp_path / 'w.caffemodel'),
-                           mean=np.array([0.4, 0.5, 0.6], np.float32), raw_scale=255, channel_swap=(2, 1, 0))
-    out = det.detect_windows([(str(tmp_path / 'im.png'), [np.array(w) for w in ml.DETECTOR_WINDOWS])])
-    assert [list(o['window']) for o in out] == ml.DETECTOR_WINDOWS
-    close(np.array([o['prediction'] for o in out]), store['predictions'], 1e-5, 'detector predictions')
-    det.configure_crop(2)           # with context: the crop keeps the input size, the context outside is the mean
-    crop = det.crop(np.ones((20, 24, 3), np.float32), np.array([0, 0, 6, 6]))
-    assert crop.shape == (8, 8, 3) and np.allclose(crop[0, 0], [0.6 / 255, 0.5 / 255, 0.4 / 255])

@@ -1,7 +1,7 @@
 """Golden fixtures for the layer types beyond FCN's, made by the real Caffe (the oracle):
 
     bash -c 'source /opt/caffe-oracle/env.sh && python tests/golden/make_layers.py'   (or: ... make_layers.py CASE ...;
-    the names of TRAININGS and `detector` remake those files)
+    the names of TRAININGS remake those files)
 
 layers/layers.npz: one small net per case (odd shapes, non-default fields), run by Caffe: forward, and (unless the
 case says no) backward. The checked tops of a non-loss case are weighted by random Inputs `w_t` through Eltwise
@@ -15,8 +15,6 @@ projection shortcut, InnerProduct and SoftmaxWithLoss) trained 10 SGD steps (mom
 solver from stored weights and inputs: the loss at each step and every parameter after the last. No weight decay:
 the oracle's fork lacks Caffe 1.0's lr_mult 0 masking of BatchNorm's statistics, so decay would shrink them there.
 layers/siamese.npz: the same for a Siamese pair sharing its parameters by ParamSpec.name (weight decay on).
-
-layers/detector.npz: caffe.Detector.detect_windows on a seeded PNG with a tiny net (mean, raw_scale, channel_swap).
 
 Like make_runtime.py, this imports caffe only inside main(); the tests import the case list.
 """
@@ -424,60 +422,18 @@ def make_training(caffe, name):
     np.savez_compressed(os.path.join(OUT, f'{name}.npz'), **store)
 
 
-DETECTOR_NET = ('layer { name: "data" type: "Input" top: "data" '
-                'input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n'
-                'layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" '
-                'convolution_param { num_output: 4 kernel_size: 3 stride: 2 } }\n'
-                'layer { name: "fc" type: "InnerProduct" bottom: "conv" top: "fc" '
-                'inner_product_param { num_output: 3 } }\n'
-                'layer { name: "prob" type: "Softmax" bottom: "fc" top: "prob" }\n')
-DETECTOR_WINDOWS = [[2, 3, 14, 17], [0, 0, 20, 24], [5, 9, 9, 20]]
-
-
-def detector_image():
-    return (np.random.RandomState(_seed('detector')).rand(20, 24, 3) * 255).astype(np.uint8)
-
-
-def make_detector(caffe):
-    """layers/detector.npz: Caffe's Detector.detect_windows on a seeded PNG (windows without context)."""
-    from PIL import Image
-    from caffe.proto import caffe_pb2
-    from google.protobuf import text_format
-    store = {'prototxt': np.array(DETECTOR_NET)}
-    types = {lp.name: lp.type for lp in text_format.Parse(DETECTOR_NET, caffe_pb2.NetParameter()).layer}
-    with tempfile.TemporaryDirectory() as d:
-        net_path, weights, image = (os.path.join(d, n) for n in ('net.prototxt', 'w.caffemodel', 'im.png'))
-        with open(net_path, 'w') as f:
-            f.write(DETECTOR_NET)
-        net = caffe.Net(net_path, caffe.TEST)
-        for n, blobs in net.params.items():
-            for i, b in enumerate(blobs):
-                b.data[...] = weight_array(n, types[n], i, b.data.shape)
-                store[f'weight/{n}/{i}'] = b.data.copy()
-        net.save(weights)
-        Image.fromarray(detector_image()).save(image)
-        det = caffe.Detector(net_path, weights, mean=np.array([0.4, 0.5, 0.6], np.float32), raw_scale=255,
-                             channel_swap=(2, 1, 0))
-        out = det.detect_windows([(image, [np.array(w) for w in DETECTOR_WINDOWS])])
-    store['predictions'] = np.array([o['prediction'] for o in out])
-    print('detector', store['predictions'].shape, flush=True)
-    np.savez_compressed(os.path.join(OUT, 'detector.npz'), **store)
-
-
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     import caffe
     from caffe.proto import caffe_pb2
     from google.protobuf import text_format
     caffe.set_mode_cpu()
-    only = [a for a in argv if a not in TRAININGS and a != 'detector']
+    only = [a for a in argv if a not in TRAININGS]
     if not argv or only:
         make_cases(caffe, caffe_pb2, text_format, only)
     for name in TRAININGS:
         if not argv or name in argv:
             make_training(caffe, name)
-    if not argv or 'detector' in argv:
-        make_detector(caffe)
 
 
 if __name__ == '__main__':
