@@ -13,10 +13,15 @@ class DatasetError(FileNotFoundError):
     """A dataset folder, split file, image or label is missing or malformed."""
 
 
+def _expected(layout):
+    """The message's tail that describes the expected layout (nothing when there is no description)."""
+    return f'\nexpected layout:\n{layout}' if layout and layout.strip() else ''
+
+
 def require(path, what, layout):
     """Raise DatasetError naming `path` unless it exists."""
     if not os.path.exists(path):
-        raise DatasetError(f'missing {what}: {path}\nexpected layout:\n{layout}')
+        raise DatasetError(f'missing {what}: {path}{_expected(layout)}')
     return path
 
 
@@ -26,7 +31,7 @@ def read_split(path, layout):
     with open(path) as f:
         ids = [line.strip() for line in f if line.strip()]
     if not ids:
-        raise DatasetError(f'split file {path} lists no ids\nexpected layout:\n{layout}')
+        raise DatasetError(f'split file {path} lists no ids{_expected(layout)}')
     return ids
 
 
@@ -35,7 +40,9 @@ def open_image(path, what, layout):
     try:
         im = Image.open(path)
         im.load()
-    except OSError as e:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        # DecompressionBombError: a header that claims more pixels than PIL's limit; SyntaxError / ValueError:
+        # some corrupt files
         raise DatasetError(f'cannot read {what} {path}: {e}') from None
     return im
 
@@ -60,7 +67,7 @@ def load_png_indices(path, layout, what='label'):
     im = open_image(path, what, layout)
     if im.mode not in ('P', 'L'):
         raise DatasetError(f'{what} {path} has PIL mode {im.mode!r}; expected a paletted (P) or greyscale (L) PNG '
-                           f'whose pixel values are class ids\nexpected layout:\n{layout}')
+                           f'whose pixel values are class ids{_expected(layout)}')
     return np.array(im, dtype=np.uint8)
 
 
@@ -73,5 +80,5 @@ def loadmat_key(path, key, layout, what='label'):
         raise DatasetError(f'cannot read {what} {path}: {e}') from None
     if key not in mat:
         keys = sorted(k for k in mat if not k.startswith('__'))
-        raise DatasetError(f'{what} {path} has no variable {key!r} (has {keys})\nexpected layout:\n{layout}')
+        raise DatasetError(f'{what} {path} has no variable {key!r} (has {keys}){_expected(layout)}')
     return mat[key]

@@ -1,9 +1,8 @@
 """The VOC colour palette and label visualisation (the reference vis.py's make_palette, color_seg, vis_seg)."""
-import os
-import tempfile
-
 import numpy as np
 from PIL import Image
+
+from netspec.atomic import atomic_path
 
 
 def make_palette(num_classes=256):
@@ -36,15 +35,14 @@ def vis_seg(img, seg, palette, alpha=0.5):
 
 
 def save_indexed_png(path, seg, palette=None):
-    """An 8-bit paletted PNG of class ids (the VOC palette by default), written atomically."""
+    """An 8-bit paletted PNG of class ids (the VOC palette by default), written atomically (netspec.atomic: the
+    umask's mode, as any other file; a failed write names the file)."""
     im = Image.fromarray(np.asarray(seg, dtype=np.uint8), mode='P')
     im.putpalette((make_palette(256) if palette is None else np.asarray(palette, np.uint8)).ravel().tolist())
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, suffix='.png')
-    os.close(fd)
-    try:
+    save_image(im, path)
+
+
+def save_image(im, path, kind='label PNG'):
+    """Save a PIL image as PNG, atomically (see save_indexed_png)."""
+    with atomic_path(path, kind) as tmp:
         im.save(tmp, format='PNG')
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise

@@ -28,8 +28,16 @@ def parse_param_str(param_str, layer='Python layer'):
 
 def rebase_path(path, root):
     """Map a reference data path such as '../data/pascal/VOC2011' or '../../data/sbdd/dataset' onto `root`,
-    the folder that the reference calls `data/`: leading '..'/'.' parts and one leading 'data' part are dropped."""
-    parts = [p for p in str(path).replace('\\', '/').split('/') if p not in ('', '.')]
+    the folder that the reference calls `data/`: leading '..'/'.' parts and one leading 'data' part are dropped.
+    An absolute path is taken from below its last 'data' part ('/home/u/demo-output/data/pascal/VOC2011' ->
+    root/pascal/VOC2011); one without a 'data' part cannot be re-rooted (ValueError)."""
+    text = str(path).replace('\\', '/')
+    parts = [p for p in text.split('/') if p not in ('', '.')]
+    if os.path.isabs(str(path)) or text.startswith('/'):
+        if 'data' not in parts:
+            raise ValueError(f'{path}: an absolute dataset path with no data/ folder in it cannot be re-rooted at '
+                             f'{root} (write it relative to the model folder, as the reference does: ../data/...)')
+        return os.path.join(str(root), *parts[len(parts) - parts[::-1].index('data'):])
     while parts and parts[0] == '..':
         parts.pop(0)
     if parts and parts[0] == 'data':

@@ -35,7 +35,7 @@ from .datasets import CONTEXT_RENAMES, SIFTFLOW_SUBDIR, VOC_MEAN
 from .palette import make_palette
 
 __all__ = ['make_voc', 'make_siftflow', 'make_nyud', 'make_pascalcontext', 'make_all', 'paint_scene',
-           'class_colour']
+           'class_colour', 'class_shape', 'SHAPES']
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -59,6 +59,15 @@ def _stripes(c, yy, xx):
     angle = (c * 0.7) % np.pi
     period = 4. + (c % 5)
     return np.sin(2 * np.pi * (xx * np.cos(angle) + yy * np.sin(angle)) / period)
+
+
+#: the shapes of the object classes: class c is drawn as SHAPES[c % 3]
+SHAPES = ('disk', 'square', 'triangle')
+
+
+def class_shape(c):
+    """The shape that object class c (>= 1) is drawn as (its colour and stripes come from class_colour)."""
+    return SHAPES[c % len(SHAPES)]
 
 
 def _shape_mask(kind, yy, xx, cy, cx, r):
@@ -347,7 +356,8 @@ def make_all(root, seed=0, **kw):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description='Write small synthetic datasets in the four reference layouts.')
+    ap = argparse.ArgumentParser(description='Write small synthetic datasets in the four reference layouts.',
+                                 allow_abbrev=False)
     ap.add_argument('root', help="folder to write (the reference's data/ layout)")
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--size', type=int, nargs=2, default=(64, 120), metavar=('MIN', 'MAX'))

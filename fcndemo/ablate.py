@@ -198,8 +198,9 @@ def _with_sampling_layer(net_param, keep):
     raise ValueError('no LossSamplingLayer in the net')
 
 
-def train_net(cfg, info, v, weights=None):
-    """The variant's training net (its options, the train split's data layer)."""
+def train_net(cfg, info, v, weights=None, folder=None):
+    """The variant's training net (its options, the train split's data layer; dataset paths relative to
+    `folder`, see nets.voc_source)."""
     params = dict(info['params'][VOC.train_split])
     if v.augmented:
         params.update(mirror=True, jitter=int(cfg.jitter))
@@ -207,21 +208,21 @@ def train_net(cfg, info, v, weights=None):
               trunk_lr_mult=0 if v.fixed_trunk else 1, class_weights=weights)
     if v.sampling is not None:
         kw['loss_sampling'] = v.sampling if v.sampling < 1 else 0.5
-    net = nets.fcn(nets.voc_source(params, VOC.train_split), **kw)
+    net = nets.fcn(nets.voc_source(params, VOC.train_split, folder), **kw)
     return _with_sampling_layer(net, v.sampling) if v.sampling == 1 else net
 
 
-def val_net(cfg, info, v):
+def val_net(cfg, info, v, folder=None):
     """The variant's net on the val split with the plain summed loss (every variant scored alike)."""
-    return nets.fcn(nets.voc_source(info['params'][VOC.eval_split], VOC.eval_split), stride=v.stride,
+    return nets.fcn(nets.voc_source(info['params'][VOC.eval_split], VOC.eval_split, folder), stride=v.stride,
                     num_classes=cfg.num_classes, crop=cfg.crop, upsampling=v.upsampling)
 
 
 def write_variant(cfg, info, v, folder, weights=None):
     """train.prototxt, val.prototxt and solver.prototxt of a variant in `folder`."""
     os.makedirs(folder, exist_ok=True)
-    write_text(train_net(cfg, info, v, weights), os.path.join(folder, 'train.prototxt'))
-    write_text(val_net(cfg, info, v), os.path.join(folder, 'val.prototxt'))
+    write_text(train_net(cfg, info, v, weights, folder), os.path.join(folder, 'train.prototxt'))
+    write_text(val_net(cfg, info, v, folder), os.path.join(folder, 'val.prototxt'))
     s = caffe_pb2.SolverParameter(train_net='train.prototxt', test_net=['val.prototxt'], test_iter=[cfg.n_val],
                                   test_interval=999999999, display=10, average_loss=1, lr_policy='fixed',
                                   base_lr=_lr(cfg, v), momentum=0.99, iter_size=v.iter_size,

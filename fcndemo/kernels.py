@@ -1,23 +1,20 @@
-"""What the demo's figures depend on, and the CPU kernel path that makes them the same on x86-64 machines with AVX2.
+"""What the demo's figures depend on, and the CPU kernel path that makes them the same on every x86-64 machine.
 
 The demo trains with the recipe's tiny fixed rates and momentum 0.99 for a few hundred iterations: the run is
-chaotic, so a last-bit difference in one convolution grows into mean IUs several points apart. Measured on one
-machine (AMD EPYC, AVX-512) with the same seed and the code of that time (before the channels_last training
-convolutions: the spread is the point, not the values), the quick demo's FCN-32s mean IU was 48.3 with torch's default
-kernels, 54.2 with oneDNN capped at AVX2 (ONEDNN_MAX_CPU_ISA=AVX2, what an AVX2 machine runs) and 34.3 with ATen's
-kernels without SIMD (ATEN_CPU_CAPABILITY=default); with oneDNN off, 32.1 whatever oneDNN's ISA, and 45.8 with
-MKL's compatible branch (MKL_CBWR=COMPATIBLE) instead of its AVX2 one. Threads, load and the time of day made no
-difference (1 and 2 threads gave identical numbers); the synthetic data (numpy's PCG64 streams, Pillow's PNG and
-JPEG writers) came out byte-identical under numpy's AVX-512, AVX2 and baseline dispatch.
+chaotic, so a last-bit difference in one convolution grows into mean IUs points apart (README's demo section shows
+the spread over kernel paths and seeds). torch picks its CPU kernels by the machine: oneDNN's convolutions by ISA
+and cache sizes, ATen's vector code by ISA, MKL's GEMM by CPU; and MKL honours a fixed reproducibility branch such
+as MKL_CBWR=AVX2 only on Intel CPUs (on others it silently takes its automatic branch).
 
-So tools/demo.py pins the path before torch loads (its KERNEL_ENV: ATen's vectorized kernels at AVX2, MKL's
-conditional numerical reproducibility at its AVX2 branch, which Intel documents as giving the same results on every
-processor that has AVX2), and `run` turns oneDNN off (its convolution kernels are chosen by ISA and cache sizes),
-so convolutions go through ATen's im2col and MKL's GEMM. With that, the figures depend on: the seed and the demo's
-settings, the torch build (2.13.0's CPU wheel with MKL 2024.2), an x86-64 CPU with AVX2, and the dataset's bytes
-(`dataset_fingerprint`, printed and stored in results.json: a different Pillow could encode the JPEGs otherwise).
-`in_effect` says what a run actually used (a process that imported torch before tools/demo.py could pin it keeps
-torch's own choice; the demo says so).
+So tools/demo.py runs the demo in a process whose environment pins the path before torch loads (its KERNEL_ENV:
+ATen's vectorized kernels at AVX2, which every x86-64 CPU with AVX2 executes to the same bits, and MKL's COMPATIBLE
+branch, the SSE2 code without the approximate rcpps/rsqrtps instructions that Intel documents as giving the same
+results on Intel and non-Intel CPUs), and `run` turns oneDNN off, so convolutions go through ATen's im2col and
+MKL's GEMM. With that, the figures depend on: the seed and the demo's settings, the thread count (MKL's reproducible
+branches hold for a fixed number of threads; the demo uses 1 unless --threads says otherwise), the torch build
+(its MKL), an x86-64 CPU with AVX2, and the dataset's bytes (`dataset_fingerprint`, printed and stored in
+results.json: a different Pillow could encode the JPEGs otherwise). `in_effect` says what a run actually used (a
+process that loaded torch before the variables were set keeps torch's own choice; the demo says so).
 """
 import contextlib
 import hashlib
@@ -27,7 +24,7 @@ __all__ = ['PINNED', 'in_effect', 'differences', 'dataset_fingerprint', 'cpu_set
 
 # What a run on the pinned path reports through in_effect() (threads excluded: they do not change the figures).
 # tools/demo.py sets the environment that gives it (its KERNEL_ENV) before torch loads.
-PINNED = {'aten_capability': 'AVX2', 'mkl_cbwr': 'AVX2', 'onednn': False}
+PINNED = {'aten_capability': 'AVX2', 'mkl_cbwr': 'COMPATIBLE', 'onednn': False}
 
 
 def in_effect(onednn):

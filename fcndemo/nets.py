@@ -11,6 +11,9 @@ fc6's kernel must be >= 4 for every FCN-8s crop to be valid at every input size 
 offset, 3 a pool3 crop that does not fit some sizes), hence crop = 128 (pool5 4x4). FCN-4s and FCN-2s need >= 5
 (crop = 160): with 4 their pool2 / pool1 crops do not fit sides 32k-5 ... 32k+2 (4s) or 32k-5 ... 32k+6 (2s).
 """
+import os
+
+from datalayers.params import dir_keys
 from netspec import NetSpec, layers as L
 from netspec.models.families import VOC
 from netspec.models.parts import LEARN, conv_relu, fcn_head, max_pool, params_list, python_data, softmax_loss
@@ -83,12 +86,18 @@ def fcn(source, stride=32, num_classes=4, crop=128, channels=CHANNELS, fc=FC, lo
     return n.to_proto()
 
 
-def voc_source(params, split):
+def voc_source(params, split, folder=None):
     """The reference VOC data layers on the synthetic dataset (the VOC family's): SBDDSegDataLayer for its train
-    split, VOCSegDataLayer else."""
+    split, VOCSegDataLayer else. folder: the model folder the net is written into; its dataset folders are then
+    written relative to it ('../data/pascal/VOC2011', as the reference's nets), so that the folders can be moved
+    together and `--data` re-roots them."""
     voc, sbdd = VOC.layers
     layer = sbdd if split == VOC.train_split else voc
-    return python_data(layer.module, layer.layer, dict(params))
+    params = dict(params)
+    if folder is not None:
+        for key in dir_keys(params):
+            params[key] = os.path.relpath(os.path.abspath(params[key]), os.path.abspath(folder)).replace(os.sep, '/')
+    return python_data(layer.module, layer.layer, params)
 
 
 def crop_offsets(net_param):

@@ -33,8 +33,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from datalayers.datasets import VOC_MEAN, VOCSeg
-from datalayers.palette import color_seg, make_palette
-from datalayers.synthetic import make_voc, paint_scene
+from datalayers.palette import color_seg, make_palette, save_image
+from datalayers.synthetic import class_shape, make_voc, paint_scene
 from netspec import caffe_pb2, write_text
 from netspec.models import VOC, input_data
 from netspec.models.folders import solver_text
@@ -228,18 +228,28 @@ def convolutionalize(cfg, classifier_weights, path):
 # -- the FCN stages through solvers.recipe.train (tools/solve.py's loop) -------------------------------------------
 
 def write_stage(cfg, info, stride, folder, base_lr):
-    """The stage's folder as the reference has it: train.prototxt, val.prototxt, solver.prototxt."""
+    """The stage's folder as the reference has it: train.prototxt, val.prototxt (dataset paths relative to the
+    folder, '../data/...'), solver.prototxt, and deploy.prototxt (an Input of one crop-sized image; the runtime
+    reshapes it to any image)."""
     os.makedirs(folder, exist_ok=True)
     for fname, split in VOC.nets:
-        net = nets.fcn(nets.voc_source(info['params'][split], split), stride=stride, num_classes=cfg.num_classes,
-                       crop=cfg.crop, trunk_lr_mult=cfg.trunk_lr_mult)
+        net = nets.fcn(nets.voc_source(info['params'][split], split, folder), stride=stride,
+                       num_classes=cfg.num_classes, crop=cfg.crop, trunk_lr_mult=cfg.trunk_lr_mult)
         write_text(net, os.path.join(folder, fname))
+    write_text(deploy_net(cfg, stride), os.path.join(folder, 'deploy.prototxt'))
     s = caffe_pb2.SolverParameter(train_net='train.prototxt', test_net=['val.prototxt'], test_iter=[cfg.n_val],
                                   test_interval=999999999, display=10, average_loss=10, lr_policy='fixed',
                                   base_lr=base_lr, momentum=cfg.momentum, iter_size=1, max_iter=100000,
                                   weight_decay=cfg.weight_decay, test_initialization=False)
     with open(os.path.join(folder, 'solver.prototxt'), 'w') as f:
         f.write(solver_text(s))
+
+
+def deploy_net(cfg, stride):
+    """The stage's net for inference: an Input blob `data` (1 x 3 x crop x crop) instead of the data layer, no
+    loss; the layer names of the training nets, so their weights load."""
+    return nets.fcn(input_data((1, 3, cfg.crop, cfg.crop)), stride=stride, num_classes=cfg.num_classes,
+                    crop=cfg.crop)
 
 
 def train_stage(cfg, info, stride, init_weights, iters, base_lr, progress):
@@ -286,13 +296,14 @@ def format_table(stages):
 
 
 def predict(cfg, info, stages, path):
-    """A few val images: image | ground truth | each stage's prediction, one row per image, as a PNG."""
+    """A few val images: image | ground truth | each stage's prediction, one row per image, under a row of column
+    headers and above a legend of the class colours (VOC palette; the synthetic classes by shape), as a PNG.
+    Returns the column names."""
     ds = VOCSeg(info['params'][VOC.eval_split])
     palette = make_palette(256)
     n = min(cfg.n_examples, len(ds))
-    loaded = {s['stride']: Net(nets.fcn(input_data((1, 3, cfg.crop, cfg.crop)), stride=s['stride'],
-                                        num_classes=cfg.num_classes, crop=cfg.crop), weights=s['weights'])
-              for s in stages}
+    loaded = {s['stride']: Net(deploy_net(cfg, s['stride']), weights=s['weights']) for s in stages}
+    columns = ['image', 'ground truth'] + [f"FCN-{s['stride']}s" for s in stages]
     rows = []
     for i in range(n):
         data, label = ds.load(i)
@@ -302,13 +313,51 @@ def predict(cfg, info, stages, path):
             with torch.no_grad():
                 score = loaded[s['stride']].forward(data=data)['score']
             cells.append(color_seg(score[0].argmax(0).numpy().astype(np.uint8), palette))
-        gap = np.full((rgb.shape[0], 4, 3), 255, np.uint8)
-        row = np.concatenate([c for cell in cells for c in (cell, gap)][:-1], axis=1)
-        rows.append(row)
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, 6), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
-    Image.fromarray(np.concatenate(rows, axis=0)).save(path)
-    return ['image', 'ground truth'] + [f"FCN-{s['stride']}s" for s in stages]
+        rows.append(cells)
+    cell_w = max(c.shape[1] for cells in rows for c in cells)
+    gap = 4
+    width = len(columns) * cell_w + (len(columns) - 1) * gap
+    lines = [_header(columns, cell_w, gap, width)]
+    for cells in rows:
+        h = cells[0].shape[0]
+        padded = [np.pad(c, ((0, 0), (0, cell_w - c.shape[1]), (0, 0)), constant_values=255) for c in cells]
+        row = np.concatenate([c for cell in padded for c in (cell, np.full((h, gap, 3), 255, np.uint8))][:-1],
+                             axis=1)
+        lines.append(np.pad(row, ((0, 6), (0, 0), (0, 0)), constant_values=255))
+    lines.append(_legend(cfg.num_classes, palette, width))
+    save_image(Image.fromarray(np.concatenate(lines, axis=0)), path, 'picture')
+    return columns
+
+
+def _text_image(width, height):
+    from PIL import ImageDraw, ImageFont
+    im = Image.new('RGB', (width, height), (255, 255, 255))
+    return im, ImageDraw.Draw(im), ImageFont.load_default()
+
+
+def _header(columns, cell_w, gap, width):
+    """A white strip with each column's name centred over its column."""
+    im, draw, font = _text_image(width, 16)
+    for k, name in enumerate(columns):
+        x = k * (cell_w + gap) + (cell_w - draw.textlength(name, font=font)) / 2
+        draw.text((max(0, x), 2), name, fill=(0, 0, 0), font=font)
+    return np.asarray(im)
+
+
+def _legend(num_classes, palette, width):
+    """Swatches of the class colours with their names (0 background, then the synthetic classes' shapes, and
+    the void label of the ground truth), wrapped to `width`."""
+    entries = [(0, 'background')] + [(c, f'{c} {class_shape(c)}') for c in range(1, num_classes)] + [(255, 'void')]
+    im, draw, font = _text_image(max(width, 120), 16 * len(entries))
+    x, y = 0, 2
+    for c, name in entries:
+        w = 14 + int(draw.textlength(name, font=font)) + 10
+        if x and x + w > im.width:
+            x, y = 0, y + 16
+        draw.rectangle((x, y, x + 10, y + 10), fill=tuple(int(v) for v in palette[c]), outline=(0, 0, 0))
+        draw.text((x + 14, y), name, fill=(0, 0, 0), font=font)
+        x += w
+    return np.asarray(im)[:y + 16, :width]
 
 
 def plot_curves(clf_curve, stages, path):

@@ -115,4 +115,10 @@ def _read_any(src, kind):
         if src.endswith(('.caffemodel', '.binaryproto', '.solverstate')):
             return read_binary(src, kind)
         return read_text(src, kind)
-    return parse_text(src, kind)
+    try:
+        return parse_text(src, kind)
+    except PrototxtError:
+        if '\n' in src or not src.strip() or any(c in src for c in '{}"') or ': ' in src:
+            raise
+        # one line that names no file, does not parse and does not look like prototxt text: a mistyped path
+        raise PrototxtError(f'{src}: no such file (and not {cls.DESCRIPTOR.name} prototxt text)') from None

@@ -26,7 +26,7 @@ GLOG_LEVELS = {'0': logging.INFO, '1': logging.WARNING, '2': logging.ERROR, '3':
 
 def build_parser():
     prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else 'fcn-pycaffe'
-    ap = argparse.ArgumentParser(prog='python -m pycaffe' if prog == '__main__.py' else prog,
+    ap = argparse.ArgumentParser(prog='python -m pycaffe' if prog == '__main__.py' else prog, allow_abbrev=False,
                                  description=__doc__.split('\n\n')[0],
                                  epilog=__doc__.split('\n\n', 1)[1], formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument('--cpu', action='store_true', help='stay on the CPU where a script asks for a missing GPU')

@@ -17,6 +17,7 @@ from .layers import layer_class
 from .backward import CaffeGraph, LayerFacts
 from .layers.base import LayerError
 from .layers.data import Input
+from .memory import check_blob
 from . import precision as precision_mod
 from .phase import TRAIN, phase_of
 from .state import filter_net, make_state, upgrade_net
@@ -25,8 +26,9 @@ from .state import filter_net, make_state, upgrade_net
 class _Context:
     """What every layer of one net shares."""
 
-    def __init__(self, phase, device, dtype, force_backward=False, channels_last=False):
+    def __init__(self, phase, device, dtype, force_backward=False, channels_last=False, source='<net>'):
         self.phase, self.device, self.dtype = phase, device, dtype
+        self.source = source           # the net's file (or name), for errors
         self.force_backward = force_backward
         self.channels_last = channels_last
         self.param_names = {}      # ParamSpec.name -> (owner layer, blob index, lr_mult given, decay_mult given)
@@ -87,14 +89,35 @@ def _legacy_match(src, dst):
     return len(src) == 4 and len(dst) <= 4 and tuple(src) == (1,) * (4 - len(dst)) + tuple(dst)
 
 
+class Copied(list):
+    """The names of the layers a weight file's arrays were copied into (Net.load_arrays, Net.copy_from), and what
+    did not fit: `ignored`, the source's layers with blobs that the net has no layer with parameters of that name
+    for (Caffe logs "Ignoring source layer" for each), and `kept`, the net's layers with parameters that the source
+    lacks (they keep their values: in a new net, their fillers')."""
+
+    def __init__(self, source):
+        super().__init__()
+        self.source, self.ignored, self.kept = source, [], []
+
+    def mismatch(self):
+        """One line naming the layers that did not fit, or None when every layer on both sides was copied."""
+        parts = []
+        if self.kept:
+            parts.append(f"the net's layers not in the file, left at their fillers: {', '.join(self.kept)}")
+        if self.ignored:
+            parts.append(f"the file's layers not in the net, ignored: {', '.join(self.ignored)}")
+        return f'{self.source} does not fit the net in full: ' + '; '.join(parts) if parts else None
+
+
 class Net(nn.Module):
     """A Caffe net in PyTorch; see the package docstring and HELPERS' contract."""
 
     def __init__(self, proto, weights=None, phase='test', device='cpu', stages=(), level=0, memory_format='auto',
-                 precision='fp32'):
+                 precision='fp32', source=None):
         super().__init__()
         src = proto if isinstance(proto, (str, os.PathLike)) and '\n' not in str(proto) else '<net>'
         where = str(src) if src != '<net>' else (getattr(proto, 'name', '') or '<net>')
+        where = os.fspath(source) if source is not None else where   # the file a NetParameter was read from
         net_param = upgrade_net(read_net(proto), where)
         self.phase = phase_of(phase)
         state = make_state(self.phase, list(net_param.state.stage) + list(stages), level)
@@ -110,7 +133,8 @@ class Net(nn.Module):
         forward_only = self.phase != TRAIN and not self.net_param.force_backward
         channels_last = memory_format == 'channels_last' or (
             memory_format == 'auto' and device.type == 'cpu' and forward_only)
-        self._ctx = _Context(self.phase, device, torch.float32, self.net_param.force_backward, channels_last)
+        self._ctx = _Context(self.phase, device, torch.float32, self.net_param.force_backward, channels_last,
+                             source=where)
         self._ctx.mixed_layout = memory_format == 'auto' and device.type == 'cpu' and not forward_only
         self._build()
         self._blob_values = [None] * len(self._blob_names)
@@ -124,6 +148,7 @@ class Net(nn.Module):
         self._capture = {}            # the recorded forward's blob-gradient hooks write here
         self._sources = {}            # layer index -> outputs of a bottomless (data) layer at its last run
         self._rng = None              # the random state before the last forward (replays draw the same masks)
+        self.last_copy = None         # what the last load_arrays / copy_from copied (a Copied list)
         if weights is not None:
             self.copy_from(weights)
 
@@ -154,6 +179,8 @@ class Net(nn.Module):
             tshapes = [tuple(int(d) for d in s) for s in layer.top_shapes(bshapes)]
             if len(tshapes) != len(lp.top):
                 raise layer.error(f'produces {len(tshapes)} tops but the prototxt names {len(lp.top)}')
+            for t, shape in zip(lp.top, tshapes):   # a top the device could never hold fails here, not at forward
+                check_blob(shape, ctx.dtype, ctx.device, f'{self.source}: layer {name!r} (type {lp.type}) top {t!r}')
             tslots = []
             for ti, t in enumerate(lp.top):
                 if t in slots and t not in lp.bottom:
@@ -562,9 +589,13 @@ class Net(nn.Module):
     def load_arrays(self, arrays, source='<arrays>'):
         """Copy {layer name: [arrays]} into the net by layer name (Caffe's CopyTrainedLayersFrom): unknown source
         layers are ignored, layers absent from the source keep their values, and a blob count or shape mismatch
-        is an error naming the layer, the blob and both shapes. Returns the names of the layers copied."""
-        copied = []
+        is an error naming the layer, the blob and both shapes. Returns the names of the layers copied, a
+        Copied list that also names what did not fit (kept in `net.last_copy`)."""
+        copied = Copied(source)
         params = self.params
+        copied.ignored = [n for n, blobs in arrays.items() if n not in params and len(blobs)]
+        copied.kept = [n for n in params if n not in arrays]
+        self.last_copy = copied
         with torch.no_grad():
             for name, blobs in arrays.items():
                 if name not in params:

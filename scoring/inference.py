@@ -15,16 +15,16 @@ from tqdm import tqdm
 import datalayers
 from datalayers.datasets import NYUDSeg, load_depth
 from datalayers.io import load_bgr
-from datalayers.palette import color_seg, make_palette, save_indexed_png, vis_seg
+from datalayers.palette import color_seg, make_palette, save_image, save_indexed_png, vis_seg
 from netspec import caffe_pb2, read_net
 from netspec.models import INPUT_CHANNELS, LABEL_TOPS, VOC
 from runtime import Net
 
 from .classes import dataset_family
 from .evaluate import heads
-from .report import eval_prototxt
+from .report import eval_prototxt, weights_mismatch
 
-__all__ = ['LABEL_TOPS', 'folder_family', 'deploy_net', 'preprocess', 'side_by_side', 'infer']
+__all__ = ['LABEL_TOPS', 'LAYOUTS', 'folder_family', 'deploy_net', 'preprocess', 'side_by_side', 'infer']
 
 
 
@@ -77,15 +77,21 @@ def deploy_net(folder):
     return net, [s for s in scores if s not in removed], kinds
 
 
+#: what a missing or unreadable input file was expected to be, by input kind
+LAYOUTS = {'color': '  an image file that PIL reads (JPEG, PNG, ...): each IMAGE given',
+           'depth': '  a single-channel depth PNG (NYUDv2 layout): one per IMAGE, in the same order (--depth)',
+           'hha': '  a 3-channel HHA PNG (NYUDv2 layout): one per IMAGE, in the same order (--hha)'}
+
+
 def preprocess(path, kind, family):
     """One input image as its data layer would deliver it: float32 1 x C x H x W. family: a DatasetFamily, whose
     mean a colour image gets."""
     if kind == 'depth':
-        arr = load_depth(path)
+        arr = load_depth(path, LAYOUTS['depth'])
     elif kind == 'hha':
-        arr = load_bgr(path, NYUDSeg.mean_hha, '', what='HHA image', reverse=False)
+        arr = load_bgr(path, NYUDSeg.mean_hha, LAYOUTS['hha'], what='HHA image', reverse=False)
     else:
-        arr = load_bgr(path, family.mean, '')
+        arr = load_bgr(path, family.mean, LAYOUTS['color'])
     return np.ascontiguousarray(arr[np.newaxis], dtype=np.float32)
 
 
@@ -94,10 +100,11 @@ def side_by_side(rgb, seg, palette):
     return np.concatenate([rgb, vis_seg(rgb, seg, palette), color_seg(seg, palette)], axis=1)
 
 
-def infer(folder, weights, images, out_dir, extra=None, device='cpu', net=None, progress=True):
+def infer(folder, weights, images, out_dir, extra=None, device='cpu', net=None, progress=True, warn=None):
     """Label each image; returns [{image, outputs: {score blob: (png path, vis path)}, shape}].
 
-    extra: {input kind ('depth', 'hha'): [paths aligned with images]} for NYUD nets that need them."""
+    extra: {input kind ('depth', 'hha'): [paths aligned with images]} for NYUD nets that need them. Weights that
+    do not fit the net in full are named to warn(message) before the first image."""
     extra = extra or {}
     net_param, score_blobs, kinds = deploy_net(folder)
     need = sorted(set(kinds.values()) - {'color'} - set(extra))
@@ -108,7 +115,12 @@ def infer(folder, weights, images, out_dir, extra=None, device='cpu', net=None, 
         if len(paths) != len(images):
             raise ValueError(f'{len(paths)} {k} images given for {len(images)} images')
     if net is None:
-        net = Net(net_param, weights=weights, phase='test', device=device)
+        deploy = os.path.join(folder, 'deploy.prototxt')
+        source = deploy if os.path.isfile(deploy) else f'{eval_prototxt(folder)} (as a deploy net)'
+        net = Net(net_param, weights=weights, phase='test', device=device, source=source)
+        mismatch = weights_mismatch(net, weights)
+        if mismatch and warn:
+            warn(mismatch)
     family = folder_family(folder)
     palette = make_palette(256)
     os.makedirs(out_dir, exist_ok=True)
@@ -130,7 +142,7 @@ def infer(folder, weights, images, out_dir, extra=None, device='cpu', net=None, 
             png = os.path.join(out_dir, f'{stem}{suffix}.png')
             vis = os.path.join(out_dir, f'{stem}{suffix}_vis.png')
             save_indexed_png(png, seg, palette)
-            Image.fromarray(side_by_side(rgb, seg, palette)).save(vis)
+            save_image(Image.fromarray(side_by_side(rgb, seg, palette)), vis, 'picture')
             outs[s] = (png, vis)
         results.append({'image': path, 'shape': rgb.shape[:2], 'outputs': outs})
     return results

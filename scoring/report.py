@@ -2,11 +2,11 @@
 dataset root, run over a split, every head's metrics beside the paper's published figures, a JSON report."""
 import json
 import os
-import tempfile
 
 import datalayers
 from datalayers.params import parse_param_str
 from netspec import read_net
+from netspec.atomic import atomic_file
 from runtime import Net
 
 from .classes import class_names, dataset_family, excluded_classes
@@ -29,7 +29,8 @@ def eval_prototxt(folder):
 
 
 def prepare_net_param(prototxt, data_root=None, split=None):
-    """The eval NetParameter with its data layer's dataset folders re-rooted at data_root, its split set, and
+    """The eval NetParameter with its data layer's dataset folders re-rooted at data_root (else, where relative,
+    resolved against the prototxt's folder, as the reference runs its scripts there), its split set, and
     randomize off (scoring visits each id once in file order, even on a split whose name contains 'train')."""
     net_param = read_net(prototxt)
     layers = datalayers.data_layers(net_param)
@@ -37,9 +38,12 @@ def prepare_net_param(prototxt, data_root=None, split=None):
         raise ValueError(f'{prototxt}: no reference data layer (voc_layers, siftflow_layers, nyud_layers, '
                          f'pascalcontext_layers) to read a split from')
     if data_root is not None:
-        datalayers.rebase_net(net_param, data_root)
+        datalayers.rebase_net(net_param, os.path.abspath(data_root))
+    folder = os.path.dirname(os.path.abspath(prototxt))
     for l in layers:
         params = parse_param_str(l.python_param.param_str, l.name)
+        for key in datalayers.dir_keys(params):
+            params[key] = os.path.normpath(os.path.join(folder, params[key]))
         if split is not None:
             params['split'] = split
         params['randomize'] = False
@@ -47,16 +51,18 @@ def prepare_net_param(prototxt, data_root=None, split=None):
     return net_param
 
 
-def _test_net(net_param, weights, device):
-    return Net(net_param, weights=weights, phase='test', device=device)
+def _test_net(net_param, weights, device, source=None):
+    return Net(net_param, weights=weights, phase='test', device=device, source=source)
 
 
 def score_model(folder, weights, data_root=None, split=None, save_dir=None, device='cpu', limit=None,
-                progress=True, net_factory=None):
+                progress=True, net_factory=None, warn=None):
     """Score a model folder's eval net over a split; returns the report dict (see format_report).
 
     net_factory(net_param, weights, device) builds the net (default: runtime.Net in the TEST phase). Class names
-    and the classes the paper leaves out come from the dataset family of the net's data layer."""
+    and the classes the paper leaves out come from the dataset family of the net's data layer. Weights that do
+    not fit the net in full (layers left at their fillers, file layers ignored) are named in the report's
+    'weights_mismatch' and given to warn(message) before scoring."""
     prototxt = eval_prototxt(folder)
     net_param = prepare_net_param(prototxt, data_root, split)
     dataset = datalayers.dataset_for_net(net_param)
@@ -64,13 +70,20 @@ def score_model(folder, weights, data_root=None, split=None, save_dir=None, devi
     pairs = heads(net_param)
     if not pairs:
         raise ValueError(f'{prototxt}: no SoftmaxWithLoss layer, so no score/label pair to evaluate')
-    net = (net_factory or _test_net)(net_param, weights, device)
+    net = net_factory(net_param, weights, device) if net_factory else _test_net(net_param, weights, device, prototxt)
+    mismatch = weights_mismatch(net, weights)
+    if mismatch and warn:
+        warn(mismatch)
     results = compute_hists(net, ids, pairs, save_dir=save_dir, progress=progress,
                             desc=os.path.basename(os.path.normpath(folder)))
     model = os.path.basename(os.path.normpath(folder if os.path.isdir(folder) else os.path.dirname(folder)))
     family = dataset_family(net_param, model)
+    paper = [e._asdict() for e in published(model, dataset.split)]
+    other = _other_classes(family, pairs, results)
     report = {'model': model, 'prototxt': prototxt, 'weights': weights, 'split': dataset.split,
-              'images': len(ids), 'heads': [], 'paper': [e._asdict() for e in published(model, dataset.split)]}
+              'images': len(ids), 'weights_mismatch': mismatch, 'heads': [], 'paper': [] if other else paper}
+    if other and paper:
+        report['paper_note'] = f"the paper's figures for {model} on {dataset.split} are not shown: {other}"
     for (score, gt, loss), (hist, mean_loss) in zip(pairs, results):
         n = hist.shape[0]
         head = {'score': score, 'label': gt, 'loss': mean_loss, 'classes': list(class_names(family, gt, n)),
@@ -80,6 +93,26 @@ def score_model(folder, weights, data_root=None, split=None, save_dir=None, devi
             head['metrics_paper'] = scores(hist, excl)  # as the paper: absent classes left out of the averages
         report['heads'].append(head)
     return report
+
+
+def _other_classes(family, pairs, results):
+    """Why the results are not the dataset family's (whose the paper's figures are), or None: a head scored over
+    another number of classes (synthetic data, a net of another dataset)."""
+    for (_, gt, _), (hist, _) in zip(pairs, results):
+        head = family.head(gt) if family is not None else None
+        if head is None or len(head.classes) != hist.shape[0]:
+            want = f'the {len(head.classes)} classes of {family.title}' if head is not None else 'another dataset'
+            return f"they are for {want}; this net's {gt} head scores {hist.shape[0]} classes"
+    return None
+
+
+def weights_mismatch(net, weights):
+    """The line naming the layers of `weights` and of the net that did not fit each other (runtime.Net's
+    last_copy), or None (all fit, no weights given, or a net that does not say)."""
+    copied = getattr(net, 'last_copy', None)
+    if not weights or copied is None:
+        return None
+    return copied.mismatch()
 
 
 def _pct(v):
@@ -111,7 +144,9 @@ def format_report(report):
         width = max(len(label) for label, _, _ in rows)
         lines.append(f"  {'':{width}s}" + ''.join(f'{names[m]:>12s}' for m in METRICS))
         lines.extend(f'  {label:{width}s}{vals}{mark}' for label, vals, mark in rows)
-        if not report['paper']:
+        if report.get('paper_note'):
+            lines.append(f"  ({report['paper_note']})")
+        elif not report['paper']:
             lines.append(f"  (no published figures for {report['model']} on {report['split']})")
         lines.append('  per-class IU:')
         for name, iu in zip(head['classes'], head['metrics']['per_class_iu']):
@@ -120,7 +155,7 @@ def format_report(report):
 
 
 def write_json(report, path):
-    """Write the report atomically (NaN written as null)."""
+    """Write the report atomically (NaN written as null; netspec.atomic: the umask's mode, as any other file)."""
     def clean(x):
         if isinstance(x, float) and x != x:
             return None
@@ -129,13 +164,5 @@ def write_json(report, path):
         if isinstance(x, (list, tuple)):
             return [clean(v) for v in x]
         return x
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, suffix='.json')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(clean(report), f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_file(path, 'score report', 'w') as f:
+        json.dump(clean(report), f, indent=1)

@@ -25,9 +25,9 @@ from .lr_policy import LearningRate, learning_rate
 from .param import SolverParamError, load_param
 from .rules import TYPES, Learnable, apply_update, history_sets, new_history
 from .solver import (AdaDeltaSolver, AdaGradSolver, AdamSolver, LossNotFinite, NesterovSolver, RMSPropSolver,
-                     SGDSolver, Solver, get_solver)
+                     SGDSolver, Solver, StopRequested, get_solver)
 from .logs import setup_logging
 
 __all__ = ['get_solver', 'Solver', 'SGDSolver', 'NesterovSolver', 'AdaGradSolver', 'RMSPropSolver',
-           'AdaDeltaSolver', 'AdamSolver', 'LossNotFinite', 'LearningRate', 'learning_rate', 'load_param',
-           'SolverParamError', 'TYPES', 'Learnable', 'apply_update', 'history_sets', 'new_history', 'setup_logging']
+           'AdaDeltaSolver', 'AdamSolver', 'LossNotFinite', 'StopRequested', 'LearningRate', 'learning_rate',
+           'load_param', 'SolverParamError', 'TYPES', 'Learnable', 'apply_update', 'history_sets', 'new_history', 'setup_logging']

@@ -10,6 +10,7 @@ The reference scripts' slips are fixed rather than copied: the eval ids come fro
 (its split file), not from the misnamed ../data/segvalid11.txt (VOC) or the undefined `val` (NYUD), and SIFT Flow's
 semantic head is also reported without the classes absent from its test set (cow, desert, moon), as the paper does.
 """
+import contextlib
 import os
 import sys
 import types
@@ -20,12 +21,13 @@ from scoring import heads, scores, seg_tests_heads
 from scoring.classes import dataset_family, excluded_classes
 from weights.surgery import interp
 
+from . import distributed, snapshots
 from .logs import log
 from .param import load_param
 from .solver import get_solver
 
 __all__ = ['RECIPES', 'recipe', 'prepare_folder', 'with_data_root', 'solver_param', 'eval_ids', 'score',
-           'initialize', 'train']
+           'initialize', 'train', 'snapshot_lock']
 
 #: the model folders' records by name (netspec.models.Folder: iters, score_every, init, family, ...), which hold
 #: the reference solve.py loops; the name recipes look up
@@ -62,10 +64,8 @@ def prepare_folder(folder, width=1.0, num_classes=None):
 
 
 def _data_dir(value, folder, data_root):
-    """A data layer's *_dir: under `data_root` (replacing the reference's ../data prefix), else resolved against
-    the model folder (the reference runs solve.py inside it)."""
-    if os.path.isabs(value):
-        return value
+    """A data layer's *_dir: under `data_root` (replacing the reference's ../data prefix; see rebase_path), else
+    resolved against the model folder (the reference runs solve.py inside it)."""
     if data_root:
         return rebase_path(value, os.path.abspath(data_root))
     return os.path.normpath(os.path.join(os.path.abspath(folder), value))
@@ -121,10 +121,11 @@ def eval_ids(test_net, fallback):
     return int(fallback)
 
 
-def score(solver, folder, out=sys.stdout, progress=None, save_format=None):
+def score(solver, folder, out=None, progress=None, save_format=None):
     """Score test net 0 (sharing the train net's weights) over its whole split, every head, through scoring's
     seg_tests; print the reference's lines (and, for a head with classes absent from the split, its mean IU
     without them) and return {head gt: {metric: value}} (fractions; 'paper': the metrics without those classes)."""
+    out = out or sys.stdout    # looked up now: sys.stdout may have been replaced since the import
     net = solver.test_nets[0]
     pairs = heads(net.net_param)
     family = dataset_family(net.net_param, folder)
@@ -149,6 +150,8 @@ def initialize(solver, weights=None):
     layer whose name contains "up". Returns the interpolated layer names."""
     if weights:
         copied = solver.net.copy_from(weights) or []
+        for name in getattr(copied, 'ignored', ()):
+            log.info('Ignoring source layer %s', name)   # Caffe's CopyTrainedLayersFrom says so for each
         rest = [k for k in solver.net.params if k not in copied and 'up' not in k]
         log.info('Initialized %d layers from %s', len(copied), weights)
         if rest:
@@ -161,7 +164,7 @@ def initialize(solver, weights=None):
 
 
 def train(folder, weights=None, data=None, device='cpu', iters=None, score_every=None, resume=None, width=1.0,
-          num_classes=None, out=None, progress=None, seed=None, stdout=sys.stdout, on_score=None, **overrides):
+          num_classes=None, out=None, progress=None, seed=None, stdout=None, on_score=None, **overrides):
     """Run a folder's reference recipe; returns (solver, [(iteration, score report)]).
 
     folder: a model folder named as the reference's (voc-fcn32s, ...), written with netspec.models if it has no
@@ -173,24 +176,38 @@ def train(folder, weights=None, data=None, device='cpu', iters=None, score_every
     name, rec = recipe(folder)
     prepare_folder(folder, width=width, num_classes=num_classes)
     param = solver_param(folder, data_root=data, out=out, random_seed=seed, **overrides)
-    solver = get_solver(param, device=device, progress_bar=progress)
-    if resume:
-        solver.restore(resume)
-    else:
-        initialize(solver, weights)
-    total = rec.iters if iters is None else int(iters)
-    every = rec.score_every if score_every is None else int(score_every)
-    log.info('%s: training to iteration %d, scoring every %d (init: %s)', name, total, every,
-             weights or ('resumed from ' + str(resume) if resume else 'the net\'s fillers'))
-    history = []
-    while solver.iter < total:
-        n = min(every - solver.iter % every if every else total, total - solver.iter)
-        solver.step(n)
-        if solver.requested_early_exit:
-            break
-        if solver.rank == 0 and solver.test_nets and (every and solver.iter % every == 0 or solver.iter == total):
-            report = score(solver, folder, out=stdout, progress=progress)
-            history.append((solver.iter, report))
-            if on_score:
-                on_score(solver.iter, report)
+    lock = snapshot_lock(param)
+    with lock:
+        solver = get_solver(param, device=device, progress_bar=progress)
+        if resume:
+            solver.restore(resume)
+        else:
+            initialize(solver, weights)
+        total = rec.iters if iters is None else int(iters)
+        every = rec.score_every if score_every is None else int(score_every)
+        log.info('%s: training to iteration %d, scoring every %d (init: %s)', name, total, every,
+                 weights or ('resumed from ' + str(resume) if resume else 'the net\'s fillers'))
+        history = []
+        while solver.iter < total:
+            n = min(every - solver.iter % every if every else total, total - solver.iter)
+            solver.step(n)
+            if solver.requested_early_exit:
+                break
+            if solver.rank == 0 and solver.test_nets and (every and solver.iter % every == 0 or solver.iter == total):
+                # as Caffe's Test under Solve: a Ctrl-C while scoring stops it, snapshots and ends the run
+                report = solver.interruptible(score, solver, folder, out=stdout, progress=progress)
+                if solver.requested_early_exit:
+                    break
+                if report is None:
+                    continue
+                history.append((solver.iter, report))
+                if on_score:
+                    on_score(solver.iter, report)
     return solver, history
+
+
+def snapshot_lock(param):
+    """The lock on the run's snapshot prefix (solvers.snapshots.SnapshotLock), held by the process that writes
+    snapshots (rank 0); other ranks get a lock that does nothing."""
+    rank, _ = distributed.world()
+    return snapshots.SnapshotLock(param.snapshot_prefix) if rank == 0 else contextlib.nullcontext()

@@ -6,15 +6,21 @@ import threading
 
 from .logs import log
 
-__all__ = ['SignalRequests']
+__all__ = ['SignalRequests', 'StopRequested']
+
+
+class StopRequested(KeyboardInterrupt):
+    """A stop request (SIGINT with sigint_effect 'stop') that interrupts what Solver.interruptible runs."""
 
 
 class SignalRequests:
     """Context manager: while active, the solver's signals set `solver._request` to their effect
-    (solver.sigint_effect, solver.sighup_effect)."""
+    (solver.sigint_effect, solver.sighup_effect). interrupt=True: a 'stop' also raises StopRequested at once (what
+    Solver.interruptible runs is cut short)."""
 
-    def __init__(self, solver):
+    def __init__(self, solver, interrupt=False):
         self.solver = solver
+        self.interrupt = interrupt
         self.old = {}
 
     def __enter__(self):
@@ -36,6 +42,8 @@ class SignalRequests:
                 raise KeyboardInterrupt  # a second Ctrl-C: stop now
             log.info('Caught signal %d: %s requested', signum, effect)
             solver._request = effect
+            if self.interrupt and effect == 'stop':
+                raise StopRequested
         return handle
 
     def __exit__(self, *exc):

@@ -8,24 +8,37 @@ order's generator, its position and the indices already drawn ahead), JSON-able,
 set_state(). Test nets' sequential position is not saved (scoring runs whole splits, which returns them to the
 start). The solverstate is written last, so a snapshot whose .solverstate exists is complete; each file is written
 atomically (weights.atomic), so a crash or a full disk never destroys the previous snapshot.
+
+A snapshot is good when every weight and history value it holds is finite (non_finite says where one is not):
+the one a run that diverged names as the one to resume from. SnapshotLock keeps two runs off one snapshot
+prefix (fcn-solve holds it while it runs) and, once held, removes what a killed run's snapshot writes left behind.
 """
 import collections
+import errno
 import json
 import os
 import random
+import zipfile
 
 import numpy as np
 import torch
 
 from netspec import caffe_pb2
+from netspec.atomic import remove_stale_temps
 from weights import SolverState, read_solverstate, write_solverstate, write_weights
 from weights.atomic import atomic_file
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover  (not POSIX: no lock)
+    fcntl = None
 
 from .logs import log
 from .rules import history_sets
 
-__all__ = ['SnapshotFiles', 'snapshot_stem', 'snapshot_files', 'rngstate_path', 'save', 'restore', 'python_layers',
-           'layer_state', 'set_layer_state', 'restore_layer_states', 'write_rngstate', 'read_rngstate']
+__all__ = ['SnapshotFiles', 'snapshot_stem', 'snapshot_files', 'rngstate_path', 'save', 'restore', 'non_finite',
+           'SnapshotLock', 'SnapshotPrefixBusy', 'python_layers', 'layer_state', 'set_layer_state',
+           'restore_layer_states', 'write_rngstate', 'read_rngstate']
 
 RNGSTATE_FORMAT = 'fcn-solvers-rngstate-1'
 
@@ -69,6 +82,22 @@ def save(solver):
     return files.solverstate
 
 
+def non_finite(solver):
+    """Where the solver's weights or history hold a NaN or an infinity ('layer conv1 blob 0 weights', 'history
+    blob 3 (conv2 blob 1)'), or None when all are finite: what a snapshot of it now would hold."""
+    for name, blobs in solver.net.params.items():
+        for i, p in enumerate(blobs):
+            if not bool(torch.isfinite(p.detach()).all()):
+                return f'layer {name} blob {i} weights'
+    n = len(solver.learnables)
+    for k, h in enumerate(solver.history):
+        if not bool(torch.isfinite(h).all()):
+            owner = solver.learnables[k % n] if n else None
+            blob = f' ({owner.layer} blob {owner.index})' if owner is not None else ''
+            return f'history blob {k}{blob}'
+    return None
+
+
 def restore(solver, state_file):
     """Solver::Restore from a .solverstate[.h5]: iter, learned_net weights, history, current_step, then the random
     states from the .rngstate sidecar when it is there (else a warning: data order and dropout then differ from an
@@ -103,6 +132,101 @@ def _learned_net(model, state_file):
         if os.path.exists(alt):
             return alt
     return model
+
+
+# -- one run per snapshot prefix ------------------------------------------------------------------------------------
+
+class SnapshotPrefixBusy(OSError):
+    """Another process holds the lock of a snapshot prefix (two runs would mix their snapshot files)."""
+
+
+class SnapshotLock:
+    """An exclusive lock (fcntl.flock) on a snapshot prefix, through the hidden file `.<name>.lock` beside its
+    snapshots (prefix `snapshot/train`: `snapshot/.train.lock`). acquire() raises SnapshotPrefixBusy naming the
+    folder and the process that holds it; a lock that a killed process held is free again (the kernel releases
+    it), and its file is reused. Once held, the hidden temporary files of `<name>_iter_*` snapshot writes that a
+    killed run left are removed (logged with their sizes). release() removes the lock file, and the folder when
+    acquire() made it and it is still empty. A context manager."""
+
+    def __init__(self, prefix):
+        prefix = os.path.abspath(os.fspath(prefix))
+        self.folder, self.name = os.path.dirname(prefix), os.path.basename(prefix)
+        self.path = os.path.join(self.folder, f'.{self.name}.lock')
+        self.fd = None
+        self.made_folder = False
+        self.removed = []
+
+    def acquire(self):
+        if fcntl is None or self.fd is not None:
+            return self
+        self.made_folder = not os.path.isdir(self.folder)
+        while True:
+            try:
+                os.makedirs(self.folder, exist_ok=True)
+            except OSError as e:
+                raise OSError(f'{self.folder}: cannot write snapshots there: {e.strerror}') from None
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            except FileNotFoundError:
+                continue   # the folder was removed by a run that just released it
+            except OSError as e:
+                raise OSError(f'{self.path}: cannot create the snapshot lock: {e.strerror}') from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                holder = _read_pid(fd)
+                os.close(fd)
+                if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise OSError(f'{self.path}: cannot lock: {e.strerror}') from None
+                who = f' (process {holder})' if holder else ''
+                raise SnapshotPrefixBusy(
+                    f'{self.folder}: another run{who} is writing {self.name}_iter_* snapshots there; wait for it to '
+                    f'end or give another output folder (lock file {self.path})') from None
+            # the file may have been removed by the holder that released it just before: lock the one on disk
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f'{os.getpid()}\n'.encode())
+        self.fd = fd
+        self.removed = remove_stale_temps(self.folder, f'{self.name}_iter_*')
+        if self.removed:
+            log.warning('Removed %d temporary file(s) (%d bytes) that an interrupted snapshot write left in %s: %s',
+                        len(self.removed), sum(n for _, n in self.removed), self.folder,
+                        ', '.join(os.path.basename(p) for p, _ in self.removed))
+        return self
+
+    def release(self):
+        """Remove the lock file (and the folder, if acquire made it and no snapshot was written), then unlock."""
+        if self.fd is None:
+            return
+        try:
+            os.unlink(self.path)
+            if self.made_folder:
+                os.rmdir(self.folder)
+        except OSError:
+            pass
+        os.close(self.fd)
+        self.fd = None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
+
+
+def _read_pid(fd):
+    try:
+        text = os.pread(fd, 32, 0).decode(errors='replace').strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
 
 
 # -- the data layers' sample order -----------------------------------------------------------------------------------
@@ -166,18 +290,36 @@ def write_rngstate(path, iteration, net):
 
 
 def read_rngstate(path):
-    """Set the torch/numpy/Python (and CUDA) random states from a sidecar; returns its data-layer states."""
-    with np.load(path, allow_pickle=False) as z:
-        doc = json.loads(str(z['doc']))
-        torch.set_rng_state(torch.from_numpy(z['torch'].copy()))
-        name, pos, has_gauss, cached = doc['numpy']
-        np.random.set_state((name, z['numpy_keys'].copy(), pos, has_gauss, cached))
-        cuda = [torch.from_numpy(z[k].copy()) for k in sorted((k for k in z.files if k.startswith('cuda_')),
-                                                              key=lambda k: int(k[5:]))]
-    random.setstate(_tuples(doc['python']))
+    """Set the torch/numpy/Python (and CUDA) random states from a sidecar; returns its data-layer states.
+    A sidecar that is not one (truncated, tampered with, another format) is a ValueError naming it, raised before
+    any random state is changed."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            doc = json.loads(str(z['doc']))
+            torch_state = torch.from_numpy(np.array(z['torch'], dtype=np.uint8))
+            name, pos, has_gauss, cached = doc['numpy']
+            np_state = (name, np.array(z['numpy_keys'], dtype=np.uint32), int(pos), int(has_gauss), float(cached))
+            cuda = [torch.from_numpy(np.array(z[k], dtype=np.uint8))
+                    for k in sorted((k for k in z.files if k.startswith('cuda_')), key=lambda k: int(k[5:]))]
+        py_state = _tuples(doc['python'])
+        layers = _tuples(doc['layers'])
+        if doc.get('format') != RNGSTATE_FORMAT:
+            raise ValueError(f"format {doc.get('format')!r}, expected {RNGSTATE_FORMAT!r}")
+        # set each state on a scratch generator first, so that a bad one changes nothing
+        torch.Generator().set_state(torch_state)
+        np.random.RandomState().set_state(np_state)
+        random.Random().setstate(py_state)
+    except OSError as e:
+        raise ValueError(f'{path}: cannot read the random-state sidecar: {e.strerror or e}') from None
+    except (ValueError, KeyError, TypeError, RuntimeError, AttributeError, zipfile.BadZipFile) as e:
+        raise ValueError(f'{path}: not a valid random-state sidecar (.rngstate, written with the snapshot): '
+                         f'{type(e).__name__}: {e}') from None
+    torch.set_rng_state(torch_state)
+    np.random.set_state(np_state)
+    random.setstate(py_state)
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda)
-    return _tuples(doc['layers'])
+    return layers
 
 
 def _jsonable(x):

@@ -25,18 +25,22 @@ from .logs import fmt, log, progress
 from .lr_policy import LearningRate
 from .param import load_param, net_specs, offset_python_seeds
 from .rules import Learnable, apply_update, new_history
-from .signals import SignalRequests
+from .signals import SignalRequests, StopRequested
 
 __all__ = ['Solver', 'SGDSolver', 'NesterovSolver', 'AdaGradSolver', 'RMSPropSolver', 'AdaDeltaSolver',
-           'AdamSolver', 'LossNotFinite', 'get_solver', 'loss_weights']
+           'AdamSolver', 'LossNotFinite', 'StopRequested', 'get_solver', 'loss_weights']
 
 
 class LossNotFinite(FloatingPointError):
-    """Training stopped: the loss of an iteration is NaN or infinite. The last good snapshot is kept."""
+    """Training stopped: the loss of an iteration is NaN or infinite. `last_snapshot` is the last good snapshot
+    (every weight and history value finite; snapshots.non_finite), or None; `later` the snapshots written after it,
+    which are not good."""
 
-    def __init__(self, iteration, loss, last_snapshot):
-        self.iteration, self.loss, self.last_snapshot = iteration, loss, last_snapshot
-        keep = f'; the last good snapshot is {last_snapshot}' if last_snapshot else '; no snapshot was written'
+    def __init__(self, iteration, loss, last_snapshot, later=()):
+        self.iteration, self.loss, self.last_snapshot, self.later = iteration, loss, last_snapshot, list(later)
+        keep = f'; the last good snapshot is {last_snapshot}' if last_snapshot else '; no good snapshot was written'
+        if self.later:
+            keep += f' ({", ".join(self.later)} hold{"s" if len(self.later) == 1 else ""} non-finite values)'
         super().__init__(f'Iteration {iteration}, loss = {loss}: the loss is not finite, training stopped{keep}')
 
 
@@ -83,6 +87,8 @@ class Solver:
         self.sighup_effect = 'snapshot'
         self.progress_bar = progress_bar
         self.last_snapshot = None
+        self.last_good_snapshot = None     # the last snapshot whose weights and history are all finite
+        self._bad_snapshots = []           # snapshots written since then (non-finite values)
         self.requested_early_exit = False
         self._request = None
         self._losses, self.smoothed_loss = [], 0.0
@@ -247,7 +253,7 @@ class Solver:
 
     def _stop_unless_finite(self, loss):
         if not math.isfinite(loss):
-            err = LossNotFinite(self.iter, loss, self.last_snapshot)
+            err = LossNotFinite(self.iter, loss, self.last_good_snapshot, self._bad_snapshots)
             log.error('%s', err)
             self.requested_early_exit = True
             raise err
@@ -352,9 +358,43 @@ class Solver:
 
     def snapshot(self):
         """Write `<prefix>_iter_N.caffemodel` + `.solverstate` (or .h5), and the .rngstate sidecar; returns the
-        solverstate path. The solverstate is written last: its presence marks a complete snapshot."""
+        solverstate path. The solverstate is written last: its presence marks a complete snapshot. A snapshot
+        whose weights or history hold a NaN or an infinity is written (as Caffe writes it) with a warning, and
+        is not the `last_good_snapshot` that a diverged run names."""
+        bad = snapshots.non_finite(self)
         self.last_snapshot = snapshots.save(self)
+        if bad:
+            log.warning('Snapshot %s holds non-finite values (%s): not a snapshot to resume from',
+                        self.last_snapshot, bad)
+            self._bad_snapshots.append(self.last_snapshot)
+        else:
+            self.last_good_snapshot, self._bad_snapshots = self.last_snapshot, []
         return self.last_snapshot
+
+    def interruptible(self, fn, *args, **kwargs):
+        """fn(*args, **kwargs) (a recipe's scoring between steps) under the solver's signal handling, as Caffe's
+        Test runs under Solve's: a SIGINT whose effect is 'stop' interrupts it (StopRequested), then, as after a
+        stop within step, the snapshot is written (unless this iteration's is already) and requested_early_exit
+        is set; a SIGHUP ('snapshot') lets it finish, then snapshots. Returns fn's result, or None when stopped.
+        Distributed, the stop is left pending for the next step, which stops every process after its snapshot."""
+        result = None
+        try:
+            with SignalRequests(self, interrupt=True):
+                result = fn(*args, **kwargs)
+        except StopRequested:
+            log.info('Iteration %d: stopped while it ran', self.iter)
+        request = self._request
+        if not request or self.world_size > 1:
+            return result
+        self._request = None
+        current = snapshots.snapshot_stem(self.param.snapshot_prefix, self.iter)
+        written = bool(self.last_snapshot) and self.last_snapshot.startswith(current + '.solverstate')
+        if request in ('snapshot', 'stop') and self.rank == 0 and not written:
+            self.snapshot()
+        if request == 'stop':
+            log.info('Optimization stopped early (interrupt) at iteration %d.', self.iter)
+            self.requested_early_exit = True
+        return result
 
     def restore(self, state_file):
         """Solver::Restore from a .solverstate[.h5]: iter, learned_net weights, history, current_step, plus the

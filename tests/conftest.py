@@ -15,11 +15,36 @@ except ImportError:  # pragma: no cover
     pass
 
 
+# Variables the tools of the suite set themselves, once per process: pytest's current test, and torch's inductor
+# cache folder (torch._inductor.runtime.cache_dir_utils writes it on first use).
+NOT_OURS = ('PYTEST_CURRENT_TEST', 'TORCHINDUCTOR_CACHE_DIR')
+
+
+@pytest.fixture(autouse=True)
+def environment_unchanged(request):
+    """No test, and no library or tool call it makes, leaves os.environ changed for the tests after it (a child
+    process that needs other settings gets its own environment). monkeypatch's changes are undone before this
+    check, since this fixture is set up first and torn down last."""
+    before = dict(os.environ)
+    yield
+    changed = sorted(k for k in before.keys() | os.environ.keys()
+                     if before.get(k) != os.environ.get(k) and k not in NOT_OURS)
+    if changed:
+        for k in changed:
+            if k in before:
+                os.environ[k] = before[k]
+            else:
+                del os.environ[k]
+        pytest.fail(f'{request.node.nodeid} changed os.environ: {", ".join(changed)}', pytrace=False)
+
+
 @pytest.fixture(scope='session')
 def reference():
-    """The original project's files (../shared/reference); tests that need them skip where it is absent."""
+    """The original project's files (../shared/reference: a checkout of shelhamer/fcn.berkeleyvision.org, see
+    README); tests that need them skip where it is absent."""
     if not REFERENCE.is_dir():
-        pytest.skip(f'reference folder {REFERENCE} is absent (set FCN_REFERENCE to its path)')
+        pytest.skip(f'reference folder {REFERENCE} is absent: the original FCN project\'s files, a checkout of '
+                    f'https://github.com/shelhamer/fcn.berkeleyvision.org at 1305c73 (set FCN_REFERENCE to its path)')
     return REFERENCE
 
 

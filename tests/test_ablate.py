@@ -223,6 +223,6 @@ def test_the_stitch_study_compares_rows_at_output_stride_16(quick):
     assert rows['stitched']['stride'] == rows['fcn16s']['stride'] == 16
 
 
-def test_the_tool_refuses_a_sampling_rate_that_is_not_1_over_k(tmp_path, capsys):
+def test_the_tool_refuses_a_sampling_rate_that_is_not_1_over_k(tmp_path, capfd):
     assert tool.main(['--quick', '--sampling', '0.3', '--out', str(tmp_path)]) == 2
-    assert 'each p must be 1/k' in capsys.readouterr().err
+    assert "each p must be 1/k" in capfd.readouterr().err

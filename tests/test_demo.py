@@ -2,8 +2,11 @@
 
 One shortened run (fixed seed) is shared by the tests below; each checks one promise of the demo.
 """
+import ast
 import json
 import os
+import subprocess
+import sys
 import re
 
 import pytest
@@ -65,14 +68,14 @@ def test_demo_stages_follow_the_caffe_recipe(quick_run):
 
 @pytest.fixture(scope='module')
 def quick_run(tmp_path_factory):
+    """The quick demo as a user runs it (its own process: the kernels are pinned before torch loads)."""
     out = tmp_path_factory.mktemp('demo')
-    import io
-    import contextlib
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        rc = demo.main(['--out', str(out), '--quick', '--no-progress', '--seed', '0'])
-    text = buf.getvalue()
-    assert rc == 0, text
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
+    res = subprocess.run([sys.executable, '-m', 'tools.demo', '--out', str(out), '--quick', '--no-progress',
+                          '--seed', '0'], env=env, capture_output=True, text=True, timeout=900)
+    text = res.stdout
+    assert res.returncode == 0, text + res.stderr[-3000:]
     with open(os.path.join(out, 'results.json')) as f:
         results = json.load(f)
     return out, text, results
@@ -126,11 +129,11 @@ def test_demo_fcn8s_beats_fcn32s_in_mean_iu(quick_run):
     assert t['FCN-8s']['mean_iu'] > t['FCN-32s']['mean_iu']
 
 
-def test_demo_refuses_a_stage_count_or_size_it_cannot_run_with_a_message(tmp_path, capsys):
+def test_demo_refuses_a_stage_count_or_size_it_cannot_run_with_a_message(tmp_path, capfd):
     assert demo.main(['--out', str(tmp_path), '--iters', '10,10']) == 2
-    assert 'one value per stage' in capsys.readouterr().err
+    assert 'one value per stage' in capfd.readouterr().err
     assert demo.main(['--out', str(tmp_path), '--size', '20,40']) == 2
-    assert '32 <= MIN <= MAX' in capsys.readouterr().err
+    assert '32 <= MIN <= MAX' in capfd.readouterr().err
     assert not os.path.exists(tmp_path / 'results.json')
 
 
@@ -142,3 +145,40 @@ def test_demo_runs_into_a_relative_output_folder(tmp_path, monkeypatch, capsys):
         results = json.load(f)
     assert sorted(results['table']) == ['FCN-16s', 'FCN-32s', 'FCN-8s']
     assert os.path.isabs(results['files']['results'])
+
+
+def test_demo_stage_folders_hold_a_deploy_net_and_dataset_paths_relative_to_them(quick_run):
+    """deploy.prototxt (README's runtime and pycaffe examples start from one) takes the stage's final weights
+    whole and labels an image of any size; the data layers point at '../data/...', so the folders move together."""
+    import numpy as np
+    from netspec import read_net
+    from runtime import Net
+    out, _, _ = quick_run
+    for stride in (32, 16, 8):
+        folder = os.path.join(out, f'voc-fcn{stride}s')
+        net = Net(os.path.join(folder, 'deploy.prototxt'), weights=os.path.join(folder, 'final.caffemodel'))
+        assert net.last_copy.mismatch() is None and net.inputs == ['data']
+        assert tuple(net.forward(data=np.zeros((1, 3, 50, 70), np.float32))['score'].shape) == (1, 4, 50, 70)
+        for name in ('train.prototxt', 'val.prototxt'):
+            layer, = [l for l in read_net(os.path.join(folder, name)).layer if l.type == 'Python']
+            dirs = [v for k, v in ast.literal_eval(layer.python_param.param_str).items() if k.endswith("_dir")]
+            assert dirs and all(d.startswith('../data/') for d in dirs), (stride, name, dirs)
+
+
+def test_demo_predictions_have_column_headers_and_a_class_legend(quick_run):
+    """predictions.png: a header strip with dark text over each column, the rows, then swatches of every class
+    colour (VOC palette: background, the three shape classes) and void."""
+    import numpy as np
+    from PIL import Image
+    from datalayers.palette import make_palette
+    out, _, results = quick_run
+    img = np.asarray(Image.open(os.path.join(out, 'predictions.png')).convert('RGB'))
+    columns = results['files']['predictions_columns']
+    assert columns == ['image', 'ground truth', 'FCN-32s', 'FCN-16s', 'FCN-8s']
+    header = img[:16].min(axis=2) < 100                       # text pixels
+    bounds = np.linspace(0, img.shape[1], len(columns) + 1).astype(int)
+    assert all(header[:, a:b].any() for a, b in zip(bounds[:-1], bounds[1:]))
+    legend = img[-40:].reshape(-1, 3)
+    colours = {tuple(c) for c in legend}
+    palette = make_palette(256)
+    assert all(tuple(palette[c]) in colours for c in (1, 2, 3, 255))

@@ -4,7 +4,7 @@ change made to the scripts and their inputs):
 
 - each solve.py (SGDSolver, copy_from or transplant, interp, step, score.seg_tests; the *_layers.py feeding the
   train and test nets from synthetic data in the original layouts) prints the same scores and logs the same
-  losses, within 1e-4, and ends as it ends in Caffe (the NYUD scripts with their NameError);
+  losses, within 5e-4 (RTOL says why), and ends as it ends in Caffe (the NYUD scripts with their NameError);
 - infer.py writes the label map Caffe writes for the demo image;
 - each net.py writes the reference's own prototxts byte for byte, except for the key order of the param_str dicts
   (Python 3 keeps insertion order, Python 2 printed hash order), whose lines are those the oracle's pycaffe writes
@@ -34,7 +34,12 @@ ms = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ms)
 
 FIXTURE = json.loads((GOLDEN / 'pycaffe' / 'scripts.json').read_text())
-RTOL = 1e-4
+# Float order, not a difference of semantics: six momentum steps on a summed loss of ~10^4 grow the rounding of
+# differently ordered float32 sums. voc-fcn8s's iteration-5 loss is 2683.1 with ATen's AVX2 or AVX-512 kernels and
+# 2682.5, Caffe's figure (and 8491.61 for Caffe's 8491.6 at iteration 4), with ATen's scalar kernels
+# (ATEN_CPU_CAPABILITY=default): 2.2e-4 apart, from the order of the sums alone. 5e-4 covers that with room;
+# iteration 0, before any update, agrees to the printed digits.
+RTOL = 5e-4
 
 pytestmark = pytest.mark.oracle
 

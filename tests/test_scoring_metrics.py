@@ -111,6 +111,8 @@ def test_excluding_siftflow_absent_classes_changes_only_the_class_averages():
 
 
 def test_every_paper_figure_has_a_source_and_appears_in_paper_md(reference):
+    if not (reference / 'PAPER.md').is_file():   # written for this project: not in a clone of the original repository
+        pytest.skip(f'{reference / "PAPER.md"} is absent (the paper\'s tables, beside the original project\'s files)')
     text = (reference / 'PAPER.md').read_text()
     rows = [re.sub(r'\s+', ' ', l) for l in text.splitlines() if l.startswith('|')]
     for (folder, split), entries in PAPER.items():

@@ -9,12 +9,11 @@ fcndemo.ablate.
 import argparse
 import sys
 
-from tools._cli import run
-from tools.demo import add_cpu_options, configure, float_list, int_list, pin_kernels
+from tools.demo import add_cpu_options, configure, float_list, int_list, main_on_pinned_kernels
 
 
 def _fcndemo_ablate():
-    """Imported here, not at the top: pin_kernels must set its variables before fcndemo imports torch."""
+    """Imported here, not at the top: a run on the pinned kernels must not load torch before its variables are set."""
     from fcndemo import ablate
     return ablate
 
@@ -45,12 +44,10 @@ def build_parser():
 def main(argv=None):
     """Exit status as tools/_cli.py documents it: 0 done, 2 usage (a setting the run cannot use), 3 an
     unwritable output folder."""
-    return run(build_parser(), ablate, argv)
+    return main_on_pinned_kernels('tools.ablate', build_parser(), ablate, argv)
 
 
 def ablate(args):
-    if not args.native_kernels:
-        pin_kernels()
     mod = _fcndemo_ablate()
     cfg = configure(args, mod.AblationConfig, dict(out=args.out, seeds=args.seeds, iters=args.iters,
                                                    score_every=args.score_every, lrs=args.lrs, sampling=args.sampling,

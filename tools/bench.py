@@ -12,7 +12,7 @@ import sys
 import torch
 
 from runtime import bench
-from tools._cli import run
+from tools._cli import device, run
 
 
 def _mb(n):
@@ -55,7 +55,7 @@ def build_parser():
     ap.add_argument('--caffe', metavar='ENV_SH', default=None,
                     help="also time the real Caffe: the oracle's env.sh (e.g. /opt/caffe-oracle/env.sh)")
     ap.add_argument('--threads', type=int, default=None, help='torch threads (default: torch\'s choice)')
-    ap.add_argument('--device', default='cpu', help='cpu or cuda[:N] (default cpu)')
+    ap.add_argument('--device', default='cpu', type=device, help='cpu or cuda[:N] (default cpu)')
     ap.add_argument('--precision', default='fp32', choices=('fp32', 'tf32', 'bf16'),
                     help="fp32: Caffe's arithmetic (default); tf32/bf16: the opt-in fast modes (runtime.precision)")
     ap.add_argument('--memory-format', default='auto', choices=('auto', 'channels_last', 'contiguous'))

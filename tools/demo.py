@@ -8,27 +8,67 @@ the fcndemo package.
 import argparse
 import os
 import platform
+import subprocess
 import sys
 
-from tools._cli import UsageError, run
+from tools._cli import UsageError, no_abbreviations, run
 
 # The demo's figures depend on torch's CPU kernels (fcndemo/kernels.py): set before torch loads, these pin ATen's
-# vectorized kernels and MKL's reproducibility branch to AVX2 (fcndemo.kernels.PINNED is what a run then reports).
-KERNEL_ENV = {'ATEN_CPU_CAPABILITY': 'avx2', 'MKL_CBWR': 'AVX2'}
+# vectorized kernels to AVX2 and MKL to its COMPATIBLE branch, the one branch Intel documents as giving the same
+# results on Intel and non-Intel CPUs (fcndemo.kernels.PINNED is what a run then reports).
+KERNEL_ENV = {'ATEN_CPU_CAPABILITY': 'avx2', 'MKL_CBWR': 'COMPATIBLE'}
 
 
-def pin_kernels(environ=None):
-    """KERNEL_ENV's variables where unset, on x86-64 (no effect once torch is loaded: the demo prints the kernels
-    it ran on and whether they are the pinned ones)."""
-    environ = os.environ if environ is None else environ
+def pinned_environment(environ):
+    """A copy of `environ` with KERNEL_ENV's variables added where unset, on x86-64 (elsewhere an unchanged copy)."""
+    env = dict(environ)
     if platform.machine().lower() in ('x86_64', 'amd64'):
         for key, value in KERNEL_ENV.items():
-            environ.setdefault(key, value)
+            env.setdefault(key, value)
+    return env
+
+
+def needs_pinning(environ):
+    """Whether a run in a process with `environ` would miss one of KERNEL_ENV's variables (a value the user set
+    stays: it is their choice)."""
+    return pinned_environment(environ) != dict(environ)
+
+
+def run_pinned(module, argv, prog):
+    """Run MODULE's main(ARGV) in a child Python whose environment pins the kernels, its messages under the name
+    `prog`, and return its exit status.
+
+    The variables must be set before torch loads, and this process's own environment stays as it is (a test or a
+    script that calls main() keeps its kernels and its children's)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = pinned_environment(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join([root] + [p for p in [env.get('PYTHONPATH')] if p])
+    code = f'import sys; sys.argv[0] = {prog!r}; from {module} import main; sys.exit(main())'
+    child = subprocess.Popen([sys.executable, '-c', code, *argv], env=env)
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:   # the child got the same Ctrl-C: let it finish what it does on one
+            continue
+
+
+def main_on_pinned_kernels(module, parser, body, argv=None):
+    """tools/_cli.run, in a child process with the pinned kernels unless --native-kernels is given or the
+    environment already pins them."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    no_abbreviations(parser)
+    try:
+        args, _ = parser.parse_known_args(argv)
+    except SystemExit:          # a usage error or --help: run() prints it and returns its status
+        args = None
+    if args is not None and not args.native_kernels and needs_pinning(os.environ):
+        return run_pinned(module, argv, parser.prog)
+    return run(parser, body, argv)
 
 
 def _fcndemo():
     """The package this tool runs (tests/test_demo.py reaches the demo's nets through it). Imported here, not at
-    the top: pin_kernels must set its variables before fcndemo imports torch."""
+    the top: a run on the pinned kernels must not load torch before its variables are set."""
     import fcndemo
     return fcndemo
 
@@ -89,12 +129,10 @@ def build_parser():
 def main(argv=None):
     """Exit status as tools/_cli.py documents it: 0 done, 2 usage (sizes the demo cannot run with), 3 an
     unwritable output folder."""
-    return run(build_parser(), demo, argv)
+    return main_on_pinned_kernels('tools.demo', build_parser(), demo, argv)
 
 
 def demo(args):
-    if not args.native_kernels:
-        pin_kernels()
     fcndemo = _fcndemo()
     cfg = configure(args, fcndemo.Config, dict(out=args.out, seed=args.seed, n_train=args.n_train, n_val=args.n_val,
                                                size=args.size, clf_iters=args.clf_iters, iters=args.iters,

@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from scoring.inference import infer
-from tools._cli import run
+from tools._cli import device, run, warn
 
 
 def build_parser():
@@ -20,7 +20,7 @@ def build_parser():
     ap.add_argument('--out', required=True, help='output folder')
     ap.add_argument('--depth', nargs='+', help='NYUD depth PNGs, one per image')
     ap.add_argument('--hha', nargs='+', help='NYUD HHA PNGs, one per image')
-    ap.add_argument('--device', default='cpu')
+    ap.add_argument('--device', default='cpu', type=device)
     return ap
 
 
@@ -31,7 +31,9 @@ def main(argv=None):
 
 def label_images(args):
     extra = {k: v for k, v in (('depth', args.depth), ('hha', args.hha)) if v}
-    results = infer(args.model, args.weights, args.images, args.out, extra=extra, device=args.device)
+    if args.weights is None:
+        warn('no --weights given; labelling with a zero-initialised net')
+    results = infer(args.model, args.weights, args.images, args.out, extra=extra, device=args.device, warn=warn)
     for r in results:
         for blob, (png, vis) in r['outputs'].items():
             print(f"{r['image']} ({r['shape'][1]}x{r['shape'][0]}) {blob}: {png}  {vis}")

@@ -12,7 +12,7 @@ import os
 import sys
 
 from scoring.report import format_report, score_model, write_json
-from tools._cli import run
+from tools._cli import device, run, warn
 
 
 def build_parser():
@@ -23,7 +23,7 @@ def build_parser():
     ap.add_argument('--split', help='split to score (default: the one in the eval net)')
     ap.add_argument('--save', help='folder for the predicted label PNGs (VOC palette)')
     ap.add_argument('--json', help='report path (default: score-<model>-<split>.json here)')
-    ap.add_argument('--device', default='cpu', help='cpu or cuda[:k]')
+    ap.add_argument('--device', default='cpu', type=device, help='cpu or cuda[:k]')
     ap.add_argument('--limit', type=int, help='score only the first N images of the split')
     ap.add_argument('--quiet', action='store_true', help='no progress bar')
     return ap
@@ -36,9 +36,9 @@ def main(argv=None):
 
 def score(args):
     if args.weights is None:
-        print('warning: no --weights given; scoring a zero-initialised net', file=sys.stderr)
+        warn('no --weights given; scoring a zero-initialised net')
     report = score_model(args.model, args.weights, args.data, args.split, save_dir=args.save, device=args.device,
-                         limit=args.limit, progress=not args.quiet)
+                         limit=args.limit, progress=not args.quiet, warn=warn)
     for line in format_report(report):
         print(line)
     out = args.json or f"score-{report['model']}-{report['split']}.json"

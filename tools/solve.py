@@ -14,7 +14,7 @@ import sys
 from solvers import LossNotFinite, setup_logging
 from solvers.distributed import init_from_env
 from solvers.recipe import train
-from tools._cli import DIVERGED, run
+from tools._cli import DIVERGED, device, run
 
 
 def build_parser():
@@ -23,7 +23,7 @@ def build_parser():
     ap.add_argument('folder', help='model folder named as the reference (voc-fcn32s, siftflow-fcn16s, ...)')
     ap.add_argument('--weights', help='initial weights (.caffemodel, .h5, .pth): the base net or previous stage')
     ap.add_argument('--data', help="data root, the reference's ../data (default: resolved from the folder)")
-    ap.add_argument('--device', default='cpu', help='cpu, cuda, cuda:1 ... (default cpu)')
+    ap.add_argument('--device', default='cpu', type=device, help='cpu, cuda, cuda:1 ... (default cpu)')
     ap.add_argument('--iters', type=int, help='total iterations (default: the reference length)')
     ap.add_argument('--score-every', type=int, help='scoring interval (default: the reference interval)')
     ap.add_argument('--resume', help='a .solverstate[.h5] to continue from')

@@ -8,17 +8,19 @@ time is measured here: full width, 500x500, batch 1 (the paper: a Tesla K40c).
 import argparse
 import statistics
 import sys
+import time
 
 import torch
 
 from netspec import table1
 from runtime.timing import forward_times
-from tools._cli import UsageError, run
+from tools._cli import UsageError, device, run
 
 
 def build_parser():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--device', default='cpu', help='cpu or cuda[:k] for the forward times (default cpu)')
+    ap.add_argument('--device', default='cpu', type=device,
+                    help='cpu or cuda[:k] for the forward times (default cpu)')
     ap.add_argument('--repeat', type=int, default=3, help='timed forwards per net after a warm-up (the mean counts)')
     ap.add_argument('--size', type=int, default=500, help='input height and width of the timed forward (500)')
     ap.add_argument('--threads', type=int, help="torch's CPU threads (default: torch's choice)")
@@ -40,9 +42,14 @@ def print_table(args):
     if not args.no_time:
         if args.threads:
             torch.set_num_threads(args.threads)
-        times = {name: statistics.mean(forward_times(table1.deploy_net(name, args.size), device=args.device,
-                                                     repeat=args.repeat))
-                 for name in table1.NETS}
+        times = {}
+        for k, name in enumerate(table1.NETS, 1):   # a minute on a small CPU: say what runs, on stderr
+            print(f'[{k}/{len(table1.NETS)}] timing {name}: {1 + args.repeat} forwards at {args.size}x{args.size} '
+                  f'on {args.device} ...', end='', file=sys.stderr, flush=True)
+            t = time.perf_counter()
+            times[name] = statistics.mean(forward_times(table1.deploy_net(name, args.size), device=args.device,
+                                                        repeat=args.repeat))
+            print(f' {time.perf_counter() - t:.1f} s', file=sys.stderr, flush=True)
         where = (f'{args.device}, {torch.get_num_threads()} threads' if args.device == 'cpu'
                  else torch.cuda.get_device_name(args.device))
         print(f'forward time: mean of {args.repeat} after a warm-up, {args.size}x{args.size}, batch 1, {where}')

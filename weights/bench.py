@@ -69,7 +69,7 @@ def child(mode, path):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], allow_abbrev=False)
     p.add_argument('--mb', type=float, default=300)
     p.add_argument('--dir', default=tempfile.gettempdir())
     p.add_argument('--protobuf', action='store_true')

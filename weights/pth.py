@@ -5,7 +5,7 @@ import os
 import numpy as np
 import torch
 
-from .atomic import atomic_path
+from .atomic import atomic_file
 from .errors import WeightsError
 
 
@@ -45,5 +45,5 @@ def write_pth(path, arrays, net_param=None):
         for i, b in enumerate(blobs):
             t = b.detach().cpu() if isinstance(b, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(b))
             sd[f'{name}.{i}'] = t
-    with atomic_path(path, 'checkpoint') as tmp:
-        torch.save(sd, tmp)
+    with atomic_file(path, 'checkpoint') as f:   # through a Python file: a failed write is an OSError naming it
+        torch.save(sd, f)

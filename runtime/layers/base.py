@@ -77,6 +77,7 @@ class CaffeLayer(nn.Module):
             raise self.error(f'blob {i} would have the shape {shape}')
         if spec is not None and spec.name and spec.name in self.ctx.param_names:
             return self._share(spec, i, shape)
+        self.check_size(shape, f'parameter blob {i}')
         t = torch.empty(shape, dtype=self.ctx.dtype, device=self.ctx.device)
         fill(t, filler, where=f'layer {self.name!r} blob {i}')
         p = nn.Parameter(self.ctx.layout(t), requires_grad=lr != 0)
@@ -116,6 +117,14 @@ class CaffeLayer(nn.Module):
         self.blobs.append(p)
         self.specs.append(mine)
         return p
+
+    def check_size(self, shape, what):
+        """LayerError naming the net's file, this layer and `what` when a blob of `shape` could not be allocated on
+        the net's device (runtime.memory.check_blob), before it is."""
+        from ..memory import check_blob
+        source = getattr(self.ctx, 'source', None)
+        check_blob(shape, self.ctx.dtype, self.ctx.device,
+                   (f'{source}: ' if source else '') + f'layer {self.name!r} (type {self.type_name}) {what}')
 
     def sized(self, rule, *args):
         """`rule(*args)`, a function of netspec.sizes, with its ShapeError reported as this layer's error."""

@@ -17,6 +17,8 @@ class Input(CaffeLayer):
         super().__init__(lp, bottom_shapes, ctx)
         shapes = self.sized(sizes.input_shapes, lp)
         self.shapes = shapes
+        for top, s in zip(lp.top, shapes):
+            self.check_size(s, f'top {top!r}')
         self.values = [self._leaf(torch.zeros(s, dtype=ctx.dtype, device=ctx.device)) for s in shapes]
 
     def _leaf(self, t):
@@ -33,4 +35,3 @@ class Input(CaffeLayer):
 
     def forward(self):
         return self.values
-

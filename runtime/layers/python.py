@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .registry import register
-from .base import CaffeLayer
+from .base import CaffeLayer, LayerError
 
 
 def blob_shape(args):
@@ -110,25 +110,52 @@ class Layer:
         pass
 
 
-def _find_class(module_name, class_name, where):
-    mod = None
+class PythonLayerImportError(LayerError, ImportError):
+    """A Python layer whose module is missing, fails to import, or lacks the class (a LayerError: bad input)."""
+
+
+def _import_error(where, module_name, e):
+    """One line: the layer, the module and what went wrong while importing it (with the module's file and line
+    for an error in its code)."""
+    tb = e.__traceback__
+    place = ''
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if not code.co_filename.startswith('<frozen'):
+            place = f' ({code.co_filename}, line {tb.tb_lineno})'
+        tb = tb.tb_next
+    if isinstance(e, SyntaxError) and e.filename:
+        place = f' ({e.filename}, line {e.lineno})'
+    msg = e.msg if isinstance(e, SyntaxError) else e
+    return PythonLayerImportError(f'{where}: the Python layer module {module_name!r} failed to import: '
+                                  f'{type(e).__name__}: {msg}{place}')
+
+
+def _import(module_name, where):
+    """The module, or None when no module of that name exists; any error raised while importing it is a
+    PythonLayerImportError naming the layer and the module."""
     try:
-        mod = importlib.import_module(module_name)
+        return importlib.import_module(module_name)
     except ModuleNotFoundError as e:
-        if e.name != module_name and not module_name.startswith(f'{e.name}.'):
-            raise
-        try:
-            mod = importlib.import_module(f'datalayers.{module_name}')
-        except ModuleNotFoundError as e2:
-            if e2.name not in (f'datalayers.{module_name}', 'datalayers'):
-                raise
-            raise ImportError(f'{where}: cannot find the Python layer module {module_name!r} on sys.path or in the '
-                              'datalayers package') from None
+        if e.name == module_name or module_name.startswith(f'{e.name}.'):
+            return None
+        raise _import_error(where, module_name, e) from e
+    except Exception as e:
+        raise _import_error(where, module_name, e) from e
+
+
+def _find_class(module_name, class_name, where):
+    mod = _import(module_name, where)
+    if mod is None:
+        mod = _import(f'datalayers.{module_name}', where)
+    if mod is None:
+        raise PythonLayerImportError(f'{where}: cannot find the Python layer module {module_name!r} on sys.path or '
+                                     'in the datalayers package')
     try:
         return getattr(mod, class_name)
     except AttributeError:
-        raise ImportError(f'{where}: module {mod.__name__!r} ({getattr(mod, "__file__", "?")}) has no layer class '
-                          f'{class_name!r}') from None
+        raise PythonLayerImportError(f'{where}: module {mod.__name__!r} ({getattr(mod, "__file__", "?")}) has no '
+                                     f'layer class {class_name!r}') from None
 
 
 class ParamBlob(LegacyShape):
@@ -234,7 +261,8 @@ class Python(CaffeLayer):
         p = lp.python_param
         if not p.module or not p.layer:
             raise self.error('python_param needs both `module` and `layer`')
-        cls = _find_class(p.module, p.layer, f'layer {self.name!r} (type Python)')
+        source = getattr(ctx, 'source', None)
+        cls = _find_class(p.module, p.layer, (f'{source}: ' if source else '') + f'layer {self.name!r} (type Python)')
         impl = cls.__new__(cls)
         impl.param_str = p.param_str
         impl.phase = ctx.phase

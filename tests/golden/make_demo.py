@@ -11,6 +11,7 @@ arithmetic changed on purpose (a new kernel path, another order of sums), run th
 """
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -22,11 +23,23 @@ sys.path[:] = [ROOT, os.path.join(ROOT, 'tests')] + [p for p in sys.path if os.p
 import test_demo_reproducible as t   # noqa: E402  (its TINY settings and its digest)
 
 
+def machine():
+    """The CPU that made the file (the test expects the same weights on any other x86-64 CPU with AVX2)."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            model = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    return model
+
+
 def main():
     with tempfile.TemporaryDirectory() as out:
         results, _ = t._demo(out)
         expect = {'settings': t.TINY, 'table': results['table'], 'weights_sha256': t.weights_digest(out),
-                  'kernels': {k: results['kernels'][k] for k in ('aten_capability', 'mkl_cbwr', 'onednn')}}
+                  'kernels': {k: results['kernels'][k] for k in ('aten_capability', 'mkl_cbwr', 'onednn')},
+                  'machine': machine()}
     path = os.path.join(HERE, 'demo', 'tiny.json')
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w') as f:
