@@ -19,13 +19,9 @@ NOT_SERVED = {
     'Detector': 'windowed detection (caffe.Detector) needs selective search',
     'draw': 'net drawing (caffe.draw) needs pydot/graphviz',
     'NCCL': 'multi-GPU training here is torch.distributed (tools/solve.py under torchrun)',
-    'Timer': 'Caffe\'s CUDA timer is not part of this project',
-    'solver_count': 'multi-GPU training here is torch.distributed',
     'set_solver_count': 'multi-GPU training here is torch.distributed',
-    'solver_rank': 'multi-GPU training here is torch.distributed',
     'set_solver_rank': 'multi-GPU training here is torch.distributed',
     'set_multiprocess': 'multi-GPU training here is torch.distributed',
-    'has_nccl': 'multi-GPU training here is torch.distributed',
     'model_libs': 'brocolli\'s model_libs (SSD builders) is not part of pycaffe 1.0',
     'imagenet': 'the ILSVRC mean file (caffe/imagenet) is not shipped',
 }

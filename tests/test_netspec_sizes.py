@@ -4,7 +4,7 @@ real Caffe made in the golden fixtures."""
 import numpy as np
 import pytest
 
-from netspec import models, parse_text, sizes
+from netspec import layertypes, models, parse_text, sizes
 from netspec.coord_map import PASS_THROUGH_LAYERS
 from netspec.shapes import DATA_TYPES, infer_shapes, param_shapes
 from runtime import REGISTRY, Net, with_inputs
@@ -98,5 +98,5 @@ def test_every_runtime_layer_type_takes_its_top_shapes_from_netspec():
 
 
 def test_crop_maps_and_shape_rules_share_one_pass_through_table():
-    assert PASS_THROUGH_LAYERS is sizes.PASS_THROUGH
-    assert all(sizes.rule_for(t) is not None for t in sizes.PASS_THROUGH)
+    assert PASS_THROUGH_LAYERS == layertypes.pass_through()
+    assert all(sizes.rule_for(t) is not None for t in PASS_THROUGH_LAYERS)

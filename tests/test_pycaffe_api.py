@@ -253,8 +253,8 @@ def test_python_layers_subclass_caffe_layer(tmp_path, monkeypatch):
     n.blobs['data'].data[...] = [[1, 2]]
     assert n.forward()['t'].tolist() == [[3, 6]]
     assert n.backward(t=np.array([[1, 1]], np.float32))['data'].tolist() == [[3, 3]]
-    with pytest.raises(NotImplementedError, match='add_blob'):
-        layer.add()
+    layer.add()                      # a learnable blob of the layer, as Caffe's Layer.blobs.add_blob gives
+    assert layer.blobs[0].data.shape == (1, 2) and not layer.blobs[0].data.any()
     request_cleanup()
 
 
@@ -431,3 +431,15 @@ def test_host_copies_in_a_solver(solver_file, host_copies):
     w = s.net.params['score'][0].data
     assert np.any(w)
     np.testing.assert_allclose(w, -g, rtol=1e-6)     # from 0: Caffe's diff holds the update the step subtracted
+
+
+def test_parallel_queries_and_timer_answer_as_a_cpu_caffe():
+    assert caffe.has_nccl() is False and caffe.solver_count() == 1 and caffe.solver_rank() == 0
+    with pytest.raises(NotImplementedError, match='set_solver_count'):
+        caffe.set_solver_count(2)
+    t = caffe.Timer()
+    assert t.ms == 0.0
+    t.start()
+    sum(range(10000))
+    t.stop()
+    assert t.ms > 0

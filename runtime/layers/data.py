@@ -12,7 +12,6 @@ from .base import CaffeLayer
 @register
 class Input(CaffeLayer):
     type_name = 'Input'
-    exact_bottoms = 0
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)
