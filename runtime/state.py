@@ -46,7 +46,24 @@ def _upgrade_v1_layer(v1, where):
     for field, value in v1.ListFields():
         if field.name.endswith('_param') and field.name in v2_fields:
             getattr(lp, field.name).CopyFrom(value)
+    _upgrade_transformation(lp)
     return lp
+
+
+# Caffe's UpgradeNetDataTransformation: V1 data layers' own scale / mean_file / crop_size / mirror fields move into
+# transform_param (a V2 layer's are not read)
+_TRANSFORMED = {'Data': 'data_param', 'ImageData': 'image_data_param', 'WindowData': 'window_data_param'}
+
+
+def _upgrade_transformation(lp):
+    field = _TRANSFORMED.get(lp.type)
+    if field is None or not lp.HasField(field):
+        return
+    param = getattr(lp, field)
+    for name in ('scale', 'mean_file', 'crop_size', 'mirror'):
+        if param.HasField(name):
+            setattr(lp.transform_param, name, getattr(param, name))
+            param.ClearField(name)
 
 
 def upgrade_net(net_param, where='<net>'):
