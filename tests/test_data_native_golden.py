@@ -62,3 +62,60 @@ def test_batches_are_caffes_bit_for_bit(case, tmp_path):
         assert got[key].shape == want[key].shape, key
         assert got[key].dtype == np.float32
         np.testing.assert_array_equal(got[key], want[key], err_msg=f'{case} {key}')
+
+
+def test_dummy_data_fillers_have_caffes_statistics():
+    """Caffe's fillers draw from its mt19937, the runtime's from torch: the same distributions, other samples. The
+    mean, standard deviation, range and share of zeros of each filler's top (tens of thousands of values) agree with
+    Caffe's within sampling error; the constant and bilinear tops are equal."""
+    from runtime import Net
+    import torch
+    want = fixture('dummy')
+    text, phase, iters = M.case_net('dummy', M.INPUTS, '.')
+    torch.manual_seed(0)
+    net = Net('name: "dummy"\n' + text, phase=phase.lower())
+    for it in range(iters):
+        net.forward()
+        for i in range(len(M.DUMMY_FILLERS)):
+            a = net.blobs[f't{i}'].numpy().astype(np.float64)
+            got = np.array([a.mean(), a.std(), a.min(), a.max(), (a == 0).mean()])
+            ref = want[f'stats:t{i}:{it}']
+            se = max(ref[1], 1e-12) / np.sqrt(a.size)     # standard error of the mean
+            assert abs(got[0] - ref[0]) < 6 * se + 1e-7, (M.DUMMY_FILLERS[i], got, ref)
+            np.testing.assert_allclose(got[1], ref[1], rtol=0.03, atol=1e-7, err_msg=M.DUMMY_FILLERS[i])
+            span = ref[3] - ref[2]
+            assert abs(got[2] - ref[2]) <= 0.2 * span + 1e-7 and abs(got[3] - ref[3]) <= 0.2 * span + 1e-7
+            assert abs(got[4] - ref[4]) < 0.02, (M.DUMMY_FILLERS[i], got, ref)
+        for t in ('t0', 't9'):
+            np.testing.assert_array_equal(net.blobs[t].numpy(), want[f'top:{t}:{it}'])
+
+
+def test_lenet_with_a_data_layer_trains_as_caffe(tmp_path):
+    """A LeNet-style train_val whose TRAIN Data layer crops and mirrors (seeded by the solver's random_seed): from
+    Caffe's initial weights, 10 SGD steps give Caffe's batches, losses and final weights."""
+    from solvers import SGDSolver
+    want = fixture('lenet')
+    net_path = tmp_path / 'net.prototxt'
+    net_path.write_text('name: "lenet"\n' + M.lenet_net(M.INPUTS))
+    solver_path = tmp_path / 'solver.prototxt'
+    solver_path.write_text(M.LENET_SOLVER.format(net=net_path, prefix=tmp_path / 'snap', seed=M.SEED))
+    solver = SGDSolver(str(solver_path))
+    init = {}
+    for key, a in want.items():
+        if key.startswith('init:'):
+            _, layer, i = key.split(':')
+            init.setdefault(layer, []).append(a)
+    solver.net.load_arrays(init)
+    losses = []
+    for it in range(10):
+        solver.step(1)
+        losses.append(float(solver.net.blobs['loss'].detach()))
+        for top in ('data', 'label'):
+            np.testing.assert_array_equal(solver.net.blobs[top].detach().numpy(), want[f'top:{top}:{it}'])
+    np.testing.assert_allclose(losses, want['losses'], rtol=1e-5, atol=1e-6)
+    for layer, blobs in solver.net.params.items():
+        for i, p in enumerate(blobs):
+            np.testing.assert_allclose(p.detach().numpy(), want[f'final:{layer}:{i}'], rtol=1e-4, atol=1e-6,
+                                       err_msg=f'{layer} {i}')
+    for layer in solver.net.layers[:1] + solver.test_nets[0].layers[:1]:
+        layer.close()

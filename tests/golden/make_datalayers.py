@@ -16,7 +16,7 @@
    MemoryData layer through set_input_arrays. `dummy` keeps the statistics of each filler's top (Caffe's
    generator is not torch's, so the tests compare distributions). `lenet` trains a LeNet-style train_val whose
    TRAIN Data layer crops and mirrors, with SGD (random_seed SEED) for 10 steps, keeping the weights before the
-   first step, the loss of each step and the weights after the last.
+   first step, the data and label batch and the loss of each step, and the weights after the last.
    Stored: datalayers/<case>.npz (`top:<blob>:<iteration>` arrays, or the statistics / losses / weights).
 
 The oracle step never imports the project; the inputs step never imports caffe.
@@ -152,7 +152,7 @@ def case_net(case, root, tmp):
         return _data(j('float_lmdb'), batch=2, transform='mirror: true scale: 2'), 'TRAIN', 4
     if case == 'image_train':
         return (f'layer {{ name: "data" type: "ImageData" top: "data" top: "label" '
-                f'transform_param {{ crop_size: 7 mirror: true {mean} }} '
+                f'transform_param {{ crop_size: 7 mirror: true mean_value: 60 mean_value: 120 mean_value: 90 scale: 2 }} '
                 f'image_data_param {{ source: "{j("list.txt")}" root_folder: "{root}/" batch_size: 3 shuffle: true }} }}\n',
                 'TRAIN', ITERS)
     if case == 'image_test_resize':
@@ -266,6 +266,7 @@ def run_case(case):
                 solver.step(1)
                 losses.append(float(net.blobs['loss'].data))
                 out[f'top:label:{it}'] = net.blobs['label'].data.copy()
+                out[f'top:data:{it}'] = net.blobs['data'].data.copy()
             out['losses'] = np.array(losses)
             for name, blobs in net.params.items():
                 for i, b in enumerate(blobs):
