@@ -377,3 +377,10 @@ def test_crop_larger_than_the_records_is_an_error_at_build(tmp_path):
     write_lmdb(tmp_path / 'db', [raw_datum(1, 4, 4)])
     with pytest.raises(LayerError, match='crop_size 5 is larger than the 4x4 image'):
         data_net(tmp_path / 'db', transform='crop_size: 5')
+
+
+def test_a_window_file_without_the_hash_names_the_file(tmp_path):
+    (tmp_path / 'w.txt').write_text('0\nimg.png\n3 4 4\n0\n')
+    with pytest.raises(LayerError, match=r'w.txt: expected "#" before an image index'):
+        Net(f'layer {{ name: "d" type: "WindowData" top: "data" top: "label" transform_param {{ crop_size: 2 }} '
+            f'window_data_param {{ source: "{tmp_path}/w.txt" batch_size: 1 }} }}')

@@ -50,7 +50,7 @@ def run_ours(case, tmp_path):
 
 
 BIT_EXACT = ('raw_train', 'raw_test', 'png_train', 'png_mean_mirror', 'png_gray_test', 'float_train', 'image_train',
-             'image_test_resize', 'image_resize_color', 'hdf5', 'hdf5_shuffle', 'memory')
+             'image_test_resize', 'image_resize_color', 'window_warp', 'window_square', 'hdf5', 'hdf5_shuffle', 'memory')
 
 
 @pytest.mark.parametrize('case', BIT_EXACT)

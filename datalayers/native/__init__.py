@@ -1,5 +1,5 @@
 """Caffe's own (C++) data layers, read as Caffe reads them: one module per layer type (`data`: Data over LMDB,
-`image_data`: ImageData, `hdf5_data`: HDF5Data and HDF5Output, `memory_data`: MemoryData, `dummy_data`:
+`image_data`: ImageData, `window_data`: WindowData, `hdf5_data`: HDF5Data and HDF5Output, `memory_data`: MemoryData, `dummy_data`:
 DummyData), the pieces they share (`datum`: Datum records, databases and mean files; `images`: OpenCV reading;
 `transformer`: Caffe's DataTransformer; `prefetch`: the background worker; `rng`: Caffe's random generators).
 

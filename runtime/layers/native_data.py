@@ -1,4 +1,4 @@
-"""Caffe's data layers (Data, ImageData, HDF5Data, MemoryData, DummyData) and HDF5Output as runtime layers.
+"""Caffe's data layers (Data, ImageData, WindowData, HDF5Data, MemoryData, DummyData) and HDF5Output as runtime layers.
 
 What each type reads and in which order lives in its module of datalayers.native; this module turns its batches
 (float32 numpy arrays) into tops on the net's device. Building the layer reads what Caffe's setup reads (the first
@@ -66,6 +66,16 @@ class ImageData(_DataLayer):
     def make_source(self, lp, phase):
         from datalayers.native.image_data import ImageDataSource
         return ImageDataSource(lp, phase)
+
+
+@register
+class WindowData(_DataLayer):
+    type_name = 'WindowData'
+    min_tops = max_tops = 2
+
+    def make_source(self, lp, phase):
+        from datalayers.native.window_data import WindowDataSource
+        return WindowDataSource(lp, phase)
 
 
 @register

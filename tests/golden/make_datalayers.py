@@ -170,6 +170,18 @@ def case_net(case, root, tmp):
         shuffle = ' shuffle: true' if case == 'hdf5_shuffle' else ''
         return (f'layer {{ name: "data" type: "HDF5Data" top: "data" top: "label" '
                 f'hdf5_data_param {{ source: "{os.path.join(tmp, "h5list.txt")}" batch_size: 5{shuffle} }} }}\n', 'TRAIN', 6)
+    if case in ('window_warp', 'window_square'):
+        with open(os.path.join(tmp, 'windows.txt'), 'w') as f:
+            f.write(WINDOWS.format(root=root))
+        if case == 'window_warp':
+            return (f'layer {{ name: "data" type: "WindowData" top: "data" top: "label" '
+                    f'transform_param {{ crop_size: 8 mirror: true mean_value: 100 mean_value: 50 mean_value: 20 }} '
+                    f'window_data_param {{ source: "{os.path.join(tmp, "windows.txt")}" batch_size: 8 '
+                    f'context_pad: 2 scale: 0.5 fg_fraction: 0.25 }} }}\n', 'TRAIN', 4)
+        return (f'layer {{ name: "data" type: "WindowData" top: "data" top: "label" '
+                f'transform_param {{ crop_size: 8 mirror: true {mean} }} '
+                f'window_data_param {{ source: "{os.path.join(tmp, "windows.txt")}" batch_size: 6 '
+                f'crop_mode: "square" cache_images: true fg_threshold: 0.6 bg_threshold: 0.3 }} }}\n', 'TEST', 3)
     if case == 'memory':
         return ('layer { name: "data" type: "MemoryData" top: "data" top: "label" '
                 'memory_data_param { batch_size: 2 channels: 3 height: 4 width: 5 } }\n', 'TEST', 4)
@@ -184,6 +196,30 @@ def case_net(case, root, tmp):
         return lenet_net(root), 'TRAIN', 10
     raise KeyError(case)
 
+
+# R-CNN's window file: "# index", path, channels height width, the window count, "label overlap x1 y1 x2 y2" lines
+WINDOWS = """# 0
+{root}/img_0.png
+3 11 13
+4
+1 0.8 2 1 9 8
+0 0.1 0 0 5 5
+2 0.65 3 3 12 10
+0 0.4 1 2 4 9
+# 1
+{root}/img_1.png
+3 11 13
+3
+3 0.9 0 0 12 10
+0 0.2 6 5 11 9
+1 0.55 4 0 8 6
+# 2
+{root}/img_2.png
+3 11 13
+2
+0 0 2 2 3 3
+2 0.7 5 4 10 10
+"""
 
 DUMMY_FILLERS = ('type: "constant" value: 2.5', 'type: "uniform" min: -1 max: 3',
                  'type: "gaussian" mean: 1 std: 2', 'type: "gaussian" std: 1 sparse: 10',
@@ -232,7 +268,7 @@ solver_mode: CPU
 '''
 
 CASES = ('raw_train', 'raw_test', 'png_train', 'png_mean_mirror', 'png_gray_test', 'float_train', 'image_train',
-         'image_test_resize', 'image_resize_color', 'hdf5', 'hdf5_shuffle', 'memory', 'dummy', 'lenet')
+         'image_test_resize', 'image_resize_color', 'window_warp', 'window_square', 'hdf5', 'hdf5_shuffle', 'memory', 'dummy', 'lenet')
 
 
 def memory_arrays():
