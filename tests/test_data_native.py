@@ -384,3 +384,20 @@ def test_a_window_file_without_the_hash_names_the_file(tmp_path):
     with pytest.raises(LayerError, match=r'w.txt: expected "#" before an image index'):
         Net(f'layer {{ name: "d" type: "WindowData" top: "data" top: "label" transform_param {{ crop_size: 2 }} '
             f'window_data_param {{ source: "{tmp_path}/w.txt" batch_size: 1 }} }}')
+
+
+def test_ordered_map_keeps_the_order_of_its_items():
+    from datalayers.native.prefetch import ordered_map
+
+    def slow_square(x):
+        time.sleep(0.001 * (x % 3))
+        return x * x
+    assert list(ordered_map(slow_square, range(20), ahead=5)) == [x * x for x in range(20)]
+
+
+def test_bench_reports_a_rate_for_each_layer_type(tmp_path):
+    from datalayers.native.bench import bench_data_layers
+    rows = bench_data_layers(str(tmp_path), n_images=3, height=12, width=10, batch=2, forwards=3)
+    assert [r['layer'] for r in rows] == ['Data (raw LMDB)', 'Data (JPEG LMDB)', 'Data (PNG LMDB)',
+                                          'ImageData (JPEG files)', 'HDF5Data']
+    assert all(r['images_per_s'] > 0 for r in rows)

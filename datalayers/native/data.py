@@ -17,7 +17,7 @@ import numpy as np
 
 from . import rng
 from .datum import DataError, cursor, datum_image, parse_datum
-from .prefetch import Prefetcher
+from .prefetch import Prefetcher, ordered_map
 from .transformer import DataTransformer
 
 
@@ -60,7 +60,8 @@ class DataSource:
         rng.caffe_rng_rand()                                   # the prefetch thread's seed
         self._records = None
         self._pending = None
-        self.prefetcher = Prefetcher(self.load_batch, p.prefetch, name=f'Data {lp.name}')
+        self.depth = int(p.prefetch)
+        self.prefetcher = Prefetcher(self.load_batch, self.depth, name=f'Data {lp.name}')
 
     def _first(self):
         for key, value in cursor(self.source, self.backend):
@@ -82,18 +83,23 @@ class DataSource:
             if n == 0:
                 raise DataError(f'{self.where}: the database {self.source!r} is empty')
 
+    def _decode(self, record):
+        key, value = record
+        where = f'{self.source} key {key.decode(errors="replace")!r}'
+        datum = parse_datum(value, where)
+        pf = self.transformer.param
+        image, from_mat = datum_image(datum, pf.force_color, pf.force_gray, where)
+        return where, datum.label, image, from_mat
+
     def load_batch(self):
-        """One batch, as DataLayer::load_batch: the first record sets the shape, each record is transformed."""
+        """One batch, as DataLayer::load_batch: the first record sets the shape, each record is transformed (the
+        records are decoded ahead, in order, on the decode threads)."""
         if self._records is None:
-            self._records = self._cycle()
+            self._records = ordered_map(self._decode, self._cycle(), max(2, self.depth * self.batch_size))
         t = self.transformer
-        pf = t.param
         data = label = None
         for i in range(self.batch_size):
-            key, value = next(self._records)
-            where = f'{self.source} key {key.decode(errors="replace")!r}'
-            datum = parse_datum(value, where)
-            image, from_mat = datum_image(datum, pf.force_color, pf.force_gray, where)
+            where, value, image, from_mat = next(self._records)
             shape = t.output_shape(image.shape) if t.crop else image.shape
             if data is None:
                 first_shape = image.shape
@@ -103,7 +109,7 @@ class DataSource:
                 raise DataError(f'{where}: a record of shape {image.shape} in a batch whose first record has the '
                                 f'shape {first_shape}')
             data[i] = t.transform(image, from_mat, where)
-            label[i] = datum.label
+            label[i] = value
         return [data, label] if self.labels else [data]
 
     def next_batch(self):

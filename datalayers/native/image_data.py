@@ -17,7 +17,7 @@ import numpy as np
 from . import rng
 from .datum import DataError
 from .images import read_image
-from .prefetch import Prefetcher
+from .prefetch import Prefetcher, ordered_map
 from .transformer import DataTransformer
 
 
@@ -72,7 +72,9 @@ class ImageDataSource:
         self.shape = self.transformer.output_shape(first.shape)
         self.transformer.init_rand()
         rng.caffe_rng_rand()                                   # the prefetch thread's seed
-        self.prefetcher = Prefetcher(self.load_batch, lp.data_param.prefetch, name=f'ImageData {lp.name}')
+        self._items = None
+        self.depth = int(lp.data_param.prefetch)
+        self.prefetcher = Prefetcher(self.load_batch, self.depth, name=f'ImageData {lp.name}')
 
     def _read(self, i):
         p = self.param
@@ -83,13 +85,32 @@ class ImageDataSource:
     def top_shapes(self):
         return [(self.batch_size,) + self.shape, (self.batch_size,)]
 
+    def _order(self):
+        """(index into the list, path, label) in Caffe's reading order: from the first line (or rand_skip's), again
+        from the top after the last, reshuffled there with shuffle."""
+        while True:
+            name, label = self.lines[self.pos]
+            yield self.param.root_folder + name, label
+            self.pos += 1
+            if self.pos >= len(self.lines):
+                self.pos = 0
+                if self.shuffle_rng is not None:
+                    rng.shuffle(self.lines, self.shuffle_rng)
+
+    def _decode(self, item):
+        path, label = item
+        p = self.param
+        return path, label, read_image(path, p.new_height, p.new_width, p.is_color,
+                                       where=f'{self.where}, list {self.source!r}')
+
     def load_batch(self):
-        """One batch, as ImageDataLayer::load_batch."""
+        """One batch, as ImageDataLayer::load_batch (the images are read ahead, in order, on the decode threads)."""
+        if self._items is None:
+            self._items = ordered_map(self._decode, self._order(), max(2, self.depth * self.batch_size))
         t = self.transformer
         data = label = None
         for i in range(self.batch_size):
-            image = self._read(self.pos)
-            source = f'{self.param.root_folder + self.lines[self.pos][0]}'
+            source, value, image = next(self._items)
             if data is None:
                 first_shape = image.shape
                 shape = t.output_shape(image.shape)
@@ -99,12 +120,7 @@ class ImageDataSource:
                 raise DataError(f'{self.where}: image {source!r} is {image.shape}, the first image of its batch '
                                 f'{first_shape}')
             data[i] = t.transform(image, True, source)
-            label[i] = self.lines[self.pos][1]
-            self.pos += 1
-            if self.pos >= len(self.lines):
-                self.pos = 0
-                if self.shuffle_rng is not None:
-                    rng.shuffle(self.lines, self.shuffle_rng)
+            label[i] = value
         return [data, label]
 
     def next_batch(self):

@@ -3,9 +3,14 @@ into a bounded queue (`depth` batches ahead, Caffe's `prefetch`, default 4), the
 
 One thread keeps Caffe's order of reads and random draws; the work that releases the GIL (OpenCV decoding and
 resizing, numpy copies) runs beside the training iteration. An exception in the worker is raised at the next
-`next()` with its message. `depth=0` loads synchronously in `next()` (no thread).
+`next()` with its message. `depth=0` loads synchronously in `next()` (no thread). `ordered_map` decodes records on a few more threads while
+keeping their order, so that decoding (the costly part of JPEG/PNG data) uses several cores and the random draws
+of the transformer stay in Caffe's sequence.
 The worker holds `load_batch` (a bound method) weakly: when its owner is collected, the worker ends.
 """
+import collections
+import concurrent.futures as cf
+import os
 import queue
 import threading
 import weakref
@@ -73,3 +78,37 @@ class Prefetcher:
             self._stop.set()
         except Exception:
             pass
+
+
+DECODE_WORKERS = max(1, min(4, (os.cpu_count() or 1) - 1))
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool():
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = cf.ThreadPoolExecutor(DECODE_WORKERS, thread_name_prefix='caffe-decode')
+        return _POOL
+
+
+def ordered_map(fn, items, ahead):
+    """fn(item) for each item of the (endless or finite) iterable, computed up to `ahead` items in advance on the
+    shared decode threads, yielded in the items' order; an exception is raised where its item is yielded."""
+    if ahead <= 1 or DECODE_WORKERS <= 1:
+        for item in items:
+            yield fn(item)
+        return
+    pool, pending = _pool(), collections.deque()
+    it = iter(items)
+    try:
+        for item in it:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for f in pending:
+            f.cancel()
