@@ -401,3 +401,21 @@ def test_bench_reports_a_rate_for_each_layer_type(tmp_path):
     assert [r['layer'] for r in rows] == ['Data (raw LMDB)', 'Data (JPEG LMDB)', 'Data (PNG LMDB)',
                                           'ImageData (JPEG files)', 'HDF5Data']
     assert all(r['images_per_s'] > 0 for r in rows)
+
+
+def test_several_training_processes_deal_the_records_round_robin(tmp_path, monkeypatch):
+    import datalayers.native.data as data_mod
+    write_lmdb(tmp_path / 'db', [raw_datum(1, 1, 1, label=i) for i in range(5)])
+    monkeypatch.setattr(data_mod, 'solver_share', lambda phase: (1, 2))
+    net = data_net(tmp_path / 'db', batch=3)
+    assert net.forward()['label'].tolist() == [1, 3, 0]     # the dealing goes on across the wrap
+    assert net.forward()['label'].tolist() == [2, 4, 1]
+    net.layers[0].close()
+
+
+def test_data_rand_skip_is_ignored_with_a_warning_as_caffe_ignores_it(tmp_path):
+    write_lmdb(tmp_path / 'db', [raw_datum(1, 1, 1, label=i) for i in range(3)])
+    with pytest.warns(UserWarning, match='rand_skip is not read'):
+        net = Net(f'layer {{ name: "d" type: "Data" top: "data" top: "label" data_param {{ source: "{tmp_path}/db" '
+                  f'backend: LMDB batch_size: 2 rand_skip: 2 }} }}', phase='test')
+    assert net.forward()['label'].tolist() == [0, 1]

@@ -5,13 +5,13 @@ Tops: data (batch_size x C x H x W; the crop, or the first record's size) and, w
 (batch_size). The cursor runs through the database in key order and starts again at the end. The shape of each
 batch is its first record's; a record of another shape in the same batch is an error naming the database and the
 key. With several training processes (torch.distributed initialised, TRAIN phase) process r of n takes records
-r, r + n, r + 2n, ..., as Caffe's DataReader deals them to its solvers.
+r, r + n, r + 2n, ... (counting on across the wrap), as Caffe's DataReader deals them to its solvers.
 
 Random draws from the process-wide stream, in Caffe's order: one when the layer is built (the DataReader's
 thread), the transformer's seed (if it needs one), a second transformer seed (BasePrefetchingDataLayer's InitRand,
 the one used), one for the prefetch thread.
 """
-import itertools
+import warnings
 
 import numpy as np
 
@@ -49,6 +49,9 @@ class DataSource:
             raise DataError(f'{self.where}: data_param.batch_size must be positive')
         self.batch_size = int(p.batch_size)
         self.labels = len(lp.top) > 1
+        if p.rand_skip:
+            warnings.warn(f'{self.where}: data_param.rand_skip is not read by Caffe\'s Data layer; it starts at the '
+                          'first record, as in Caffe')
         self.rank, self.count = solver_share(phase)
         rng.caffe_rng_rand()                                   # the DataReader's thread
         self.transformer = DataTransformer(lp.transform_param, phase, self.where)
@@ -73,13 +76,16 @@ class DataSource:
         return shapes + [(self.batch_size,)] if self.labels else shapes
 
     def _cycle(self):
-        """Caffe's cursor: every record in order, then again from the first, forever (this process's share)."""
-        for epoch in itertools.count():
+        """Caffe's cursor: every record in order, then again from the first, forever; with n training processes,
+        the j-th record read goes to process j % n (DataReader's round robin, across the wrap)."""
+        j = 0
+        while True:
             n = 0
-            for i, (key, value) in enumerate(cursor(self.source, self.backend)):
+            for key, value in cursor(self.source, self.backend):
                 n += 1
-                if i % self.count == self.rank:
+                if j % self.count == self.rank:
                     yield key, value
+                j += 1
             if n == 0:
                 raise DataError(f'{self.where}: the database {self.source!r} is empty')
 
