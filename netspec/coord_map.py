@@ -1,87 +1,100 @@
 """Coordinate maps between blobs, and crop(): Caffe's python/caffe/coord_map.py, in exact arithmetic.
 
-Each layer maps its top's spatial coordinates to its bottom's as x_bottom = a * x_top + b (per spatial axis):
-- Convolution / Pooling (kernel k, stride s, pad p, dilation d; k' = d(k-1)+1): a = s, b = (k'-1)/2 - p, i.e. the
+Each layer maps its top's spatial coordinates to its bottom's as x_bottom = a * x_top + b (per spatial axis), by the
+Spatial kind of its type's record (netspec.layertypes):
+- 'window', Convolution / Pooling / Im2col (kernel k, stride s, pad p, dilation d; k' = d(k-1)+1): a = s, b = (k'-1)/2 - p, i.e. the
   top-to-bottom direction of Caffe's (scale 1/s, shift (p - (k'-1)/2)/s).
-- Deconvolution: a = 1/s, b = (p - (k'-1)/2)/s (the inverse of the conv map).
-- Crop: a = 1, b = offset (only the first bottom is walked; the second gives only the shape).
-- Pass-through layers (ReLU, Dropout, LRN, Eltwise, Scale, Concat over channels, ...): identity.
+- 'upsample', Deconvolution: a = 1/s, b = (p - (k'-1)/2)/s (the inverse of the conv map).
+- 'offset', Crop: a = 1, b = offset (only the first bottom is walked; the second gives only the shape).
+- 'same', the pass-through layers (ReLU, Dropout, LRN, Eltwise, Scale, ...), and 'concat' over batch or channels:
+  identity.
 crop(top, reference) walks back from both blobs to their nearest common ancestor, composes the maps, and emits a
 Crop layer whose offset is where the reference's origin falls in `top`. Numbers are Fractions, so "integral" is exact.
 """
 from fractions import Fraction
 
-from .dsl import Top, layers as L
-from .sizes import PASS_THROUGH
+from . import caffe_pb2
+from .dsl import Top, assign_proto, layers as L
+from .layertypes import LAYER_TYPES, NoWindow, pass_through
+from .sizes import ShapeError
 
-__all__ = ['crop', 'coord_map_from_to', 'CropError', 'PASS_THROUGH_LAYERS']
+__all__ = ['crop', 'coord_map_from_to', 'layer_map', 'CropError', 'PASS_THROUGH_LAYERS']
 
-# Caffe's list (kept once, in netspec.sizes); Concat over batch or channels is handled as identity too (GoogLeNet's
-# inception outputs).
-PASS_THROUGH_LAYERS = PASS_THROUGH
-_CONV_LIKE = {'Convolution', 'Pooling', 'Im2col'}
+#: Caffe's pass-through list (the records whose Spatial is SAME)
+PASS_THROUGH_LAYERS = pass_through()
+_LEGACY = ('pad_h', 'pad_w', 'kernel_h', 'kernel_w', 'stride_h', 'stride_w')
 
 
-class CropError(ValueError):
-    """No valid crop between two blobs (unrelated blobs, scale mismatch, negative or fractional offset)."""
+class CropError(ValueError, AssertionError):
+    """No valid crop between two blobs (unrelated blobs, scale mismatch, negative or fractional offset). It is also
+    an AssertionError, as the assertions of Caffe's coord_map.crop raise."""
 
 
 class _Undefined(Exception):
     pass
 
 
-def _one(value, what, fn):
-    if isinstance(value, (list, tuple)):
-        if len(set(value)) > 1:
-            raise CropError(f'{_desc_fn(fn)}: per-axis {what} {list(value)} is not supported by crop '
-                            f'(one value for both spatial axes)')
-        value = value[0] if value else None
-    return value
+def _settings(fn, record):
+    """A LayerParameter holding the settings of the call `fn` in its type's own message (record.params[0]), read
+    as Caffe's coord_map reads them: from that message's dict when given, else from the call's keywords (which
+    may then be flat even where NetSpec would not accept them, as for Deconvolution)."""
+    field = record.params[0]
+    lp = caffe_pb2.LayerParameter(type=fn.type_name)
+    given = fn.params.get(field, fn.params)
+    msg = getattr(lp, field)
+    for key, value in given.items():
+        if key in msg.DESCRIPTOR.fields_by_name:
+            assign_proto(msg, key, value)
+    return lp
 
 
-def _settings(fn, own):
-    return fn.params.get(own, fn.params)
-
-
-def _conv_geometry(fn):
-    p = _settings(fn, 'pooling_param' if fn.type_name == 'Pooling' else 'convolution_param')
-    legacy = {'pad_h', 'pad_w', 'kernel_h', 'kernel_w', 'stride_h', 'stride_w'} & set(p)
+def _window(fn, record):
+    """(stride, dilated kernel extent, pad) of a window layer, one value for both spatial axes."""
+    lp = _settings(fn, record)
+    settings = getattr(lp, record.params[0])
+    legacy = sorted(f for f in _LEGACY if f in settings.DESCRIPTOR.fields_by_name and settings.HasField(f))
     if legacy:
-        raise CropError(f'{_desc_fn(fn)}: crop does not support the per-axis settings {sorted(legacy)}')
-    if p.get('global_pooling'):
-        raise _Undefined
-    if p.get('axis', 1) != 1:
-        raise CropError(f'{_desc_fn(fn)}: crop supports convolution over axis 1 only')
-    k = _one(p.get('kernel_size'), 'kernel_size', fn)
-    if k is None:
-        raise CropError(f'{_desc_fn(fn)}: no kernel_size, so its coordinate map is unknown')
-    s = _one(p.get('stride', 1), 'stride', fn)
-    pad = _one(p.get('pad', 0), 'pad', fn)
-    d = _one(p.get('dilation', 1), 'dilation', fn)
-    return Fraction(s), Fraction((int(k) - 1) * int(d) + 1), Fraction(pad)
+        raise CropError(f'{_desc_fn(fn)}: crop does not support the per-axis settings {legacy}')
+    try:
+        per_axis = record.spatial.settings(lp, 2)
+    except NoWindow:
+        raise _Undefined from None
+    except ShapeError as e:
+        raise CropError(f'{_desc_fn(fn)}: {e}, so its coordinate map is unknown') from None
+    if len(set(per_axis)) > 1:
+        raise CropError(f'{_desc_fn(fn)}: per-axis settings (kernel extent, stride, pad) {list(per_axis)} are not '
+                        'supported by crop (one value for both spatial axes)')
+    k, s, p = per_axis[0]
+    return Fraction(s), Fraction(k), Fraction(p)
 
 
-def _layer_map(fn):
-    """(a, b) with x_bottom = a * x_top + b for the (first) bottom of fn; raises _Undefined where unknown."""
-    t = fn.type_name
-    if t in _CONV_LIKE:
-        s, k, p = _conv_geometry(fn)
+def layer_map(fn):
+    """(a, b) with x_bottom = a * x_top + b for the (first) bottom of the layer call `fn`, by its type's Spatial
+    record; raises _Undefined where the type has no fixed map."""
+    record = LAYER_TYPES.get(fn.type_name)
+    kind = None if record is None or record.spatial is None else record.spatial.kind
+    if kind == 'window':
+        s, k, p = _window(fn, record)
         return s, (k - 1) / 2 - p
-    if t == 'Deconvolution':
-        s, k, p = _conv_geometry(fn)
+    if kind == 'upsample':
+        s, k, p = _window(fn, record)
         return 1 / s, (p - (k - 1) / 2) / s
-    if t in PASS_THROUGH_LAYERS:
+    if kind == 'same':
         return Fraction(1), Fraction(0)
-    if t == 'Concat':
-        p = _settings(fn, 'concat_param')
-        if p.get('concat_dim', p.get('axis', 1)) in (0, 1, -3, -4):   # batch or channels: same grid
+    if kind == 'concat':
+        c = _settings(fn, record).concat_param
+        if (c.concat_dim if c.HasField('concat_dim') else c.axis) in (0, 1, -3, -4):   # batch or channels
             return Fraction(1), Fraction(0)
         raise _Undefined
-    if t == 'Crop':
-        p = _settings(fn, 'crop_param')
-        if p.get('axis', 2) != 2:
+    if kind == 'offset':
+        c = _settings(fn, record).crop_param
+        if c.axis != 2:
             raise CropError(f'{_desc_fn(fn)}: crop maps need Crop layers over the spatial axes (axis 2)')
-        return Fraction(1), Fraction(_one(p.get('offset', 0), 'offset', fn))
+        offsets = set(c.offset) or {0}
+        if len(offsets) > 1:
+            raise CropError(f'{_desc_fn(fn)}: per-axis offset {list(c.offset)} is not supported by crop '
+                            '(one value for both spatial axes)')
+        return Fraction(1), Fraction(offsets.pop())
     raise _Undefined
 
 
@@ -109,7 +122,7 @@ def _ancestors(top):
         cur = order[i]
         i += 1
         try:
-            a, b = _layer_map(cur.fn)
+            a, b = layer_map(cur.fn)
         except _Undefined:
             continue
         ca, cb = maps[cur]

@@ -123,7 +123,7 @@ class Function:
         self.type_name = type_name
         for index, inp in enumerate(inputs):
             if not isinstance(inp, Top):
-                raise TypeError(f'{type_name} input {index} is not a Top (type is {type(inp).__name__})')
+                raise TypeError(f'{type_name} input {index} is not a Top (type is {type(inp)})')   # Caffe's text
         self.inputs = tuple(inputs)
         params = dict(params)
         self.ntop = params.pop('ntop', 1)
@@ -168,6 +168,16 @@ class Function:
             for top in self.tops:
                 layer.top.append(self._get_top_name(top, names, autonames))
         layer.name = self._get_name(names, autonames)
+        self._assign(layer)
+        layers[self] = layer
+
+    def layer_param(self):
+        """A LayerParameter holding this call's type and settings (no name, bottoms or tops)."""
+        layer = caffe_pb2.LayerParameter(type=self.type_name)
+        self._assign(layer)
+        return layer
+
+    def _assign(self, layer):
         for key, val in self.params.items():
             try:
                 if key.endswith('param'):
@@ -182,7 +192,6 @@ class Function:
                 where = f'{own}_param or LayerParameter' if own else 'LayerParameter'
                 raise ValueError(f'layer {layer.name!r} ({self.type_name}): cannot set {key}={val!r} '
                                  f'on {where}: {e}') from None
-        layers[self] = layer
 
 
 def to_proto(*tops):

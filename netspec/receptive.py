@@ -1,6 +1,7 @@
 """Receptive field, stride and depth of the blobs of a NetParameter, from the layer geometry alone (nothing runs).
 
-Each spatial layer maps a unit y of its top to a contiguous window of units of its bottom (per spatial axis):
+Each spatial layer maps a unit y of its top to a contiguous window of units of its bottom (per spatial axis), by the
+Spatial kind of its type's record (netspec.layertypes):
 - Convolution / Pooling / Im2col (kernel k, stride s, pad p, dilation d; k' = d(k-1)+1): [s y - p, s y - p + k' - 1],
   Caffe's window before clipping to the bottom (so the field is the theoretical one, padding included);
 - Deconvolution: the bottom units whose kernel covers y, [ceil((y + p - k' + 1) / s), floor((y + p) / s)];
@@ -25,13 +26,11 @@ import dataclasses
 import math
 from fractions import Fraction
 
-from .coord_map import PASS_THROUGH_LAYERS
 from .io import read_net
-from .sizes import ShapeError, conv_window, pool_geometry
+from .layertypes import LAYER_TYPES, NoWindow
+from .sizes import ShapeError
 
 __all__ = ['Field', 'ReceptiveFieldError', 'receptive_fields', 'receptive_field', 'max_stride', 'conv_depth']
-
-_CONV_LIKE = {'Convolution', 'Pooling', 'Im2col'}
 
 
 class ReceptiveFieldError(ValueError):
@@ -82,35 +81,30 @@ def _describe(layer):
     return f'layer {layer.name!r} ({layer.type})'
 
 
-def _conv_window(layer, axis):
-    """(kernel extent k', stride, pad) of a Convolution, Deconvolution, Im2col or Pooling along `axis` (0 = h),
-    from the settings as netspec.sizes reads them for the shapes."""
-    if layer.type == 'Pooling' and layer.pooling_param.global_pooling:
-        raise _NoField('global pooling sees the whole input, whatever its size')
-    if layer.type != 'Pooling' and layer.convolution_param.axis != 1:
-        raise ReceptiveFieldError(f'{_describe(layer)}: convolution over axis {layer.convolution_param.axis}; only '
-                                  'axis 1 is supported')
+def _conv_window(layer, record, axis):
+    """(kernel extent k', stride, pad) of a window layer (Convolution, Deconvolution, Im2col, Pooling) along `axis`
+    (0 = h), from the settings its record reads."""
     try:
-        if layer.type == 'Pooling':
-            g = pool_geometry(layer.pooling_param, (1, 1, 1, 1))
-            return g.kernel[axis], g.stride[axis], g.pad[axis]
-        kernel, stride, pad, dilation = conv_window(layer.convolution_param, nsp=2)
+        return record.spatial.settings(layer, 2)[axis]
+    except NoWindow as e:
+        raise _NoField(str(e)) from None
     except ShapeError as e:
         raise ReceptiveFieldError(f'{_describe(layer)}: {e}') from None
-    return dilation[axis] * (kernel[axis] - 1) + 1, stride[axis], pad[axis]
 
 
 def _layer_window(layer, axis):
     """(rate, window): the top unit y sees bottom units window(y) = (first, last), and window(y + n) =
-    window(y) + rate * n whenever rate * n is an integer. Raises _NoField where there is no fixed window."""
-    t = layer.type
-    if t in _CONV_LIKE:
-        k, s, p = _conv_window(layer, axis)
+    window(y) + rate * n whenever rate * n is an integer. Raises _NoField where there is no fixed window (the
+    Spatial kind of the type's record says which)."""
+    record = LAYER_TYPES.get(layer.type)
+    kind = None if record is None or record.spatial is None else record.spatial.kind
+    if kind == 'window':
+        k, s, p = _conv_window(layer, record, axis)
         return Fraction(s), lambda y: (s * y - p, s * y - p + k - 1)
-    if t == 'Deconvolution':
-        k, s, p = _conv_window(layer, axis)
+    if kind == 'upsample':
+        k, s, p = _conv_window(layer, record, axis)
         return Fraction(1, s), lambda y: (-((-(y + p - k + 1)) // s), (y + p) // s)
-    if t == 'Crop':
+    if kind == 'offset':
         c = layer.crop_param
         spatial = axis + 2
         if spatial < c.axis:
@@ -119,14 +113,14 @@ def _layer_window(layer, axis):
             offs = list(c.offset) or [0]
             off = int(offs[0] if len(offs) == 1 else offs[spatial - c.axis])
         return Fraction(1), lambda y: (y + off, y + off)
-    if t in PASS_THROUGH_LAYERS:
+    if kind == 'same':
         return Fraction(1), lambda y: (y, y)
-    if t == 'Concat':
+    if kind == 'concat':
         c = layer.concat_param
         if (c.concat_dim if c.HasField('concat_dim') else c.axis) in (0, 1, -3, -4):
             return Fraction(1), lambda y: (y, y)
         raise _NoField('it concatenates along a spatial axis')
-    raise _NoField(f'no fixed window for a {t} layer')
+    raise _NoField(f'no fixed window for a {layer.type} layer')
 
 
 def _compose(bottom, rate, window):

@@ -1,18 +1,19 @@
 """Blob shapes of a NetParameter by Caffe's size rules (CAFFE.md section 2), without running it.
 
-Each layer's tops come from its type's rule in netspec.sizes (the rules the runtime's layers use too); data layers'
-tops (Python, Data, ...) from `inputs`. Used to check that every crop fits (Caffe's CropLayer requires
+Each layer's tops come from its type's rule (its record in netspec.layertypes, the rules the runtime's layers use
+too); the tops of a type without a rule (Python, and data layers that read a source) from `inputs`. Used to check that every crop fits (Caffe's CropLayer requires
 size - offset >= reference size) for a given input size, and to count a net's parameters.
 """
 import math
 
 from .io import read_net
-from .sizes import ShapeError, canonical_axis, conv_geometry, scale_axes, top_shapes
+from .layertypes import LAYER_TYPES
+from .sizes import ShapeError, top_shapes
 
 __all__ = ['infer_shapes', 'param_shapes', 'count_params', 'ShapeError', 'DATA_TYPES']
 
-#: Data layers: their tops' shapes come from the caller (`inputs`), as a data layer's come from its source.
-DATA_TYPES = frozenset({'Python', 'Data', 'ImageData', 'HDF5Data', 'DummyData'})
+#: Types without a top rule: their tops' shapes come from the caller (`inputs`), as a data layer's come from its source.
+DATA_TYPES = frozenset(name for name, r in LAYER_TYPES.items() if r.tops is None)
 
 
 def infer_shapes(net, inputs):
@@ -42,30 +43,21 @@ def infer_shapes(net, inputs):
 
 
 def param_shapes(net, inputs=None):
-    """{layer: [blob shape, ...]} of the learnable blobs Caffe would allocate (conv, deconv, InnerProduct, Scale,
-    Bias), from the bottoms' shapes; `inputs` as for infer_shapes."""
+    """{layer: [blob shape, ...]} of the learnable blobs Caffe would allocate (each type's record says which), from
+    the bottoms' shapes; `inputs` as for infer_shapes. Layers without blobs are left out."""
     net = read_net(net)
     shapes = infer_shapes(net, inputs or {})
     out = {}
     for layer in net.layer:
-        t = layer.type
-        if t in ('Convolution', 'Deconvolution'):
-            cp = layer.convolution_param
-            bottom = shapes[layer.bottom[0]]
-            cin, cout, g = bottom[1], cp.num_output, cp.group
-            kernel = conv_geometry(cp, [bottom]).kernel
-            w = (cout, cin // g) + kernel if t == 'Convolution' else (cin, cout // g) + kernel
-            out[layer.name] = [w] + ([(cout,)] if cp.bias_term else [])
-        elif t == 'InnerProduct':
-            ip = layer.inner_product_param
-            bottom = shapes[layer.bottom[0]]
-            cin = math.prod(bottom[canonical_axis(ip.axis, len(bottom)):])
-            w = (cin, ip.num_output) if ip.transpose else (ip.num_output, cin)
-            out[layer.name] = [w] + ([(ip.num_output,)] if ip.bias_term else [])
-        elif t in ('Scale', 'Bias') and len(layer.bottom) == 1:
-            param = layer.scale_param if t == 'Scale' else layer.bias_param
-            _, c = scale_axes(param, [shapes[layer.bottom[0]]])
-            out[layer.name] = [c] + ([c] if t == 'Scale' and layer.scale_param.bias_term else [])
+        record = LAYER_TYPES.get(layer.type)
+        if record is None or not record.owns_blobs:
+            continue
+        try:
+            blobs = record.blobs(layer, [shapes[b] for b in layer.bottom])
+        except ShapeError as e:
+            raise ShapeError(f'layer {layer.name!r} ({layer.type}): {e}') from None
+        if blobs:
+            out[layer.name] = [tuple(b) for b in blobs]
     return out
 
 

@@ -1,10 +1,11 @@
 """Caffe's size rules: the shapes of a layer's tops from its LayerParameter and its bottoms' shapes (each layer's
 Reshape in Caffe; CAFFE.md section 2).
 
-This is the one place these rules live: `netspec.shapes.infer_shapes` walks a net with them, and the runtime's
-layers take their top shapes and their geometry (kernel, stride, pad, crop offsets, axes) from them.
+Each type's rule is part of its record (netspec.layertypes); this module holds what the rules share: the lengths
+along one axis and the settings as the rules read them, which the runtime's layers read too (kernel, stride, pad,
+crop offsets, axes). `netspec.shapes.infer_shapes` walks a net with the rules.
 
-    top_shapes(layer_param, bottom_shapes) -> [top shape, ...]    the rule of the layer's type (RULES)
+    top_shapes(layer_param, bottom_shapes) -> [top shape, ...]    the rule of the layer's type (its record)
     conv_size / deconv_size / pooled_size                         the output length along one axis
     conv_geometry, conv_window, pool_geometry, pool_window, crop_offsets, ...  the settings as the rules read them
 
@@ -16,17 +17,10 @@ from collections import namedtuple
 
 from . import caffe_pb2
 
-__all__ = ['ShapeError', 'PASS_THROUGH', 'RULES', 'top_shapes', 'rule_for', 'conv_size', 'deconv_size',
-           'pooled_size', 'canonical_axis', 'ConvGeometry', 'conv_geometry', 'conv_window', 'PoolGeometry', 'pool_geometry',
-           'pool_window', 'crop_offsets', 'concat_axis', 'flatten_axes', 'inner_product_geometry', 'scale_axes',
-           'input_shapes']
-
-#: Layer types whose top is bottom 0 on the same grid: each top has bottom 0's shape and every spatial coordinate
-#: maps to itself. This is the list of Caffe's python/caffe/coord_map.py, which netspec.coord_map walks through;
-#: the shape rules give these types bottom 0's shape (Eltwise and Scale also check their other bottoms).
-PASS_THROUGH = frozenset({'AbsVal', 'BatchNorm', 'Bias', 'BNLL', 'Dropout', 'Eltwise', 'ELU', 'Log', 'LRN', 'Exp',
-                          'MVN', 'Power', 'ReLU', 'PReLU', 'Scale', 'Sigmoid', 'Split', 'TanH', 'Threshold'})
-
+__all__ = ['ShapeError', 'top_shapes', 'rule_for', 'conv_size', 'deconv_size', 'pooled_size', 'canonical_axis',
+           'ConvGeometry', 'conv_geometry', 'conv_window', 'PoolGeometry', 'pool_geometry', 'pool_window',
+           'spp_levels', 'crop_offsets', 'concat_axis', 'flatten_axes', 'inner_product_geometry', 'scale_axes',
+           'slice_points', 'input_shapes', 'like_bottom', 'reshape_shape']
 
 class ShapeError(ValueError):
     """A layer whose settings or bottoms do not fit its rule (a crop window past the edge, an empty output, ...)."""
@@ -168,6 +162,22 @@ def pool_window(geometry, spatial):
     return kernel, out
 
 
+def spp_levels(param, bottom_shape):
+    """The PoolGeometry of each level of an SPP layer over an N x C x H x W bottom (SPPLayer::GetPoolingParam):
+    level l has 2^l bins; kernel ceil(size / bins), stride the kernel, pad (kernel bins - size + 1) // 2."""
+    if len(bottom_shape) != 4:
+        raise ShapeError(f'needs a 4-axis bottom (N, C, H, W), got shape {tuple(bottom_shape)}')
+    if param.pyramid_height < 1:
+        raise ShapeError(f'pyramid_height must be positive, got {param.pyramid_height}')
+    out = []
+    for level in range(param.pyramid_height):
+        bins = 2 ** level
+        kernel = tuple(-(-n // bins) for n in bottom_shape[2:])
+        pad = tuple((k * bins - n + 1) // 2 for k, n in zip(kernel, bottom_shape[2:]))
+        out.append(PoolGeometry(kernel, kernel, pad, True, False))
+    return out
+
+
 def crop_offsets(param, bottom_shapes):
     """(axis, offsets): the first cropped axis and the offset on every axis (0 before `axis`)."""
     nd = len(bottom_shapes[0])
@@ -233,98 +243,35 @@ def input_shapes(lp):
 
 # ---------------------------------------------------------------------------------------------------------- rules
 
-def _bottoms(bottoms, n):
-    if len(bottoms) != n:
-        raise ShapeError(f'needs {n} bottom(s), has {len(bottoms)}')
-
-
-def _like_bottom(lp, bottoms):
+def like_bottom(lp, bottoms):
+    """The rule of a layer whose tops have bottom 0's shape."""
     if not bottoms:
         raise ShapeError('needs a bottom')
     return [tuple(bottoms[0])] * len(lp.top)
 
 
-def _input(lp, bottoms):
-    return input_shapes(lp)
+def slice_points(param, shape, ntop):
+    """(axis, slice points) of a slice_param over a bottom of `shape` into `ntop` tops: the given points, or equal
+    parts when none are given."""
+    axis = param.slice_dim if param.HasField('slice_dim') else canonical_axis(param.axis, len(shape))
+    if not 0 <= axis < len(shape):
+        raise ShapeError(f'slice axis {axis} is out of range for a {len(shape)}-axis bottom')
+    n = shape[axis]
+    points = [int(p) for p in param.slice_point]
+    if points:
+        if len(points) != ntop - 1:
+            raise ShapeError(f'{len(points)} slice points for {ntop} tops (give one fewer than the tops)')
+        if any(b <= a for a, b in zip([0] + points, points + [n])):
+            raise ShapeError(f'slice points {points} must increase strictly within (0, {n}) on axis {axis}')
+        return axis, points
+    if n % ntop:
+        raise ShapeError(f'cannot slice {n} items on axis {axis} into {ntop} equal parts')
+    return axis, [n // ntop * i for i in range(1, ntop)]
 
 
-def _convolution(lp, bottoms, size=conv_size):
-    g = conv_geometry(lp.convolution_param, bottoms)
-    out = []
-    for s in bottoms:
-        sp = tuple(size(s[2 + i], k, st, p, d) for i, (k, st, p, d) in
-                   enumerate(zip(g.kernel, g.stride, g.pad, g.dilation)))
-        if any(v <= 0 for v in sp):
-            raise ShapeError(f'bottom shape {tuple(s)} gives an empty output: size {sp}')
-        out.append((s[0], g.num_output) + sp)
-    return out
-
-
-def _deconvolution(lp, bottoms):
-    return _convolution(lp, bottoms, deconv_size)
-
-
-def _pooling(lp, bottoms):
-    _bottoms(bottoms, 1)
-    s = tuple(bottoms[0])
-    _, out = pool_window(pool_geometry(lp.pooling_param, s), s[2:])
-    if any(o <= 0 for o in out):
-        raise ShapeError(f'bottom shape {s} gives an empty output: size {out}')
-    return [s[:2] + out] * len(lp.top)    # the optional second top (MAX's argmax mask) has the same shape
-
-
-def _crop(lp, bottoms):
-    _bottoms(bottoms, 2)
-    a, b = (tuple(s) for s in bottoms)
-    axis, offsets = crop_offsets(lp.crop_param, bottoms)
-    for i in range(axis, len(a)):
-        if a[i] - offsets[i] < b[i]:
-            raise ShapeError(f'cannot crop {lp.bottom[0]!r}: it is {a[i]} long on axis {i}, too short for offset '
-                             f'{offsets[i]} + {lp.bottom[1]!r}\'s {b[i]} (bottom shapes {a} and {b})')
-    return [a[:axis] + b[axis:]]
-
-
-def _concat(lp, bottoms):
-    first = tuple(bottoms[0])
-    axis = concat_axis(lp.concat_param, len(first))
-    total = 0
-    for s in bottoms:
-        if len(s) != len(first) or any(s[i] != first[i] for i in range(len(first)) if i != axis):
-            raise ShapeError(f'bottoms {[tuple(b) for b in bottoms]} differ outside the concat axis {axis}')
-        total += s[axis]
-    return [first[:axis] + (total,) + first[axis + 1:]]
-
-
-def _eltwise(lp, bottoms):
-    first = tuple(bottoms[0])
-    if any(tuple(s) != first for s in bottoms[1:]):
-        raise ShapeError(f'bottoms must have the same shape, got {[tuple(b) for b in bottoms]}')
-    return [first]
-
-
-def _scale(lp, bottoms):
-    scale_axes(lp.scale_param, bottoms)
-    return [tuple(bottoms[0])]
-
-
-def _inner_product(lp, bottoms):
-    _bottoms(bottoms, 1)
-    s = tuple(bottoms[0])
-    axis, n = inner_product_geometry(lp.inner_product_param, s)
-    return [s[:axis] + (n,)]
-
-
-def _flatten(lp, bottoms):
-    _bottoms(bottoms, 1)
-    s = tuple(bottoms[0])
-    start, end = flatten_axes(lp.flatten_param, len(s))
-    return [s[:start] + (_count(s, start, end + 1),) + s[end + 1:]]
-
-
-def _reshape(lp, bottoms):
+def reshape_shape(lp, bottoms):
     """Caffe's Reshape: dims 0 copy the bottom's dim, one -1 is inferred; `axis`/`num_axes` select the replaced
     range."""
-    _bottoms(bottoms, 1)
     p = lp.reshape_param
     dims = [int(d) for d in p.shape.dim]
     if sum(d == -1 for d in dims) > 1:
@@ -361,67 +308,22 @@ def _reshape(lp, bottoms):
     return [tuple(out)]
 
 
-def _silence(lp, bottoms):
-    return []
-
-
-def _softmax_loss(lp, bottoms):
-    _bottoms(bottoms, 2)
-    s = tuple(bottoms[0])
-    axis = canonical_axis(lp.softmax_param.axis, len(s))
-    outer, inner = _count(s, 0, axis), _count(s, axis + 1)
-    if _count(bottoms[1]) != outer * inner:
-        raise ShapeError(f'the label shape {tuple(bottoms[1])} does not match the prediction shape {s} '
-                         f'(needs {outer * inner} values)')
-    return [()] + ([s] if len(lp.top) > 1 else [])
-
-
-def _accuracy(lp, bottoms):
-    _bottoms(bottoms, 2)
-    s = tuple(bottoms[0])
-    axis = canonical_axis(lp.accuracy_param.axis, len(s))
-    if _count(bottoms[1]) != _count(s, 0, axis) * _count(s, axis + 1):
-        raise ShapeError(f'the label shape {tuple(bottoms[1])} does not match the prediction shape {s}')
-    return [()] + ([(s[axis],)] if len(lp.top) > 1 else [])
-
-
-def _loss(lp, bottoms):
-    """Any other loss (Caffe's LossLayer): a scalar top."""
-    return [()] * len(lp.top)
-
-
-def _argmax(lp, bottoms):
-    _bottoms(bottoms, 1)
-    p = lp.argmax_param
-    s = tuple(bottoms[0])
-    if not p.HasField('axis'):    # Caffe: max(3, axes) axes, (N, 1 or 2, top_k, 1, ...)
-        return [(s[0], 2 if p.out_max_val else 1, p.top_k) + (1,) * (len(s) - 3)]
-    axis = canonical_axis(p.axis, len(s))
-    return [s[:axis] + (p.top_k,) + s[axis + 1:]]
-
-
-#: Caffe layer type -> rule(layer_param, bottom_shapes) -> [top shape, ...]. Types ending in 'Loss' without a rule
-#: of their own take the LossLayer rule; data layers (Python, Data, ...) have none: their tops come from outside.
-RULES = {t: _like_bottom for t in PASS_THROUGH}
-RULES.update({
-    'Input': _input, 'Convolution': _convolution, 'Deconvolution': _deconvolution, 'Pooling': _pooling,
-    'Crop': _crop, 'Concat': _concat, 'Eltwise': _eltwise, 'Scale': _scale, 'InnerProduct': _inner_product,
-    'Flatten': _flatten, 'Reshape': _reshape, 'Silence': _silence, 'Softmax': _like_bottom,
-    'SoftmaxWithLoss': _softmax_loss, 'Accuracy': _accuracy, 'ArgMax': _argmax,
-})
-
 
 def rule_for(layer_type):
-    """The size rule of a layer type, or None when there is none."""
-    rule = RULES.get(layer_type)
-    if rule is None and layer_type.endswith('Loss'):
-        return _loss
-    return rule
+    """The size rule of a layer type (its record's), or None when it has none (or no record)."""
+    from .layertypes import LAYER_TYPES
+    record = LAYER_TYPES.get(layer_type)
+    return None if record is None else record.tops
 
 
 def top_shapes(lp, bottom_shapes):
-    """The shapes of `lp`'s tops for these bottom shapes, by the rule of its type."""
-    rule = rule_for(lp.type)
-    if rule is None:
+    """The shapes of `lp`'s tops for these bottom shapes, by the rule of its type (the bottom and top counts
+    checked first, as Caffe's Layer::CheckBlobCounts)."""
+    from .layertypes import LAYER_TYPES
+    record = LAYER_TYPES.get(lp.type)
+    if record is None or record.tops is None:
         raise ShapeError('no size rule for this layer type')
-    return rule(lp, bottom_shapes)
+    wrong = record.count_error(len(bottom_shapes), len(lp.top))
+    if wrong:
+        raise ShapeError(wrong)
+    return record.tops(lp, bottom_shapes)

@@ -3,13 +3,19 @@
 coord_map(fn) gives (axis, scale, shift) with output coordinate = scale * input coordinate + shift (pass-through
 layers: (None, 1, 0)); compose, inverse and coord_map_from_to work on such triples as Caffe's module does, with
 numpy arrays for per-axis values. crop(top_from, top_to) is netspec.crop, which emits the same Crop layer and
-raises netspec.CropError (a ValueError naming both blobs) where Caffe's assertions fail.
+raises netspec.CropError (a ValueError naming both blobs, and an AssertionError) where Caffe's assertions fail.
 """
 import numpy as np
 
 from netspec.coord_map import PASS_THROUGH_LAYERS as _PASS, crop as _crop
+from netspec.layertypes import LAYER_TYPES
 
 PASS_THROUGH_LAYERS = sorted(_PASS)
+
+
+def _kind(fn):
+    record = LAYER_TYPES.get(fn.type_name)
+    return None if record is None or record.spatial is None else record.spatial.kind
 
 
 class UndefinedMapException(Exception):
@@ -42,16 +48,18 @@ def crop_params(fn):
 
 
 def coord_map(fn):
-    """(axis, scale, shift) of one layer function, input to output."""
-    if fn.type_name in ('Convolution', 'Pooling', 'Im2col'):
+    """(axis, scale, shift) of one layer function, input to output (which map: its type's record in
+    netspec.layertypes)."""
+    kind = _kind(fn)
+    if kind == 'window':
         axis, stride, ks, pad = conv_params(fn)
         return axis, 1 / stride, (pad - (ks - 1) / 2) / stride
-    if fn.type_name == 'Deconvolution':
+    if kind == 'upsample':
         axis, stride, ks, pad = conv_params(fn)
         return axis, stride, (ks - 1) / 2 - pad
-    if fn.type_name in _PASS:
+    if kind == 'same':
         return None, 1, 0
-    if fn.type_name == 'Crop':
+    if kind == 'offset':
         axis, offset = crop_params(fn)
         return axis - 1, 1, -offset
     raise UndefinedMapException

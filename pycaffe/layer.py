@@ -1,18 +1,18 @@
 """caffe.Layer, the base class of Python layers: setup/reshape/forward/backward over bottom and top blobs.
 
 It is the runtime's Python-layer base (runtime.Layer), so a layer module written for pycaffe runs in the nets of
-both; `type` is "Python" as Caffe's Layer.type says for it. A Python layer's own learnable blobs (self.blobs,
-BlobVec.add_blob) are not served: they raise rather than silently not learn.
+both; `type` is "Python" as Caffe's Layer.type says for it. In a net, `self.blobs.add_blob(*shape)` gives the layer
+learnable blobs (runtime.layers.python.LayerBlobs); outside a net there is nothing to own them and add_blob raises.
 """
 import runtime
 
 
 class _LayerBlobs(list):
-    """A Python layer's self.blobs: empty; add_blob is refused (the runtime does not learn Python layers' blobs)."""
+    """The blobs of a Python layer that no net built: add_blob needs the net's layer that owns the blobs."""
 
     def add_blob(self, *shape):
-        raise NotImplementedError('caffe Layer.blobs.add_blob (learnable blobs of a Python layer) is not served by '
-                                  'this project: such blobs would not be learned or saved')
+        raise RuntimeError('Layer.blobs.add_blob: this layer is not part of a net (a net builds its Python layers and '
+                           'gives them the blobs they add)')
 
 
 class Layer(runtime.Layer):
@@ -31,4 +31,4 @@ class Layer(runtime.Layer):
 
     @blobs.setter
     def blobs(self, value):
-        self.__dict__['_pycaffe_blobs'] = _LayerBlobs(value)
+        self.__dict__['_pycaffe_blobs'] = value if hasattr(value, 'add_blob') else _LayerBlobs(value)

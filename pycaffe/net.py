@@ -445,6 +445,13 @@ class Net:
                 if nb:
                     covered.add(b)
         rng = self._real_range(end, start)
+        if not seeds and rng is not None and self._python_in(end, start):
+            # zero diffs everywhere, yet Caffe runs each layer's Backward: a Python layer's may write diffs itself
+            for i in range(start, end - 1, -1):
+                if g.layer_need[i] and g.layers[i].tops:
+                    t = g.layers[i].tops[0]
+                    seeds[self._split_src.get(t, t)] = np.zeros(self._blob_shape(t), np.float32)
+                    break
         _sync.before_call()
         try:
             if seeds and rng is not None:
@@ -458,6 +465,11 @@ class Net:
                         self._copy_diff(name, self._pending.pop(name))
         finally:
             _sync.after_call()
+
+    def _python_in(self, end, start):
+        """Whether Caffe layers end..start include a Python layer that runs its backward."""
+        g = self._g
+        return any(g.layer_need[i] and g.layers[i].type == 'Python' for i in range(end, start + 1))
 
     def forward_all(self, blobs=None, **kwargs):
         """Run forward in batches of the net's batch size over the kwargs' arrays; {blob: array of all outputs}."""

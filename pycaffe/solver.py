@@ -136,6 +136,11 @@ class Solver:
         """Solver::Step: `iters` iterations (forward, backward, update), whatever max_iter says."""
         self._run(self._s.step, int(iters))
 
+    def apply_update(self):
+        """Solver::ApplyUpdate: the update rule on the parameters' current diffs at the current iteration's rate
+        (the iteration count does not move)."""
+        self._run(self._s.apply_update)
+
     def solve(self, resume_file=None):
         """Solver::Solve: restore from `resume_file` if given, then step to max_iter and snapshot."""
         self._run(self._s.solve, resume_file)

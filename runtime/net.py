@@ -29,7 +29,8 @@ class _Context:
         self.phase, self.device, self.dtype = phase, device, dtype
         self.force_backward = force_backward
         self.channels_last = channels_last
-        self.param_names = {}      # ParamSpec.name -> layer that declared it
+        self.param_names = {}      # ParamSpec.name -> (owner layer, blob index, lr_mult given, decay_mult given)
+        self.replaying = False     # Net._replay is running the layers again for a backward
 
     def layout(self, t):
         """A 4-axis tensor in the net's memory layout (channels_last speeds up CPU convolutions; values and
@@ -46,6 +47,30 @@ def _detaching(fn, indices):
         for i in indices:
             bottoms[i] = bottoms[i].detach()
         return fn(*bottoms)
+    return run
+
+
+class _NoBackward(torch.autograd.Function):
+    """The top of a layer Caffe has no backward for: reaching it in a backward is Caffe's NOT_IMPLEMENTED."""
+
+    @staticmethod
+    def forward(ctx, where, top, *bottoms):
+        ctx.where = where
+        return top.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise LayerError(f'{ctx.where} has no backward in Caffe (NOT_IMPLEMENTED), yet the loss depends on its '
+                         'top through bottoms that need a diff')
+
+
+def _refusing_backward(fn, where):
+    """fn whose floating-point tops, when a bottom records a gradient, refuse to be back-propagated."""
+    def run(*bottoms):
+        tops = fn(*bottoms)
+        if not (torch.is_grad_enabled() and any(b.requires_grad for b in bottoms)):
+            return tops
+        return tuple(_NoBackward.apply(where, t, *bottoms) if t.is_floating_point() else t for t in tops)
     return run
 
 
@@ -144,9 +169,10 @@ class Net(nn.Module):
             for s, w in zip(tslots, weights):
                 if w != 0:
                     self._loss_slots.append((s, float(w), name))
+            no_diff = layer.record.no_diff if layer.record is not None else ((1,) if layer.loss_by_default else ())
             facts.append(LayerFacts(name, lp.type, list(lp.bottom), list(lp.top), list(lp.loss_weight),
                                     layer.loss_by_default, [lr for lr, _ in layer.specs], list(lp.propagate_down),
-                                    [not (layer.loss_by_default and k == 1) for k in range(len(lp.bottom))]))
+                                    [k not in no_diff for k in range(len(lp.bottom))]))
             # propagate_down: false detaches that bottom
             if len(lp.propagate_down) and len(lp.propagate_down) != len(lp.bottom):
                 raise layer.error(f'propagate_down must be given once per bottom ({len(lp.bottom)} bottoms, '
@@ -156,6 +182,8 @@ class Net(nn.Module):
             stop = [] if self.net_param.force_backward else [i for i, pd in enumerate(lp.propagate_down) if not pd]
             if stop:
                 fn = _detaching(fn, stop)
+            if layer.record is not None and not layer.record.backward and lp.bottom:
+                fn = _refusing_backward(fn, f'layer {name!r} (type {lp.type})')
             if isinstance(layer, Input):
                 self._input_layers.append((layer, tslots))
                 for ti, t in enumerate(lp.top):
@@ -179,15 +207,14 @@ class Net(nn.Module):
             for p in self.parameters():
                 p.requires_grad_(True)
 
-    # layers whose top is a new tensor that no saved-for-backward state refers to
-    _FRESH = ('Convolution', 'Deconvolution', 'InnerProduct', 'Eltwise', 'Scale', 'LRN', 'Pooling')
-
     def _fresh(self, blob, index):
-        """Whether layer `index` may overwrite `blob` in place: its current value was made by a layer in
-        _FRESH and nothing else has read it since (so no other layer's backward needs the old values)."""
-        for lp in reversed(self.net_param.layer[:index]):
+        """Whether layer `index` may overwrite `blob` in place: its current value was made by a layer whose class
+        says `fresh_top` (a new tensor that no saved-for-backward state refers to) and nothing else has read it
+        since (so no other layer's backward needs the old values)."""
+        for i in range(index - 1, -1, -1):
+            lp = self.net_param.layer[i]
             if blob in lp.top:
-                return lp.type in self._FRESH and blob not in lp.bottom
+                return self.layers[i].fresh_top and blob not in lp.bottom
             if blob in lp.bottom:
                 return False
         return False
@@ -312,7 +339,7 @@ class Net(nn.Module):
             with precision_mod.context(self.precision, self._ctx.device):
                 for i in range(start, end + 1):
                     fn, bs, ts, name, _ = self._plan[i]
-                    if sources is not None and not bs:
+                    if sources is not None and i in sources:
                         outs = sources[i]
                     else:
                         args = [blobs[b] for b in bs]
@@ -354,6 +381,16 @@ class Net(nn.Module):
             raise LayerError(f'layer {name!r} (type {typ}) failed in forward: {type(e).__name__}: {e}') from e
         return blobs
 
+    @property
+    def loss_weights(self):
+        """{top name: loss weight} of the tops that weigh in the net's loss, as Caffe's Net assigns them (the
+        prototxt's loss_weight, else 1 on top 0 of a loss layer); the solvers read them from here."""
+        out = OrderedDict()
+        for slot, w, _ in self._loss_slots:
+            name = self._blob_names[slot]
+            out[name] = out.get(name, 0.0) + w
+        return out
+
     def loss(self):
         """The weighted sum of the loss tops of the last forward (Caffe's net loss), as a float."""
         return float(sum(w * float(v.detach().sum()) for v, w in self._loss_values))
@@ -366,10 +403,11 @@ class Net(nn.Module):
 
         In any phase: when the last forward recorded no graph (TEST nets run forward-only) or its graph was used
         by an earlier backward, the layers are run again, graph recorded, from the blobs' current values (data
-        layers give the outputs of their last run, random layers the same draws), then back-propagated."""
-        if self._last_run is None:
-            raise LayerError(f'{self.source}: backward() needs a forward() first')
+        layers give the outputs of their last run, random layers the same draws), then back-propagated. Before
+        any forward the blobs hold what Caffe's hold then: zeros, the Input blobs their values."""
         last = len(self._plan) - 1
+        if self._last_run is None:
+            self._blobs_as_allocated()
         start = last if start is None else start
         end = 0 if end is None else end
         if not 0 <= end <= start <= last:
@@ -405,6 +443,23 @@ class Net(nn.Module):
         if self.keep_blob_diffs:
             self.blob_diffs = self._blob_diffs(end, start, blobs, capture, leaves)
 
+    def _blobs_as_allocated(self):
+        """Before any forward, Caffe's blobs hold zeros (the Input blobs their values), and a backward runs on
+        them: give every blob that value, and data layers those tops, as if a forward had left them."""
+        ctx = self._ctx
+        values = self._blob_values
+        for k, name in enumerate(self._blob_names):
+            if values[k] is None:
+                values[k] = torch.zeros(self.blob_shapes[name], dtype=ctx.dtype, device=ctx.device)
+        for layer, slots in self._input_layers:
+            for s, v in zip(slots, layer.values):
+                values[s] = v
+        for i, (_, bs, ts, _, _) in enumerate(self._plan):
+            if not bs:
+                self._sources.setdefault(i, [values[t] for t in ts])
+        self._last_run = (0, len(self._plan) - 1)
+        self._graph = False
+
     def _replay(self, lo, hi):
         """Run layers lo..hi again with the graph recorded, from the blobs' current values: the blobs they read
         from before lo become leaves (their gradients are those blobs' diffs); data layers give their last outputs;
@@ -424,17 +479,21 @@ class Net(nn.Module):
         inputs = {id(layer): layer.values for layer, _ in self._input_layers}
         sources = {}
         for i in range(lo, hi + 1):
-            if not self._plan[i][1]:       # Input blobs as they are now; data layers as their last run left them
-                layer = self.layers[i]
+            layer = self.layers[i]
+            if not self._plan[i][1] and not len(layer.blobs):
+                # Input blobs as they are now; data layers as their last run left them (a Parameter layer, whose
+                # top is its blob, runs again)
                 sources[i] = inputs.get(id(layer)) or self._sources.get(i) or [blobs[t] for t in self._plan[i][2]]
         capture = {} if self.keep_blob_diffs else None
         rng = self._rng_state() if self._random else None
         try:
             if self._random and self._rng is not None and lo == self._last_run[0]:
                 self._set_rng_state(self._rng)
+            self._ctx.replaying = True      # layers that update state in their forward (BatchNorm) leave it be
             with torch.enable_grad():
                 self._run(lo, hi, blobs, capture, sources=sources)
         finally:
+            self._ctx.replaying = False
             if rng is not None:
                 self._set_rng_state(rng)
         return blobs, capture, leaves

@@ -50,20 +50,27 @@ def _upgrade_v1_layer(v1, where):
     return lp
 
 
-# Caffe's UpgradeNetDataTransformation: V1 data layers' own scale / mean_file / crop_size / mirror fields move into
-# transform_param (a V2 layer's are not read)
-_TRANSFORMED = {'Data': 'data_param', 'ImageData': 'image_data_param', 'WindowData': 'window_data_param'}
+# Caffe's UpgradeNetDataTransformation: a V1 data layer's own scale / mean_file / crop_size / mirror fields move into
+# transform_param (a V2 layer's are not read); the layers concerned are those whose record reads transform_param
+# beside a parameter message of their own that has these fields (Data, ImageData, WindowData)
+_TRANSFORM_FIELDS = ('scale', 'mean_file', 'crop_size', 'mirror')
 
 
 def _upgrade_transformation(lp):
-    field = _TRANSFORMED.get(lp.type)
-    if field is None or not lp.HasField(field):
+    from netspec.layertypes import LAYER_TYPES
+    record = LAYER_TYPES.get(lp.type)
+    if record is None or 'transform_param' not in record.params:
         return
-    param = getattr(lp, field)
-    for name in ('scale', 'mean_file', 'crop_size', 'mirror'):
-        if param.HasField(name):
-            setattr(lp.transform_param, name, getattr(param, name))
-            param.ClearField(name)
+    for field in record.params:
+        if field == 'transform_param' or not lp.HasField(field):
+            continue
+        param = getattr(lp, field)
+        if not all(f in param.DESCRIPTOR.fields_by_name for f in _TRANSFORM_FIELDS):
+            continue
+        for name in _TRANSFORM_FIELDS:
+            if param.HasField(name):
+                setattr(lp.transform_param, name, getattr(param, name))
+                param.ClearField(name)
 
 
 def upgrade_net(net_param, where='<net>'):

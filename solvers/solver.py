@@ -40,18 +40,10 @@ class LossNotFinite(FloatingPointError):
         super().__init__(f'Iteration {iteration}, loss = {loss}: the loss is not finite, training stopped{keep}')
 
 
-def loss_weights(net_param):
-    """{top name: loss weight} as Caffe's Net assigns them (Loss layers weigh their first top 1 by default)."""
-    out = {}
-    for layer in net_param.layer:
-        for i, top in enumerate(layer.top):
-            if i < len(layer.loss_weight):
-                w = layer.loss_weight[i]
-            else:
-                w = 1.0 if ('Loss' in layer.type and i == 0) else 0.0
-            if w:
-                out[top] = out.get(top, 0.0) + w
-    return out
+def loss_weights(net):
+    """{top name: loss weight} of a net, as its Net assigned them (runtime.Net.loss_weights: the prototxt's
+    loss_weight, else 1 on top 0 of a loss layer, by the layer type's record)."""
+    return dict(net.loss_weights)
 
 
 def _net_factory(device):
@@ -94,7 +86,7 @@ class Solver:
         self.requested_early_exit = False
         self._request = None
         self._losses, self.smoothed_loss = [], 0.0
-        self._loss_weights = loss_weights(getattr(self.net, 'net_param', caffe_pb2.NetParameter()))
+        self._loss_weights = loss_weights(self.net)
         self.callbacks = []
         for w in self.param.weights:  # Caffe master's SolverParameter.weights: initial weights, train and test nets
             log.info('Loading weights from %s', w)
@@ -330,7 +322,7 @@ class Solver:
         log.info('Iteration %d, Testing net (#%d)', self.iter, i)
         self.share_weights()
         tn = self.test_nets[i]
-        weights = loss_weights(getattr(tn, 'net_param', caffe_pb2.NetParameter()))
+        weights = loss_weights(tn)
         sums, names, loss = None, [], 0.0
         n = self.param.test_iter[i]
         with torch.no_grad():

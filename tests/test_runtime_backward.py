@@ -88,10 +88,14 @@ def test_forward_only_records_no_graph(one_thread):
     assert all(v is None or v.grad_fn is None for v in net.blobs.values())
 
 
-def test_backward_before_forward_is_an_error():
-    net, _ = thin_test_net('voc-fcn8s')
-    with pytest.raises(ValueError, match='backward\\(\\) needs a forward\\(\\) first'):
-        net.backward()
+def test_backward_before_forward_runs_on_the_blobs_as_caffe_allocates_them():
+    """Caffe's blobs hold zeros (the Input blobs their values) until a forward; a backward runs on them."""
+    net = Net(parse_text('force_backward: true\n'
+                         'layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 1 dim: 2 } } }\n'
+                         'layer { name: "p" type: "Power" bottom: "x" top: "p" power_param { power: 2 scale: 3 } }'))
+    net.set_input('x', np.array([[1.0, -2.0]], np.float32))
+    net.backward(top_diffs={'p': np.ones((1, 2), np.float32)})
+    assert net.blobs['x'].grad.tolist() == [[18.0, -36.0]]      # d(3x)^2/dx = 18 x
 
 
 def test_test_phase_backward_does_not_advance_data_layers(tmp_path, monkeypatch, one_thread):

@@ -63,11 +63,6 @@ def test_pad_must_be_smaller_than_the_kernel():
         pool_net((1, 1, 6, 6), 'pool: MAX kernel_size: 2 pad: 2')
 
 
-def test_stochastic_pooling_is_refused_with_the_layer_name():
-    with pytest.raises(LayerError, match="'p'.*STOCHASTIC"):
-        pool_net((1, 1, 6, 6), 'pool: STOCHASTIC kernel_size: 2')
-
-
 def test_bilinear_filler_is_caffes():
     k = bilinear_kernel((2, 1, 4, 4))
     prof = np.array([0.25, 0.75, 0.75, 0.25], np.float32)

@@ -12,6 +12,7 @@ import numpy as np
 from google.protobuf import message as _message
 
 from netspec import caffe_pb2
+from netspec.layertypes import LAYER_TYPES
 
 from . import fields, wire
 from .atomic import atomic_file
@@ -243,9 +244,9 @@ def _split_layer(layer_param):
     return lo.SerializeToString(), hi.SerializeToString()
 
 
-# Layer types that own blobs: written without them, Caffe would refuse the file ("Incompatible number of blobs")
-PARAM_TYPES = frozenset(['Convolution', 'Deconvolution', 'InnerProduct', 'Scale', 'Bias', 'BatchNorm', 'PReLU',
-                         'Embed', 'RNN', 'LSTM'])
+# Layer types that own blobs (their records say so): written without them, Caffe would refuse the file
+# ("Incompatible number of blobs")
+PARAM_TYPES = frozenset(name for name, r in LAYER_TYPES.items() if r.owns_blobs)
 
 
 def layer_plan(arrays, net_param=None):

@@ -131,8 +131,6 @@ class HDF5Output:
         import h5py
         self.where = f'layer {lp.name!r} (type HDF5Output)'
         self.file_name = lp.hdf5_output_param.file_name
-        if len(lp.bottom) < 2:
-            raise DataError(f'{self.where}: needs 2 bottoms (data and label), has {len(lp.bottom)}')
         try:
             h5py.File(self.file_name, 'w').close()
         except OSError as e:

@@ -1,8 +1,8 @@
-"""Caffe's MemoryData layer: batches from arrays the caller hands over (pycaffe's `net.set_input_arrays`, Caffe's
+"""Caffe's MemoryData layer (its tops' shapes: the layer type's record, netspec.layertypes): batches from arrays the caller hands over (pycaffe's `net.set_input_arrays`, Caffe's
 MemoryDataLayer::Reset), without copying them and without transformation (as Reset does not transform).
 
-Tops: data (batch_size x channels x height x width) and label, (batch_size) when the net is built and
-(batch_size x 1 x 1 x 1) after each forward, as Caffe reshapes it. Each forward takes the next batch_size rows
+The label top is (batch_size) when the net is built and (batch_size x 1 x 1 x 1) after each forward, as Caffe
+reshapes it. Each forward takes the next batch_size rows
 and starts again after the last. The transformer is built (it draws its seed from the process-wide stream when
 it needs one) as Caffe builds it, though arrays are never transformed.
 """
@@ -18,17 +18,9 @@ class MemoryDataSource:
         p = lp.memory_data_param
         self.batch_size, self.channels, self.height, self.width = \
             int(p.batch_size), int(p.channels), int(p.height), int(p.width)
-        if self.batch_size * self.channels * self.height * self.width <= 0:
-            raise DataError(f'{self.where}: batch_size, channels, height and width must be specified and positive '
-                            'in memory_data_param')
-        if len(lp.top) != 2:
-            raise DataError(f'{self.where}: needs 2 tops (data and label), has {len(lp.top)}')
         self.transformer = DataTransformer(lp.transform_param, phase, self.where)
         self.data = self.labels = None
         self.n = self.pos = 0
-
-    def top_shapes(self):
-        return [(self.batch_size, self.channels, self.height, self.width), (self.batch_size,)]
 
     def reset(self, data, labels, n=None):
         """MemoryDataLayer::Reset: read batches from `data` (N x C x H x W float32) and `labels` (N floats), N a

@@ -2,6 +2,7 @@
 from .base import CaffeLayer, LayerError
 from .registry import REGISTRY, UnsupportedLayerError, layer_class, register
 # importing the layer modules registers their classes
-from . import data, python, conv, pooling, neuron, lrn, inner_product, shape, eltwise, scale, loss, native_data  # noqa: F401,E501
+from . import data, python, conv, pooling, neuron, lrn, inner_product, shape, eltwise, scale, loss, native_data  # noqa: F401
+from . import normalization, losses, reduction, select, recurrent  # noqa: F401
 
 __all__ = ['CaffeLayer', 'LayerError', 'REGISTRY', 'UnsupportedLayerError', 'layer_class', 'register']

@@ -18,8 +18,7 @@ _DECONV = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
 class _ConvBase(CaffeLayer):
-    exact_bottoms = None
-    min_bottoms = 1
+    fresh_top = True
     transposed = False
 
     def __init__(self, lp, bottom_shapes, ctx):
@@ -224,3 +223,24 @@ class Deconvolution(_ConvBase):
 
     def forward(self, *bottoms):
         return tuple(self._one_bottom(x) for x in bottoms)
+
+
+@register
+class Im2col(CaffeLayer):
+    """The convolution's column buffer as a top: N x (C k_h k_w) x H_out x W_out, the rows ordered channel, then
+    kernel row, then kernel column (F.unfold's order); the gradient adds the columns back (col2im). 2-D only."""
+    type_name = 'Im2col'
+
+    def __init__(self, lp, bottom_shapes, ctx):
+        super().__init__(lp, bottom_shapes, ctx)
+        shape = tuple(bottom_shapes[0])
+        if len(shape) != 4:
+            raise self.error(f'Im2col here is 2-D only (N, C, H, W), got shape {shape}')
+        if lp.convolution_param.axis not in (1, -3):
+            raise self.error(f'only the channel axis 1 is supported, not axis {lp.convolution_param.axis}')
+        self.kernel, self.stride, self.pad, self.dilation = self.sized(sizes.conv_window, lp.convolution_param, 2)
+        self.out = self.top_shapes([shape])[0]
+
+    def forward(self, x):
+        cols = F.unfold(x, self.kernel, self.dilation, self.pad, self.stride)
+        return (cols.reshape((x.shape[0],) + tuple(self.out[1:])),)

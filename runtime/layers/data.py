@@ -12,7 +12,6 @@ from .base import CaffeLayer
 @register
 class Input(CaffeLayer):
     type_name = 'Input'
-    exact_bottoms = 0
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)
@@ -34,3 +33,18 @@ class Input(CaffeLayer):
 
     def forward(self):
         return self.values
+
+
+@register
+class Parameter(CaffeLayer):
+    """Its one learned blob (parameter_param.shape, filled with zeros as Caffe leaves it until weights load) as its
+    top; the top's diff accumulates into the blob's."""
+    type_name = 'Parameter'
+
+    def __init__(self, lp, bottom_shapes, ctx):
+        super().__init__(lp, bottom_shapes, ctx)
+        shape, = self.sized(self.record.blobs, lp, bottom_shapes)
+        self.blob = self.add_blob(shape)
+
+    def forward(self):
+        return (self.blob.clone(),)

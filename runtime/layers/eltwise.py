@@ -12,8 +12,7 @@ _E = caffe_pb2.EltwiseParameter
 @register
 class Eltwise(CaffeLayer):
     type_name = 'Eltwise'
-    min_bottoms = 2
-    exact_tops = 1
+    fresh_top = True
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)

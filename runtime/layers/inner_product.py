@@ -9,8 +9,7 @@ from .base import CaffeLayer, count
 @register
 class InnerProduct(CaffeLayer):
     type_name = 'InnerProduct'
-    exact_bottoms = 1
-    exact_tops = 1
+    fresh_top = True
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)

@@ -64,8 +64,6 @@ class _SoftmaxLossFn(torch.autograd.Function):
 @register
 class SoftmaxWithLoss(CaffeLayer):
     type_name = 'SoftmaxWithLoss'
-    loss_by_default = True
-    exact_bottoms = 2
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)
@@ -109,8 +107,6 @@ class SoftmaxWithLoss(CaffeLayer):
 @register
 class Softmax(CaffeLayer):
     type_name = 'Softmax'
-    exact_bottoms = 1
-    exact_tops = 1
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)
@@ -125,7 +121,6 @@ class Accuracy(CaffeLayer):
     """Top-k accuracy over non-ignored positions (a class ranks above the true one if its score is >= the true
     score); an optional second top holds the per-class accuracy. No gradient."""
     type_name = 'Accuracy'
-    exact_bottoms = 2
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)
@@ -171,8 +166,6 @@ class ArgMax(CaffeLayer):
     of each item's values, giving (N, 1 or 2, top_k). Ties are ordered as Caffe's sort orders them (the larger index
     first)."""
     type_name = 'ArgMax'
-    exact_bottoms = 1
-    exact_tops = 1
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)

@@ -16,8 +16,7 @@ _L = caffe_pb2.LRNParameter
 @register
 class LRN(CaffeLayer):
     type_name = 'LRN'
-    exact_bottoms = 1
-    exact_tops = 1
+    fresh_top = True
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)

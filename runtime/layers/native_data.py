@@ -13,17 +13,10 @@ from ..fillers import fill
 
 
 class _DataLayer(CaffeLayer):
-    """A bottomless layer whose tops come from a datalayers.native source."""
-    exact_bottoms = 0
-    min_tops = 1
-    max_tops = None
+    """A bottomless layer whose tops come from a datalayers.native source (its counts come from its record)."""
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)
-        nt = len(lp.top)
-        if nt < self.min_tops or (self.max_tops is not None and nt > self.max_tops):
-            most = '' if self.max_tops is None else f' and at most {self.max_tops}'
-            raise self.error(f'needs at least {self.min_tops}{most} top(s), has {nt}')
         from datalayers.native.datum import DataError
         try:
             self.source = self.make_source(lp, ctx.phase)
@@ -34,6 +27,9 @@ class _DataLayer(CaffeLayer):
         raise NotImplementedError
 
     def top_shapes(self, bottom_shapes):
+        """The record's rule where the type has one (DummyData, MemoryData), else what the source read."""
+        if self.record.tops is not None:
+            return super().top_shapes(bottom_shapes)
         return [tuple(s) for s in self.source.top_shapes()]
 
     def _tensor(self, a):
@@ -51,7 +47,6 @@ class _DataLayer(CaffeLayer):
 @register
 class Data(_DataLayer):
     type_name = 'Data'
-    max_tops = 2
 
     def make_source(self, lp, phase):
         from datalayers.native.data import DataSource
@@ -61,7 +56,6 @@ class Data(_DataLayer):
 @register
 class ImageData(_DataLayer):
     type_name = 'ImageData'
-    min_tops = max_tops = 2
 
     def make_source(self, lp, phase):
         from datalayers.native.image_data import ImageDataSource
@@ -71,7 +65,6 @@ class ImageData(_DataLayer):
 @register
 class WindowData(_DataLayer):
     type_name = 'WindowData'
-    min_tops = max_tops = 2
 
     def make_source(self, lp, phase):
         from datalayers.native.window_data import WindowDataSource
@@ -90,7 +83,6 @@ class HDF5Data(_DataLayer):
 @register
 class MemoryData(_DataLayer):
     type_name = 'MemoryData'
-    min_tops = max_tops = 2
 
     def make_source(self, lp, phase):
         from datalayers.native.memory_data import MemoryDataSource
@@ -115,11 +107,11 @@ class DummyData(_DataLayer):
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)
-        s = self.source
-        self._constant = [None if s.refill(i) else self._filled(i) for i in range(len(s.shapes))]
+        self.shapes = self.top_shapes([])
+        self._constant = [None if self.source.refill(i) else self._filled(i) for i in range(len(self.shapes))]
 
     def _filled(self, i):
-        t = torch.empty(self.source.shapes[i], dtype=self.ctx.dtype, device=self.ctx.device)
+        t = torch.empty(self.shapes[i], dtype=self.ctx.dtype, device=self.ctx.device)
         fill(t, self.source.fillers[i], where=f'layer {self.name!r} top {i}')
         return self.ctx.layout(t)
 
@@ -130,8 +122,6 @@ class DummyData(_DataLayer):
 @register
 class HDF5Output(CaffeLayer):
     type_name = 'HDF5Output'
-    exact_tops = 0
-    min_bottoms = 2
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)
@@ -142,9 +132,6 @@ class HDF5Output(CaffeLayer):
         except DataError as e:
             raise LayerError(str(e)) from None
 
-    def top_shapes(self, bottom_shapes):
-        return []
-
-    def forward(self, data, label, *rest):
+    def forward(self, data, label):
         self.writer.write(data.detach().float().cpu().numpy(), label.detach().float().cpu().numpy())
         return ()

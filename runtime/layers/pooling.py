@@ -9,13 +9,15 @@ path with Caffe's divisors.
 import torch
 import torch.nn.functional as F
 
-from netspec import caffe_pb2
+from netspec import caffe_pb2, sizes
 from netspec.sizes import pool_geometry, pool_window, pooled_size
+from ..phase import TRAIN
 from .registry import register
 from .base import CaffeLayer
 
 _P = caffe_pb2.PoolingParameter
 FLT_MAX = 3.4028234663852886e38
+FLT_MIN = 1.1754943508222875e-38
 
 
 caffe_pooled_size = pooled_size    # Caffe's output size along one axis (the rule lives in netspec.sizes)
@@ -36,10 +38,21 @@ def _ave_divisor(size, k, s, p, out):
     return end - start
 
 
+class _NoTestBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, y, x, error):
+        ctx.error = error
+        return y.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        raise ctx.error
+
+
 @register
 class Pooling(CaffeLayer):
     type_name = 'Pooling'
-    exact_bottoms = 1
+    fresh_top = True
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)
@@ -49,8 +62,7 @@ class Pooling(CaffeLayer):
         if len(lp.top) == 2:
             raise self.error('the second (mask) top is not supported')
         self.pool = p.pool
-        if self.pool == _P.STOCHASTIC:
-            raise self.error('STOCHASTIC pooling is not supported')
+        self.train_phase = ctx.phase == TRAIN
         self.geometry = self.sized(pool_geometry, p, bottom_shapes[0])
         self.global_pooling, self.ceil = self.geometry.global_pooling, self.geometry.ceil
         self.stride, self.pad, self.kernel = self.geometry.stride, self.geometry.pad, self.geometry.kernel
@@ -81,7 +93,35 @@ class Pooling(CaffeLayer):
         self._plan_for = (key, plan)
         return plan
 
+    def _stochastic(self, x):
+        """Caffe's STOCHASTIC pooling (its CUDA kernels; the CPU build has none). Windows start at s * y, padding
+        ignored, clipped to the map. TRAIN: in each window an element is drawn with probability value / sum (the
+        first whose running sum reaches u * sum, u uniform in [0, 1): inputs are meant to be non-negative) and
+        passed on, its diff going back to it; TEST: sum(v^2) / (FLT_MIN + sum(v))."""
+        (kh, kw), (oh, ow) = self._geometry(x.shape)
+        (sh, sw) = self.stride
+        nh, nw = (oh - 1) * sh + kh, (ow - 1) * sw + kw
+        xp = F.pad(x, (0, max(0, nw - x.shape[3]), 0, max(0, nh - x.shape[2])))[:, :, :nh, :nw]
+        n, c = x.shape[:2]
+        cols = F.unfold(xp.reshape(n * c, 1, nh, nw), (kh, kw), stride=(sh, sw)).reshape(n, c, kh * kw, oh * ow)
+        if self.train_phase:
+            with torch.no_grad():
+                cum = torch.cumsum(cols, dim=2)
+                thres = torch.rand_like(cols[:, :, :1]) * cum[:, :, -1:]
+                reached = cum >= thres
+                idx = torch.where(reached.any(dim=2, keepdim=True), reached.to(torch.uint8).argmax(dim=2, keepdim=True),
+                                  torch.full_like(thres, kh * kw - 1, dtype=torch.long))
+            return (cols.gather(2, idx).reshape(n, c, oh, ow),)
+        with torch.no_grad():
+            y = ((cols * cols).sum(dim=2) / (cols.sum(dim=2) + FLT_MIN)).reshape(n, c, oh, ow)
+        if torch.is_grad_enabled() and x.requires_grad:
+            y = _NoTestBackward.apply(y, x, self.error('STOCHASTIC pooling has no backward in the TEST phase in '
+                                                       'Caffe (its backward reads the TRAIN draw)'))
+        return (y,)
+
     def forward(self, x):
+        if self.pool == _P.STOCHASTIC:
+            return self._stochastic(x)
         direct, k, out, extra, divisor = self._plan(x.shape)
         if direct:
             if self.pool == _P.MAX:
@@ -98,3 +138,32 @@ class Pooling(CaffeLayer):
         if divisor is not None:
             y = y / divisor.to(device=y.device, dtype=y.dtype)
         return (y,)
+
+
+@register
+class SPP(CaffeLayer):
+    """Spatial pyramid pooling (src/caffe/layers/spp_layer.cpp): level l pools the map into 2^l x 2^l bins
+    (netspec.sizes.spp_levels: kernel ceil(size / bins), stride the kernel, padding to cover the map) with this
+    runtime's Pooling; pyramid_height 1 gives that pooling's output, more levels their flattened outputs
+    concatenated along axis 1."""
+    type_name = 'SPP'
+
+    def __init__(self, lp, bottom_shapes, ctx):
+        super().__init__(lp, bottom_shapes, ctx)
+        p = lp.spp_param
+        self.levels = []
+        for i, g in enumerate(self.sized(sizes.spp_levels, p, tuple(bottom_shapes[0]))):
+            level = caffe_pb2.LayerParameter(name=f'{lp.name}_level{i}', type='Pooling', bottom=[lp.bottom[0]],
+                                             top=[f'{lp.name}_level{i}'])
+            q = level.pooling_param
+            q.pool = p.pool
+            q.kernel_h, q.kernel_w = g.kernel
+            q.stride_h, q.stride_w = g.stride
+            q.pad_h, q.pad_w = g.pad
+            self.levels.append(Pooling(level, bottom_shapes, ctx))
+
+    def forward(self, x):
+        outs = [level(x)[0] for level in self.levels]
+        if len(outs) == 1:
+            return (outs[0],)
+        return (torch.cat([o.reshape(o.shape[0], -1) for o in outs], dim=1),)

@@ -131,11 +131,82 @@ def _find_class(module_name, class_name, where):
                           f'{class_name!r}') from None
 
 
+class ParamBlob(LegacyShape):
+    """A Python layer's learnable blob (from `self.blobs.add_blob`): `data` and `diff` are the parameter's value and
+    diff (on the CPU numpy views of them, elsewhere host copies synchronized around the layer's calls); the solvers
+    learn it, weights files save and restore it."""
+
+    def __init__(self, param):
+        self.param = param
+        self._host = None          # (data, diff) host copies for a parameter off the CPU
+
+    def _grad(self):
+        p = self.param
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        return p.grad
+
+    @property
+    def data(self):
+        if self.param.device.type == 'cpu':
+            return self.param.data.numpy()
+        return self._pull()[0]
+
+    @property
+    def diff(self):
+        if self.param.device.type == 'cpu':
+            return self._grad().numpy()
+        return self._pull()[1]
+
+    def _pull(self):
+        if self._host is None:
+            self._host = (self.param.detach().cpu().numpy().copy(), self._grad().detach().cpu().numpy().copy())
+        return self._host
+
+    def push(self):
+        """Copy host writes back to a parameter off the CPU (after the layer's own code ran)."""
+        if self._host is not None:
+            with torch.no_grad():
+                self.param.copy_(torch.from_numpy(self._host[0]))
+                self._grad().copy_(torch.from_numpy(self._host[1]))
+            self._host = None
+
+    def reshape(self, *shape):
+        raise ValueError('a learnable blob of a Python layer cannot be reshaped (its shape is fixed at add_blob)')
+
+    @property
+    def shape(self):
+        return tuple(self.param.shape)
+
+    @property
+    def count(self):
+        return int(self.param.numel())
+
+    def __repr__(self):
+        return f'ParamBlob(shape={self.shape})'
+
+
+class LayerBlobs(list):
+    """A Python layer's `self.blobs` in a net: add_blob(*shape) adds a learnable blob (filled with zeros, its
+    lr_mult and decay_mult from the layer's ParamSpecs, as a C++ layer's blobs)."""
+
+    def __init__(self, owner):
+        super().__init__()
+        self._owner = owner
+
+    def add_blob(self, *shape):
+        self.append(ParamBlob(self._owner.add_blob(blob_shape(shape))))
+
+    def push(self):
+        for b in self:
+            b.push()
+
+
 class _PythonFn(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, wrapper, *bottoms):
-        ctx.wrapper = wrapper
-        ctx.needs = [b.requires_grad if isinstance(b, torch.Tensor) else False for b in bottoms]
+    def forward(ctx, wrapper, nbottom, *inputs):
+        ctx.wrapper, ctx.nbottom = wrapper, nbottom
+        bottoms = inputs[:nbottom]
         return tuple(wrapper._run(bottoms))
 
     @staticmethod
@@ -145,12 +216,13 @@ class _PythonFn(torch.autograd.Function):
             blob.diff[...] = 0 if g is None else g.detach().cpu().numpy().reshape(blob.shape)
         for blob in w.bottom:
             blob.diff[...] = 0
-        needs = list(ctx.needs_input_grad[1:])
+        needs = list(ctx.needs_input_grad[2:2 + ctx.nbottom])
         w.impl.backward(w.top, needs, w.bottom)
-        out = [None]
+        w.impl.blobs.push()       # the layer wrote its blobs' diffs itself, as in Caffe
+        out = [None, None]
         for blob, need, ref in zip(w.bottom, needs, w._last_bottoms):
             out.append(torch.from_numpy(blob.diff.copy()).to(ref.device, ref.dtype) if need else None)
-        return tuple(out)
+        return tuple(out) + (None,) * (len(ctx.needs_input_grad) - len(out))
 
 
 @register
@@ -166,7 +238,7 @@ class Python(CaffeLayer):
         impl = cls.__new__(cls)
         impl.param_str = p.param_str
         impl.phase = ctx.phase
-        impl.blobs = []
+        impl.blobs = LayerBlobs(self)
         init = getattr(cls, '__init__', object.__init__)
         if init not in (object.__init__, Layer.__init__):
             # pycaffe constructs the class with the LayerParameter; accept classes written either way
@@ -182,6 +254,7 @@ class Python(CaffeLayer):
         self.has_backward = type(impl).backward is not Layer.backward
         impl.setup(self.bottom, self.top)
         impl.reshape(self.bottom, self.top)
+        impl.blobs.push()
 
     def top_shapes(self, bottom_shapes):
         return [b.shape for b in self.top]
@@ -195,12 +268,14 @@ class Python(CaffeLayer):
             blob._data = arr if arr.dtype == np.float32 else arr.astype(np.float32)
         self.impl.reshape(self.bottom, self.top)
         self.impl.forward(self.bottom, self.top)
+        self.impl.blobs.push()
         device, dtype = self.ctx.device, self.ctx.dtype
         return [self.ctx.layout(torch.from_numpy(np.array(b.data, dtype=np.float32, copy=True)).to(device, dtype))
                 for b in self.top]
 
     def forward(self, *bottoms):
-        if self.has_backward and torch.is_grad_enabled() and any(b.requires_grad for b in bottoms):
-            return _PythonFn.apply(self, *bottoms)
+        if self.has_backward and torch.is_grad_enabled() and (any(b.requires_grad for b in bottoms) or
+                                                              any(p.requires_grad for p in self.blobs)):
+            return _PythonFn.apply(self, len(bottoms), *bottoms, *self.blobs)
         return tuple(self._run(bottoms))
 

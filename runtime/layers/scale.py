@@ -11,7 +11,7 @@ from .base import CaffeLayer
 @register
 class Scale(CaffeLayer):
     type_name = 'Scale'
-    exact_tops = 1
+    fresh_top = True
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)

@@ -1,5 +1,5 @@
-"""Layers that move data without arithmetic: Crop, Concat, Split, Flatten, Reshape, Silence (their top shapes:
-netspec.sizes)."""
+"""Layers that move data without arithmetic: Crop, Concat, Split, Flatten, Reshape, Silence, Slice, Tile (their top
+shapes: their types' records)."""
 import torch
 
 from netspec import sizes
@@ -12,8 +12,6 @@ class Crop(CaffeLayer):
     """Bottom 0 cropped to bottom 1's shape on the axes from `axis` on, starting at `offset` (one value for all
     cropped axes, or one per cropped axis). Bottom 1 gives only a shape: the gradient goes to bottom 0 alone."""
     type_name = 'Crop'
-    exact_bottoms = 2
-    exact_tops = 1
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)
@@ -34,8 +32,6 @@ class Crop(CaffeLayer):
 @register
 class Concat(CaffeLayer):
     type_name = 'Concat'
-    min_bottoms = 1
-    exact_tops = 1
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)
@@ -51,7 +47,6 @@ class Concat(CaffeLayer):
 class Split(CaffeLayer):
     """Every top is the bottom; the gradients of the tops add up (autograd does the sum)."""
     type_name = 'Split'
-    exact_bottoms = 1
 
     def forward(self, x):
         return (x,) * len(self.lp.top)
@@ -60,8 +55,6 @@ class Split(CaffeLayer):
 @register
 class Flatten(CaffeLayer):
     type_name = 'Flatten'
-    exact_bottoms = 1
-    exact_tops = 1
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)
@@ -76,8 +69,6 @@ class Reshape(CaffeLayer):
     """Caffe's Reshape: dims 0 copy the bottom's dim, one -1 is inferred; `axis`/`num_axes` select the replaced
     range."""
     type_name = 'Reshape'
-    exact_bottoms = 1
-    exact_tops = 1
 
     def forward(self, x):
         return (x.reshape(self.top_shapes([x.shape])[0]),)
@@ -87,7 +78,40 @@ class Reshape(CaffeLayer):
 class Silence(CaffeLayer):
     """Consumes its bottoms, produces nothing."""
     type_name = 'Silence'
-    exact_tops = 0
 
     def forward(self, *bottoms):
         return ()
+
+
+@register
+class Slice(CaffeLayer):
+    """Bottom cut along `axis` (or the legacy slice_dim) at the slice points, or into equal parts; the gradient is
+    the tops' diffs put back in place."""
+    type_name = 'Slice'
+
+    def __init__(self, lp, bottom_shapes, ctx):
+        super().__init__(lp, bottom_shapes, ctx)
+        self.axis, points = self.sized(sizes.slice_points, lp.slice_param, tuple(bottom_shapes[0]), len(lp.top))
+        bounds = [0] + points + [bottom_shapes[0][self.axis]]
+        self.lengths = [b - a for a, b in zip(bounds, bounds[1:])]
+
+    def forward(self, x):
+        if len(self.lengths) == 1:
+            return (x,)
+        return tuple(torch.split(x, self.lengths, dim=self.axis))
+
+
+@register
+class Tile(CaffeLayer):
+    """The bottom repeated `tiles` times along `axis` (whole copies one after another); the gradient sums them."""
+    type_name = 'Tile'
+
+    def __init__(self, lp, bottom_shapes, ctx):
+        super().__init__(lp, bottom_shapes, ctx)
+        self.axis = sizes.canonical_axis(lp.tile_param.axis, len(bottom_shapes[0]))
+        self.tiles = lp.tile_param.tiles
+
+    def forward(self, x):
+        reps = [1] * x.dim()
+        reps[self.axis] = self.tiles
+        return (x.repeat(*reps),)
