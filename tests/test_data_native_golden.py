@@ -119,3 +119,13 @@ def test_lenet_with_a_data_layer_trains_as_caffe(tmp_path):
                                        err_msg=f'{layer} {i}')
     for layer in solver.net.layers[:1] + solver.test_nets[0].layers[:1]:
         layer.close()
+
+
+def test_jpeg_images_decode_within_a_documented_tolerance(tmp_path):
+    """JPEG pixels depend on the decoder OpenCV was built with; opencv-python-headless's libjpeg-turbo and the
+    oracle's system libjpeg-turbo agree exactly on these images; another Caffe build's decoder may differ by a few
+    levels, which is the tolerance allowed here."""
+    want = fixture('jpeg_test')
+    got = run_ours('jpeg_test', tmp_path)
+    np.testing.assert_array_equal(got['top:label:0'], want['top:label:0'])
+    np.testing.assert_allclose(got['top:data:0'], want['top:data:0'], rtol=0, atol=2)

@@ -5,7 +5,7 @@
     bash -c 'source /opt/caffe-oracle/env.sh && python tests/golden/make_datalayers.py caffe CASE'   # one case
 
 1. The inputs, under datalayers/inputs/ (small, seeded, committed): seven 11x13 colour PNGs and their list file
-   (`list.txt`, "name label" lines), an LMDB of raw Datums of the same images (`raw_lmdb`), one of PNG-encoded
+   (`list.txt`, "name label" lines), the same images as JPEGs (quality 90) and their list (`jpglist.txt`), an LMDB of raw Datums of the same images (`raw_lmdb`), one of PNG-encoded
    Datums (`png_lmdb`, as convert_imageset --encoded writes them), one of float Datums (`float_lmdb`, 2x5x4),
    a BlobProto mean of the images (`mean.binaryproto`), three HDF5 files of 5, 3 and 4 rows with datasets `data`
    (rows of 2x3x4) and `label` (their list, with absolute paths, is written beside each case's net), and for the LeNet-style training a raw LMDB of
@@ -95,9 +95,13 @@ def make_inputs():
             with open(os.path.join(INPUTS, name), 'wb') as g:
                 g.write(buf.tobytes())
             f.write(f'{name} {label}\n')
+            with open(os.path.join(INPUTS, f'img_{i}.jpg'), 'wb') as g:
+                g.write(cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
             d = caffe_pb2.Datum(channels=3, height=H, width=W, label=label, data=img.transpose(2, 0, 1).tobytes())
             raw.append(d.SerializeToString())
             png.append(caffe_pb2.Datum(label=label, data=buf.tobytes(), encoded=True).SerializeToString())
+    with open(os.path.join(INPUTS, 'jpglist.txt'), 'w') as f:
+        f.write(''.join(f'img_{i}.jpg {label}\n' for i, label in enumerate(LABELS)))
     _write_lmdb(os.path.join(INPUTS, 'raw_lmdb'), raw)
     _write_lmdb(os.path.join(INPUTS, 'png_lmdb'), png)
     rs = np.random.RandomState(7)
@@ -164,6 +168,11 @@ def case_net(case, root, tmp):
         return (f'layer {{ name: "data" type: "ImageData" top: "data" top: "label" '
                 f'image_data_param {{ source: "{j("list.txt")}" root_folder: "{root}/" batch_size: 3 '
                 f'new_height: 17 new_width: 8 }} }}\n', 'TEST', 3)
+    if case == 'jpeg_test':
+        return (f'layer {{ name: "data" type: "ImageData" top: "data" top: "label" '
+                f'transform_param {{ crop_size: 9 mean_value: 128 }} '
+                f'image_data_param {{ source: "{j("jpglist.txt")}" root_folder: "{root}/" batch_size: 7 }} }}\n',
+                'TEST', 1)
     if case in ('hdf5', 'hdf5_shuffle'):
         with open(os.path.join(tmp, 'h5list.txt'), 'w') as f:
             f.write(''.join(f'{j(f"part{k}.h5")}\n' for k in range(len(H5_ROWS))))
@@ -268,7 +277,7 @@ solver_mode: CPU
 '''
 
 CASES = ('raw_train', 'raw_test', 'png_train', 'png_mean_mirror', 'png_gray_test', 'float_train', 'image_train',
-         'image_test_resize', 'image_resize_color', 'window_warp', 'window_square', 'hdf5', 'hdf5_shuffle', 'memory', 'dummy', 'lenet')
+         'image_test_resize', 'image_resize_color', 'jpeg_test', 'window_warp', 'window_square', 'hdf5', 'hdf5_shuffle', 'memory', 'dummy', 'lenet')
 
 
 def memory_arrays():
