@@ -2,8 +2,8 @@
 
 Each layer maps its top's spatial coordinates to its bottom's as x_bottom = a * x_top + b (per spatial axis), by the
 Spatial kind of its type's record (netspec.layertypes):
-- 'window', Convolution / Pooling / Im2col (kernel k, stride s, pad p, dilation d; k' = d(k-1)+1): a = s, b = (k'-1)/2 - p, i.e. the
-  top-to-bottom direction of Caffe's (scale 1/s, shift (p - (k'-1)/2)/s).
+- 'window', Convolution / Pooling / Im2col (kernel k, stride s, pad p, dilation d; k' = d(k-1)+1): a = s,
+  b = (k'-1)/2 - p, i.e. the top-to-bottom direction of Caffe's (scale 1/s, shift (p - (k'-1)/2)/s).
 - 'upsample', Deconvolution: a = 1/s, b = (p - (k'-1)/2)/s (the inverse of the conv map).
 - 'offset', Crop: a = 1, b = offset (only the first bottom is walked; the second gives only the shape).
 - 'same', the pass-through layers (ReLU, Dropout, LRN, Eltwise, Scale, ...), and 'concat' over batch or channels:

@@ -1,8 +1,9 @@
 """Blob shapes of a NetParameter by Caffe's size rules (CAFFE.md section 2), without running it.
 
 Each layer's tops come from its type's rule (its record in netspec.layertypes, the rules the runtime's layers use
-too); the tops of a type without a rule (Python, and data layers that read a source) from `inputs`. Used to check that every crop fits (Caffe's CropLayer requires
-size - offset >= reference size) for a given input size, and to count a net's parameters.
+too); the tops of a type without a rule (Python, and data layers that read a source) from `inputs`. Used to check
+that every crop fits (Caffe's CropLayer requires size - offset >= reference size) for a given input size, and to
+count a net's parameters.
 """
 import math
 

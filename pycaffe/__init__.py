@@ -22,6 +22,7 @@ from ._mode import fall_back_to_cpu, set_device, set_mode_cpu, set_mode_gpu, set
 from .blob import Blob
 from .classifier import Classifier
 from .detector import Detector
+from .parallel import Timer, has_nccl, solver_count, solver_rank
 from .layer import Layer
 from .net import Net
 from .net_spec import NetSpec, layers, params, to_proto
@@ -32,8 +33,8 @@ from .solver import (AdaDeltaSolver, AdaGradSolver, AdamSolver, NesterovSolver, 
 
 __version__ = '1.0.0'     # the pycaffe API served: Caffe 1.0's
 
-__all__ = ['Net', 'Blob', 'Layer', 'Classifier', 'Detector', 'SGDSolver', 'NesterovSolver', 'AdaGradSolver',
-           'RMSPropSolver',
-           'AdaDeltaSolver', 'AdamSolver', 'Solver', 'get_solver', 'TRAIN', 'TEST', 'set_mode_cpu', 'set_mode_gpu',
-           'set_device', 'set_random_seed', 'layer_type_list', 'NetSpec', 'layers', 'params', 'to_proto', 'io',
-           'coord_map', 'net_spec', 'proto', 'fall_back_to_cpu', 'alias_caffe', 'NotServed', 'NOT_SERVED']
+__all__ = ['Net', 'Blob', 'Layer', 'Classifier', 'Detector', 'Timer', 'has_nccl', 'solver_count', 'solver_rank',
+           'SGDSolver', 'NesterovSolver', 'AdaGradSolver', 'RMSPropSolver', 'AdaDeltaSolver', 'AdamSolver', 'Solver',
+           'get_solver', 'TRAIN', 'TEST', 'set_mode_cpu', 'set_mode_gpu', 'set_device', 'set_random_seed',
+           'layer_type_list', 'NetSpec', 'layers', 'params', 'to_proto', 'io', 'coord_map', 'net_spec', 'proto',
+           'fall_back_to_cpu', 'alias_caffe', 'NotServed', 'NOT_SERVED']

@@ -148,6 +148,9 @@ class Net(nn.Module):
                 bshapes.append(shapes[b])
             cls = layer_class(lp)
             layer = cls(lp, bshapes, ctx)
+            if layer.record is not None and not layer.record.in_place and set(lp.top) & set(lp.bottom):
+                raise layer.error('this layer does not allow in-place computation (a top is also a bottom), '
+                                  'as in Caffe')
             tshapes = [tuple(int(d) for d in s) for s in layer.top_shapes(bshapes)]
             if len(tshapes) != len(lp.top):
                 raise layer.error(f'produces {len(tshapes)} tops but the prototxt names {len(lp.top)}')

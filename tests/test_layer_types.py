@@ -66,7 +66,8 @@ def test_weights_and_shapes_take_the_blob_owners_from_the_records():
 
 
 def test_param_shapes_follow_the_records():
-    net = parse_text('layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 dim: 5 dim: 4 } } }\n'
+    net = parse_text('layer { name: "x" type: "Input" top: "x" '
+                     'input_param { shape { dim: 2 dim: 3 dim: 5 dim: 4 } } }\n'
                      'layer { name: "s" type: "Scale" bottom: "x" top: "s" scale_param { axis: 1 num_axes: 2 '
                      'bias_term: true } }\n'
                      'layer { name: "b" type: "BatchNorm" bottom: "s" top: "b" }\n'
@@ -149,6 +150,7 @@ CHOICES = {
     'runtime/state.py': 'Caffe\'s UpgradeV1LayerType spellings of V1 enum names',
     'runtime/bench.py': 'the layers whose FLOPs the benchmark counts',
     'scoring/inference.py': 'the heads an inference net drops',
+    'pycaffe/draw.py': 'Caffe\'s draw.py: which layers its drawings label and colour',
 }
 
 
@@ -163,3 +165,10 @@ def test_no_library_module_keeps_its_own_list_of_type_names():
             if lists and rel not in CHOICES:
                 found[rel] = lists
     assert found == {}
+
+
+def test_types_caffe_refuses_in_place_are_refused_in_place():
+    assert {n for n, r in LAYER_TYPES.items() if not r.in_place} == {'Flatten', 'Reshape', 'Split'}
+    with pytest.raises(ValueError, match="'f'.*does not allow in-place computation"):
+        Net(parse_text('layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 } } }\n'
+                       'layer { name: "f" type: "Flatten" bottom: "x" top: "x" }'))

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import pycaffe as caffe
+from netspec import parse_text
 from conftest import GOLDEN, ROOT
 
 _spec = importlib.util.spec_from_file_location('make_pycaffe', GOLDEN / 'make_pycaffe.py')
@@ -189,8 +190,8 @@ def test_share_with_makes_one_memory(net_file):
 
 
 def test_what_is_not_served_says_so(net, net_file):
-    with pytest.raises(NotImplementedError, match='caffe.draw is not served'):
-        caffe.draw
+    with pytest.raises(NotImplementedError, match='caffe.NCCL is not served'):
+        caffe.NCCL
     with pytest.raises(RuntimeError, match='set_input_arrays may only be called if the first layer is a '
                                            'MemoryDataLayer'):
         net.set_input_arrays(np.zeros((1, 2, 5, 6), np.float32), np.zeros(1, np.float32))
@@ -434,3 +435,34 @@ def test_host_copies_in_a_solver(solver_file, host_copies):
     w = s.net.params['score'][0].data
     assert np.any(w)
     np.testing.assert_allclose(w, -g, rtol=1e-6)     # from 0: Caffe's diff holds the update the step subtracted
+
+
+def test_parallel_queries_and_timer_answer_as_a_cpu_caffe():
+    assert caffe.has_nccl() is False and caffe.solver_count() == 1 and caffe.solver_rank() == 0
+    with pytest.raises(NotImplementedError, match='set_solver_count'):
+        caffe.set_solver_count(2)
+    t = caffe.Timer()
+    assert t.ms == 0.0
+    t.start()
+    sum(range(10000))
+    t.stop()
+    assert t.ms > 0
+
+
+def test_draw_gives_caffes_graph_and_an_image(tmp_path):
+    from pycaffe import draw
+    net = parse_text('name: "d"\n'
+                     'layer { name: "data" type: "Input" top: "data" '
+                     'input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n'
+                     'layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" '
+                     'convolution_param { num_output: 4 kernel_size: 3 stride: 2 pad: 1 } }\n'
+                     'layer { name: "relu" type: "ReLU" bottom: "conv" top: "conv" }\n'
+                     'layer { name: "pool" type: "Pooling" bottom: "conv" top: "pool" pooling_param { pool: MAX '
+                     'kernel_size: 2 stride: 2 } }')
+    g = draw.get_pydot_graph(net, 'LR')
+    labels = sorted(n.get_name() for n in g.get_nodes())
+    assert '"conv\\n(Convolution)\\nkernel size: 3\\nstride: 2\\npad: 1"' in labels
+    assert '"pool\\n(Pooling MAX)\\nkernel size: 2\\nstride: 2\\npad: 0"' in labels
+    assert [e.get_label() for e in g.get_edges() if e.get_source().startswith('"conv')] == ['4']
+    draw.draw_net_to_file(net, str(tmp_path / 'net.png'))
+    assert (tmp_path / 'net.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'

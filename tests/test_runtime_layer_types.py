@@ -11,6 +11,7 @@ from runtime import Net
 from solvers import get_solver
 
 from conftest import GOLDEN
+from devices import DEVICES
 from golden_compare import close
 
 STORE = np.load(GOLDEN / 'layers' / 'layers.npz')
@@ -33,25 +34,26 @@ def _weights(prefix, store=STORE):
     return {n: [v[i] for i in sorted(v)] for n, v in out.items()}
 
 
-def run_case(case):
-    net = Net(parse_text(str(STORE[f'{case}/prototxt'])), phase=str(STORE[f'{case}/phase']).lower())
+def run_case(case, device='cpu'):
+    net = Net(parse_text(str(STORE[f'{case}/prototxt'])), phase=str(STORE[f'{case}/phase']).lower(), device=device)
     net.load_arrays(_weights(f'{case}/weight/'))
     net.forward(**_under(f'{case}/input/'))
     return net
 
 
+@pytest.mark.parametrize('device', DEVICES)
 @pytest.mark.parametrize('case', CASES)
-def test_layer_type_matches_caffe(case):
-    net = run_case(case)
+def test_layer_type_matches_caffe(case, device):
+    net = run_case(case, device)
     blobs = net.blobs
     ref = _under(f'{case}/blob/')
     assert sorted(blobs) == sorted(ref)
     for name, value in ref.items():
-        close(blobs[name].detach().numpy(), value, FWD, f'{case}: blob {name}')
+        close(blobs[name].detach().cpu().numpy(), value, FWD, f'{case}: blob {name}')
     after = _weights(f'{case}/param/')
     for layer, ps in net.params.items():
         for i, p in enumerate(ps):
-            close(p.detach().numpy(), after[layer][i], FWD, f'{case}: parameter {layer}/{i} after the forward')
+            close(p.detach().cpu().numpy(), after[layer][i], FWD, f'{case}: parameter {layer}/{i} after the forward')
     grads = _weights(f'{case}/grad/')
     diffs = _under(f'{case}/diff/')
     if not grads and not diffs:      # a forward-only case (Threshold: Caffe has no backward)
@@ -60,11 +62,11 @@ def test_layer_type_matches_caffe(case):
     for layer, ps in net.params.items():
         for i, p in enumerate(ps):
             ref_g = grads[layer][i]
-            g = np.zeros_like(ref_g) if p.grad is None else p.grad.numpy()
+            g = np.zeros_like(ref_g) if p.grad is None else p.grad.cpu().numpy()
             close(g, ref_g, GRAD, f'{case}: diff of {layer}/{i}')
     for name, value in diffs.items():
         g = blobs[name].grad
-        g = np.zeros_like(value) if g is None else g.numpy()
+        g = np.zeros_like(value) if g is None else g.cpu().numpy()
         close(g, value, GRAD, f'{case}: input diff of {name}')
 
 
@@ -119,15 +121,17 @@ def test_sigmoid_cross_entropy_normalizations_follow_caffes_loss_layer():
         close(net.blobs['x'].grad.numpy(), np.where(valid, sig - t, 0) / norm, 1e-6, mode)
 
 
-def test_resnet_block_trains_ten_steps_as_caffe(tmp_path):
-    store = np.load(GOLDEN / 'layers' / 'resnet_block.npz')
+@pytest.mark.parametrize('name', ['resnet_block', 'siamese'])
+def test_net_trains_ten_steps_as_caffe(name, tmp_path):
+    """A ResNet-style block (Convolution without bias, BatchNorm, Scale, Eltwise, ReLU) and a Siamese pair sharing
+    its parameters by ParamSpec.name: Caffe's SGD solver's losses and final parameters."""
+    store = np.load(GOLDEN / 'layers' / f'{name}.npz')
     (tmp_path / 'net.prototxt').write_text(str(store['prototxt']))
     (tmp_path / 'solver.prototxt').write_text('net: "net.prototxt"\n' + str(store['solver']) +
                                               f'snapshot_prefix: "{tmp_path}/snap"\n')
     solver = get_solver(str(tmp_path / 'solver.prototxt'))
     solver.net.load_arrays(_weights('weight/', store))
-    inputs = {'data': store['input/data'], 'label': store['input/label']}
-    solver.feed = inputs
+    solver.feed = {k[len('input/'):]: store[k] for k in store.files if k.startswith('input/')}
     losses = []
     for _ in range(len(store['losses'])):
         solver.step(1)

@@ -12,7 +12,7 @@ def _prelu_blobs(lp, bottoms):
 
 def _neuron(name, params=(), blobs=None, backward=True, spatial=SAME):
     extra = {} if blobs is None else {'blobs': blobs}
-    return define(LayerType(name, params, like_bottom, spatial=spatial, in_place=True, backward=backward, **extra))
+    return define(LayerType(name, params, like_bottom, spatial=spatial, backward=backward, **extra))
 
 
 _neuron('ReLU', ('relu_param',))

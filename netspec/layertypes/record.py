@@ -72,7 +72,7 @@ class LayerType:
     bottoms      (min, max) number of bottoms (Caffe's Min/Max/ExactNumBottomBlobs; max ANY: unbounded)
     top_count    (min, max) number of tops
     loss         a LossLayer: top 0 weighs 1 unless loss_weight says otherwise
-    in_place     top 0 may be bottom 0 (Caffe computes it in place)
+    in_place     a top may be a bottom (False: Caffe refuses, "does not allow in-place computation")
     data         produces data without reading bottoms' values (a data layer)
     no_diff      bottoms a backward never reaches, even with force_backward (Layer::AllowForceBackward false:
                  a loss layer's labels)
@@ -87,7 +87,7 @@ class LayerType:
     bottoms: tuple = (1, 1)
     top_count: tuple = (1, 1)
     loss: bool = False
-    in_place: bool = False
+    in_place: bool = True
     data: bool = False
     no_diff: tuple = ()
     backward: bool = True

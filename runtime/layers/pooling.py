@@ -59,8 +59,9 @@ class Pooling(CaffeLayer):
         p = lp.pooling_param
         if len(lp.top) not in (1, 2):
             raise self.error(f'has {len(lp.top)} tops (1, or 2 for MAX with the argmax mask)')
-        if len(lp.top) == 2:
-            raise self.error('the second (mask) top is not supported')
+        if len(lp.top) == 2 and p.pool != _P.MAX:
+            raise self.error('only MAX pooling has a second top (the argmax mask)')
+        self.with_mask = len(lp.top) == 2
         self.pool = p.pool
         self.train_phase = ctx.phase == TRAIN
         self.geometry = self.sized(pool_geometry, p, bottom_shapes[0])
@@ -93,6 +94,20 @@ class Pooling(CaffeLayer):
         self._plan_for = (key, plan)
         return plan
 
+    def _max_with_mask(self, x, direct, k, out, extra):
+        """MAX pooling and Caffe's mask top: the flat index h * W + w in its map of each window's (first) maximum,
+        as a float blob; the mask gets no diff."""
+        if direct:
+            y, idx = F.max_pool2d(x, k, self.stride, self.pad, 1, self.ceil, return_indices=True)
+        else:
+            (ph, pw), (eh, ew) = self.pad, extra
+            xp = F.pad(x, (pw, ew, ph, eh), value=-FLT_MAX)
+            y, idx = F.max_pool2d(xp, k, self.stride, 0, 1, False, return_indices=True)
+            y, idx = y[:, :, :out[0], :out[1]], idx[:, :, :out[0], :out[1]]
+            wp = x.shape[3] + pw + ew
+            idx = (idx // wp - ph) * x.shape[3] + (idx % wp - pw)
+        return y, idx.detach().to(x.dtype)
+
     def _stochastic(self, x):
         """Caffe's STOCHASTIC pooling (its CUDA kernels; the CPU build has none). Windows start at s * y, padding
         ignored, clipped to the map. TRAIN: in each window an element is drawn with probability value / sum (the
@@ -123,6 +138,8 @@ class Pooling(CaffeLayer):
         if self.pool == _P.STOCHASTIC:
             return self._stochastic(x)
         direct, k, out, extra, divisor = self._plan(x.shape)
+        if self.with_mask:
+            return self._max_with_mask(x, direct, k, out, extra)
         if direct:
             if self.pool == _P.MAX:
                 return (F.max_pool2d(x, k, self.stride, self.pad, 1, self.ceil),)

@@ -1,6 +1,7 @@
 """Golden fixtures for the layer types beyond FCN's, made by the real Caffe (the oracle):
 
-    bash -c 'source /opt/caffe-oracle/env.sh && python tests/golden/make_layers.py'   (or: ... make_layers.py CASE ...)
+    bash -c 'source /opt/caffe-oracle/env.sh && python tests/golden/make_layers.py'   (or: ... make_layers.py CASE ...;
+    the names of TRAININGS and `detector` remake those files)
 
 layers/layers.npz: one small net per case (odd shapes, non-default fields), run by Caffe: forward, and (unless the
 case says no) backward. The checked tops of a non-loss case are weighted by random Inputs `w_t` through Eltwise
@@ -13,6 +14,7 @@ layers/resnet_block.npz: a ResNet-style block (Convolution without bias, BatchNo
 projection shortcut, InnerProduct and SoftmaxWithLoss) trained 10 SGD steps (momentum) by Caffe's
 solver from stored weights and inputs: the loss at each step and every parameter after the last. No weight decay:
 the oracle's fork lacks Caffe 1.0's lr_mult 0 masking of BatchNorm's statistics, so decay would shrink them there.
+layers/siamese.npz: the same for a Siamese pair sharing its parameters by ParamSpec.name (weight decay on).
 
 layers/detector.npz: caffe.Detector.detect_windows on a seeded PNG with a tiny net (mean, raw_scale, channel_swap).
 
@@ -65,7 +67,8 @@ def cases():
     text = x4 + _layer('bn', 'BatchNorm', ['x'], ['bn'], bn_fixed) + \
         _layer('bn_eps', 'BatchNorm', ['x'], ['bn_eps'], bn_fixed + ' batch_norm_param { eps: 0.1 '
                'moving_average_fraction: 0.9 }') + \
-        _layer('bn_global', 'BatchNorm', ['x'], ['bn_global'], bn_fixed + ' batch_norm_param { use_global_stats: true }')
+        _layer('bn_global', 'BatchNorm', ['x'], ['bn_global'],
+               bn_fixed + ' batch_norm_param { use_global_stats: true }')
     c['batch_norm_train'] = case(text, ['bn', 'bn_eps', 'bn_global'], {'x': ('randn', 2)})
     text = x4 + _layer('bn', 'BatchNorm', ['x'], ['bn'], bn_fixed) + \
         _layer('bn_batch', 'BatchNorm', ['x'], ['bn_batch'], bn_fixed + ' batch_norm_param { use_global_stats: false }')
@@ -127,7 +130,8 @@ def cases():
     c['reduction'] = case(text, ['sum', 'asum', 'sumsq', 'mean'])
     text = _input('idx', (3, 4)) + \
         _layer('embed', 'Embed', ['idx'], ['embed'], 'embed_param { num_output: 5 input_dim: 7 }') + \
-        _layer('embed_nb', 'Embed', ['idx'], ['embed_nb'], 'embed_param { num_output: 2 input_dim: 7 bias_term: false }')
+        _layer('embed_nb', 'Embed', ['idx'], ['embed_nb'],
+               'embed_param { num_output: 2 input_dim: 7 bias_term: false }')
     c['embed'] = case(text, ['embed', 'embed_nb'], {'idx': ('labels', 7)}, force_backward=False)
     # Caffe refuses force_backward into index bottoms: learned Scales before the data bottoms get the gradients
     text = _input('q', (4, 3, 2)) + _input('permut', (6,)) + \
@@ -141,7 +145,8 @@ def cases():
         _layer('la', 'Reduction', ['fa'], ['la'], 'loss_weight: 1 reduction_param { operation: SUMSQ }') + \
         _layer('lb', 'Reduction', ['fb'], ['lb'], 'loss_weight: 0.5 reduction_param { operation: SUM }')
     c['filter'] = case(text, [], {'sel': ('binary',)}, force_backward=False)
-    text = _input('x', (2, 3)) + _layer('param', 'Parameter', [], ['param'], 'parameter_param { shape { dim: 2 dim: 3 } }') + \
+    text = _input('x', (2, 3)) + \
+        _layer('param', 'Parameter', [], ['param'], 'parameter_param { shape { dim: 2 dim: 3 } }') + \
         _layer('sum', 'Eltwise', ['x', 'param'], ['sum'])
     c['parameter'] = case(text, ['sum', 'param'])
     text = _input('x', (2, 3, 7, 6)) + \
@@ -212,6 +217,20 @@ def cases():
                'stride: 2 pad: 1 }')
     text = _input('x1', (2, 3, 7)) + text
     c['conv_nd'] = case(text, ['conv3d', 'deconv3d', 'conv1d'])
+
+    # MAX pooling's second top: the argmax mask (flat index in the map)
+    text = _input('x', (2, 3, 7, 6)) + \
+        _layer('pool', 'Pooling', ['x'], ['pool', 'mask'],
+               'pooling_param { pool: MAX kernel_size: 3 stride: 2 pad: 1 }') + \
+        _layer('pool2', 'Pooling', ['x'], ['pool2', 'mask2'], 'pooling_param { pool: MAX kernel_size: 3 stride: 2 '
+               'pad: 2 }')
+    c['pool_mask'] = case(text, ['pool', 'pool2'])
+
+    # Eltwise PROD with stable_prod_grad false: Caffe's diff is top / bottom
+    text = _input('a', (2, 3, 4)) + _input('b', (2, 3, 4)) + _input('c', (2, 3, 4)) + \
+        _layer('prod', 'Eltwise', ['a', 'b', 'c'], ['prod'],
+               'eltwise_param { operation: PROD stable_prod_grad: false }')
+    c['eltwise_quotient'] = case(text, ['prod'], {n: ('uniform', 0.5, 2.0) for n in 'abc'})
     return c
 
 
@@ -332,8 +351,8 @@ def make_cases(caffe, pb2, text_format, only=()):
             if mk.AUTO_SPLIT.search(n):
                 continue
             store[f'{name}/blob/{n}'] = b.data.copy()
-            if cs['backward'] and cs['force_backward'] and n in inputs and not n.startswith('w_') and rules.get(n, ('randn',))[0] not in \
-                    ('labels', 'binary'):
+            label = rules.get(n, ('randn',))[0] in ('labels', 'binary')
+            if cs['backward'] and cs['force_backward'] and n in inputs and not n.startswith('w_') and not label:
                 store[f'{name}/diff/{n}'] = b.diff.copy()
         for n, blobs in net.params.items():
             for i, b in enumerate(blobs):
@@ -344,9 +363,33 @@ def make_cases(caffe, pb2, text_format, only=()):
     np.savez_compressed(path, **store)
 
 
-def make_resnet_block(caffe):
+def siamese():
+    """(net prototxt, solver prototxt body) of a Siamese pair sharing its parameters by ParamSpec.name."""
+    shared = 'param { name: "w" lr_mult: 1 } param { name: "bias" lr_mult: 2 decay_mult: 0 }'
+    text = 'name: "siamese"\n' + _input('a', (4, 2, 6, 5)) + _input('b', (4, 2, 6, 5)) + _input('y', (4,))
+    for side in 'ab':
+        text += _layer(f'conv_{side}', 'Convolution', [side], [f'conv_{side}'], shared + ' convolution_param { '
+                       'num_output: 3 kernel_size: 3 weight_filler { type: "xavier" } }')
+        text += _layer(f'relu_{side}', 'ReLU', [f'conv_{side}'], [f'conv_{side}'])
+        text += _layer(f'ip_{side}', 'InnerProduct', [f'conv_{side}'], [f'ip_{side}'], 'param { name: "ip" } '
+                       'inner_product_param { num_output: 4 bias_term: false weight_filler { type: "xavier" } }')
+    text += _layer('loss', 'ContrastiveLoss', ['ip_a', 'ip_b', 'y'], ['loss'], 'contrastive_loss_param { margin: 2 }')
+    solver = 'type: "SGD"\nbase_lr: 0.05\nmomentum: 0.9\nweight_decay: 0.01\nlr_policy: "fixed"\nmax_iter: 100\n' \
+             'display: 0\nsnapshot_after_train: false\n'
+    return text, solver
+
+
+#: trained nets: name -> (net and solver, input shapes, input rules)
+TRAININGS = {
+    'resnet_block': (resnet_block, {'data': (4, 3, 9, 7), 'label': (4,)}, {'label': ('labels', 5)}),
+    'siamese': (siamese, {'a': (4, 2, 6, 5), 'b': (4, 2, 6, 5), 'y': (4,)}, {'y': ('binary',)}),
+}
+
+
+def make_training(caffe, name):
     os.makedirs(OUT, exist_ok=True)
-    text, solver_body = resnet_block()
+    build, shapes, rules = TRAININGS[name]
+    text, solver_body = build()
     with tempfile.TemporaryDirectory() as d:
         net_path = os.path.join(d, 'net.prototxt')
         with open(net_path, 'w') as f:
@@ -364,7 +407,7 @@ def make_resnet_block(caffe):
         for i, b in enumerate(blobs):
             b.data[...] = weight_array(n, types[n], i, b.data.shape)
             store[f'weight/{n}/{i}'] = b.data.copy()
-    inputs = make_inputs({'data': (4, 3, 9, 7), 'label': (4,)}, {'label': ('labels', 5)}, _seed('resnet_block'))
+    inputs = make_inputs(shapes, rules, _seed(name))
     losses = []
     for _ in range(STEPS):
         for n, v in inputs.items():
@@ -377,14 +420,16 @@ def make_resnet_block(caffe):
     for n, blobs in net.params.items():
         for i, b in enumerate(blobs):
             store[f'param/{n}/{i}'] = b.data.copy()
-    print('resnet block losses', losses, flush=True)
-    np.savez_compressed(os.path.join(OUT, 'resnet_block.npz'), **store)
+    print(f'{name} losses', losses, flush=True)
+    np.savez_compressed(os.path.join(OUT, f'{name}.npz'), **store)
 
 
-DETECTOR_NET = ('layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n'
+DETECTOR_NET = ('layer { name: "data" type: "Input" top: "data" '
+                'input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n'
                 'layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" '
                 'convolution_param { num_output: 4 kernel_size: 3 stride: 2 } }\n'
-                'layer { name: "fc" type: "InnerProduct" bottom: "conv" top: "fc" inner_product_param { num_output: 3 } }\n'
+                'layer { name: "fc" type: "InnerProduct" bottom: "conv" top: "fc" '
+                'inner_product_param { num_output: 3 } }\n'
                 'layer { name: "prob" type: "Softmax" bottom: "fc" top: "prob" }\n')
 DETECTOR_WINDOWS = [[2, 3, 14, 17], [0, 0, 20, 24], [5, 9, 9, 20]]
 
@@ -425,11 +470,12 @@ def main(argv=None):
     from caffe.proto import caffe_pb2
     from google.protobuf import text_format
     caffe.set_mode_cpu()
-    only = [a for a in argv if a not in ('resnet_block', 'detector')]
+    only = [a for a in argv if a not in TRAININGS and a != 'detector']
     if not argv or only:
         make_cases(caffe, caffe_pb2, text_format, only)
-    if not argv or 'resnet_block' in argv:
-        make_resnet_block(caffe)
+    for name in TRAININGS:
+        if not argv or name in argv:
+            make_training(caffe, name)
     if not argv or 'detector' in argv:
         make_detector(caffe)
 
