@@ -53,7 +53,10 @@ def set_device(device_id):
 
 
 def set_random_seed(seed):
-    """Caffe::set_random_seed: the generator of fillers and Dropout masks (torch's here)."""
+    """Caffe::set_random_seed: the generator of fillers and Dropout masks (torch's here) and the stream Caffe's
+    data layers draw their seeds from (Caffe's mt19937, runtime.caffe_data.rng)."""
+    from runtime.caffe_data.rng import set_random_seed as seed_data_layers
+    seed_data_layers(int(seed))
     torch.manual_seed(int(seed))
 
 

@@ -613,13 +613,43 @@ class Net:
             _sync.after_call()
 
     def set_input_arrays(self, data, labels):
-        raise NotImplementedError('caffe Net.set_input_arrays (MemoryData layers) is not served by this project: '
-                                  'use an Input layer and net.blobs[name].data[...] = array')
+        """_Net_set_input_arrays: 1-D labels become N x 1 x 1 x 1, then _set_input_arrays."""
+        if labels.ndim == 1:
+            labels = np.ascontiguousarray(labels[:, np.newaxis, np.newaxis, np.newaxis])
+        return self._set_input_arrays(data, labels)
 
-    _set_input_arrays = set_input_arrays
+    def _set_input_arrays(self, data, labels):
+        """Net_SetInputArrays: the first layer, a MemoryData layer, reads batches from these arrays (kept, not
+        copied: later writes into them are read, as in Caffe); Caffe's checks and messages."""
+        layers = self._rt.layers
+        md = layers[0] if layers else None
+        if not isinstance(md, runtime.layers.native_data.MemoryData):
+            raise RuntimeError('set_input_arrays may only be called if the first layer is a MemoryDataLayer')
+        src = md.source
+        _check_contiguous(data, 'data array', src.channels, src.height, src.width)
+        _check_contiguous(labels, 'labels array', 1, 1, 1)
+        if data.shape[0] != labels.shape[0]:
+            raise RuntimeError('data and labels must have the same first dimension')
+        if data.shape[0] % src.batch_size != 0:
+            raise RuntimeError('first dimensions of input arrays must be a multiple of batch size')
+        md.reset(data, labels, data.shape[0])
+        self._input_arrays = (data, labels)     # the custodians Caffe's binding keeps
 
     def __repr__(self):
         return f'<caffe.Net {self._rt.name!r} ({self._rt.extra_repr()})>'
+
+
+def _check_contiguous(arr, name, channels, height, width):
+    """pycaffe's CheckContiguousArray."""
+    if not isinstance(arr, np.ndarray) or not arr.flags['C_CONTIGUOUS']:
+        raise RuntimeError(f'{name} must be C contiguous')
+    if arr.ndim != 4:
+        raise RuntimeError(f'{name} must be 4-d')
+    if arr.dtype != np.float32:
+        raise RuntimeError(f'{name} must be float32')
+    for axis, (want, what) in enumerate(((channels, 'number of channels'), (height, 'height'), (width, 'width')), 1):
+        if arr.shape[axis] != want:
+            raise RuntimeError(f'{name} has wrong {what}')
 
 
 def _shape_string(shape):

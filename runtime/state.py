@@ -46,7 +46,31 @@ def _upgrade_v1_layer(v1, where):
     for field, value in v1.ListFields():
         if field.name.endswith('_param') and field.name in v2_fields:
             getattr(lp, field.name).CopyFrom(value)
+    _upgrade_transformation(lp)
     return lp
+
+
+# Caffe's UpgradeNetDataTransformation: a V1 data layer's own scale / mean_file / crop_size / mirror fields move into
+# transform_param (a V2 layer's are not read); the layers concerned are those whose record reads transform_param
+# beside a parameter message of their own that has these fields (Data, ImageData, WindowData)
+_TRANSFORM_FIELDS = ('scale', 'mean_file', 'crop_size', 'mirror')
+
+
+def _upgrade_transformation(lp):
+    from netspec.layertypes import LAYER_TYPES
+    record = LAYER_TYPES.get(lp.type)
+    if record is None or 'transform_param' not in record.params:
+        return
+    for field in record.params:
+        if field == 'transform_param' or not lp.HasField(field):
+            continue
+        param = getattr(lp, field)
+        if not all(f in param.DESCRIPTOR.fields_by_name for f in _TRANSFORM_FIELDS):
+            continue
+        for name in _TRANSFORM_FIELDS:
+            if param.HasField(name):
+                setattr(lp.transform_param, name, getattr(param, name))
+                param.ClearField(name)
 
 
 def upgrade_net(net_param, where='<net>'):

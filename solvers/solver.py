@@ -108,7 +108,9 @@ class Solver:
 
     @staticmethod
     def seed(seed):
-        """Caffe::set_random_seed: every generator the training uses (dropout, data order)."""
+        """Caffe::set_random_seed: every generator the training uses (dropout, data order, Caffe's data layers)."""
+        from runtime.caffe_data.rng import set_random_seed
+        set_random_seed(seed)
         torch.manual_seed(seed)
         np.random.seed(seed % (1 << 32))
         random.seed(seed)
