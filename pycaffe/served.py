@@ -17,7 +17,6 @@ class NotServed(NotImplementedError, AttributeError):
 #: pycaffe names this project refuses, and why.
 NOT_SERVED = {
     'Detector': 'windowed detection (caffe.Detector) needs selective search',
-    'draw': 'net drawing (caffe.draw) needs pydot/graphviz',
     'NCCL': 'multi-GPU training here is torch.distributed (tools/solve.py under torchrun)',
     'Timer': 'Caffe\'s CUDA timer is not part of this project',
     'solver_count': 'multi-GPU training here is torch.distributed',
