@@ -3,7 +3,8 @@
 `parse_log(path)` -> (train rows, test rows), each row a dict NumIters, Seconds, LearningRate and one entry per
 output name, with parse_log.py's rules: its four regular expressions; nothing before the first `Iteration N`;
 Seconds from glog's line prefix, counted from the `Solving ...` line (extract_seconds.py; the year from the file's
-time, a month going backwards starting a new year); the rate of the last `lr = ` line; a row is complete when it
+time, a month going backwards starting a new year; a newer glog's prefix with the year, which parse_log.py cannot
+read, is read too); the rate of the last `lr = ` line; a row is complete when it
 has as many entries as the first row; the first row's rate copied from the second's. It reads logs of the real
 Caffe, of `caffe train` here and of fcn-solve alike.
 """
@@ -21,10 +22,13 @@ REGEX_LEARNING_RATE = re.compile(r'lr = ([-+]?[0-9]*\.?[0-9]+([eE]?[-+]?[0-9]+)?
 
 
 def line_time(line, year):
-    """The datetime of a glog line (`I0210 13:39:22.381027 25210 solver.cpp:204] ...`); ValueError otherwise."""
+    """The datetime of a glog line (`I0210 13:39:22.381027 25210 solver.cpp:204] ...`, or a newer glog's
+    `I20260210 ...`, whose year is used); ValueError otherwise."""
     parts = line.strip().split()
     if len(parts) < 2 or len(parts[0]) < 5:
         raise ValueError(f'not a glog line: {line!r}')
+    if len(parts[0]) == 9:                 # a newer glog's prefix with the year: I20261206
+        year, parts[0] = int(parts[0][1:5]), parts[0][0] + parts[0][5:]
     month, day = int(parts[0][1:3]), int(parts[0][3:])
     stamp = parts[1]
     pos = stamp.rfind('.')

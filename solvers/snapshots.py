@@ -125,6 +125,7 @@ def restore(solver, state_file):
                          f'{history_sets(solver.type)} for {solver.type})')
     if st.learned_net:
         solver.net.copy_from(_learned_net(st.learned_net, state_file))
+    log.info('SGDSolver: restoring history')
     for i, (h, a) in enumerate(zip(solver.history, st.history)):
         a = np.asarray(a, np.float32)
         if a.size != h.numel():

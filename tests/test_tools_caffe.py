@@ -22,6 +22,7 @@ pytestmark = pytest.mark.usefixtures('one_thread', 'solvers_log')
 
 GOLD = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'golden', 'cli')
 FILES = ('net.prototxt', 'solver.prototxt', 'seq_data_layer.py', 'cli_data.npz', 'init.caffemodel')
+SPEED = re.compile(r' \([\d.e+-]+ iter/s, [\d.e+-]+s/\d+ iters\)')
 
 
 # -- a parser that follows parse_log.py / extract_seconds.py -------------------------------------------------------
@@ -89,8 +90,10 @@ def messages(lines):
 
 
 def golden_lines(name):
+    """A log of the oracle, its glog prefix (`I20261206 09:06:36.525444`, with the year) written as the glog of
+    Caffe 1.0's time wrote it and parse_log.py reads it (`I1206 09:06:36.525444`)."""
     with open(os.path.join(GOLD, name)) as f:
-        return f.read().splitlines()
+        return [re.sub(r'^([IWEF])\d{4}(\d{4} )', r'\1\2', l) for l in f.read().splitlines()]
 
 
 @pytest.fixture
@@ -127,24 +130,43 @@ def test_train_logs_the_real_caffes_values(cli, capsys):
                 assert ours[k] == pytest.approx(gold[k], rel=1e-4, abs=1e-6), (ours['NumIters'], k)
 
 
-def test_train_logs_the_real_caffes_lines(cli, capsys):
-    """Every line the real `caffe train` prints from `Solving` on is printed, in the same order, with the same
-    numbers (to 4 digits; speeds and snapshot paths aside)."""
-    _, lines = caffe(capsys, 'train', '-solver=solver.prototxt', '--weights', 'init.caffemodel')
+def shape(msgs, start='Solving ', stop=None):
+    """Messages from the first that starts with `start` (through the first equal to `stop`), numbers to 4 digits,
+    Caffe 1.0's speed part of `Iteration N (...), loss` left out (the oracle's fork prints none), snapshot paths by
+    their file names."""
+    first = next(i for i, m in enumerate(msgs) if m.startswith(start))
+    out = []
+    for m in msgs[first:]:
+        m = SPEED.sub('', m)
+        m = re.sub(r'file \S*/(cli_iter_\d+\.\w+)', r'file \1', m)
+        out.append(re.sub(r'-?\d+\.\d+(e[-+]\d+)?', lambda x: f'{float(x.group()):.4g}', m))
+        if m == stop:
+            break
+    return out
 
-    def shape(msgs):
-        start = next(i for i, m in enumerate(msgs) if m.startswith('Solving '))
-        out = []
-        for m in msgs[start:]:
-            m = re.sub(r'\(\S+ iter/s, \S+s/', '(X iter/s, Xs/', m)
-            m = re.sub(r'file \S*/(cli_iter_\d+\.\w+)', r'file \1', m)
-            out.append(re.sub(r'-?\d+\.\d+(e[-+]\d+)?', lambda x: f'{float(x.group()):.4g}', m))
-        return out
-    gold = [m for m in shape(messages(golden_lines('train.log'))) if not m.startswith(('Iteration', '    ', 'Snap',
-                                                                                       'Solving', 'Learning',
-                                                                                       'Optimization'))]
-    assert gold == [], 'the real Caffe printed lines this test does not know'
-    assert shape(messages(lines)) == shape(messages(golden_lines('train.log')))
+
+def test_train_logs_the_real_caffes_lines(cli, capsys):
+    """Every line Caffe's Solve prints, from `Solving` to `Optimization Done.`, in the same order, with the same
+    numbers (to 4 digits)."""
+    _, lines = caffe(capsys, 'train', '-solver=solver.prototxt', '--weights', 'init.caffemodel')
+    gold = shape(messages(golden_lines('train.log')), stop='Optimization Done.')
+    assert gold[-1] == 'Optimization Done.' and len(gold) == 34
+    assert shape(messages(lines), stop='Optimization Done.') == gold
+
+
+def test_train_resumed_with_snapshot_logs_the_real_caffe_binarys_lines(cli, capsys):
+    """The oracle's `caffe train -snapshot` (resuming a snapshot taken at iteration 0 after the initialization):
+    the same lines from `Resuming from` on, caffe.cpp's own included."""
+    for ext in ('caffemodel', 'solverstate'):
+        shutil.copy(os.path.join(GOLD, f'cli_iter_0.{ext}'), cli / 'snap')
+    status, lines = caffe(capsys, 'train', '-solver', 'solver.prototxt', '-snapshot', 'snap/cli_iter_0.solverstate')
+    assert status == 0
+    ours = [m for m in messages(lines) if 'rngstate' not in m]     # the sidecar this project adds is not there
+    gold = shape(messages(golden_lines('train_binary.log')), start='Resuming from')
+    assert gold[:4] == ['Resuming from snap/cli_iter_0.solverstate', 'SGDSolver: restoring history',
+                        'Starting Optimization', 'Solving cli_net']
+    assert gold[-2:] == ['Optimization Done.', 'Optimization Done.']
+    assert shape(ours, start='Resuming from') == gold
 
 
 def test_train_snapshots_every_snapshot_iterations_and_at_the_end(cli, capsys):
@@ -292,3 +314,27 @@ def test_device_query_without_cuda_is_bad_input(capsys):
 def test_an_unknown_command_is_a_usage_error(capsys):
     status, lines = caffe(capsys, 'fly')
     assert status == _cli.USAGE and "invalid choice: 'fly'" in lines[-1]
+
+
+def test_logparse_reads_the_real_caffes_log_as_parse_log_does():
+    """solvers.logparse (behind fcn-plot-log) gives parse_log.py's rows for the oracle's log, whose newer glog
+    prefix carries the year."""
+    from solvers.logparse import parse_log
+    train, test = parse_log(os.path.join(GOLD, 'train.log'))
+    assert (train, test) == caffe_parse_log(golden_lines('train.log'))
+    assert [r['loss'] for r in train][:2] == [1.82281, 3.43956] and len(test) == 3
+
+
+def test_plot_log_draws_a_png_of_a_caffe_train_log(cli, capsys, tmp_path):
+    from tools.plot_log import main as plot
+    _, lines = caffe(capsys, 'train', '-solver', 'solver.prototxt', '-weights', 'init.caffemodel')
+    log = tmp_path / 'caffe.INFO'
+    log.write_text('\n'.join(lines) + '\n')
+    assert plot([str(log), str(tmp_path / 'curves.png'), '--csv', str(tmp_path / 'csv')]) == 0
+    assert (tmp_path / 'curves.png').read_bytes().startswith(b'\x89PNG')
+    assert capsys.readouterr().out == f'{tmp_path / "curves.png"}: 5 train rows, 3 test rows\n'
+    assert (tmp_path / 'csv' / 'caffe.INFO.train').read_text().splitlines()[0] == 'NumIters,Seconds,LearningRate,loss'
+    assert (tmp_path / 'csv' / 'caffe.INFO.test').read_text().splitlines()[0] == \
+        'NumIters,Seconds,LearningRate,accuracy,loss'
+    log.write_text('I1206 09:00:00.000000 1 x.py:1] no training here\n')
+    assert plot([str(log), str(tmp_path / 'x.png')]) == _cli.BAD_INPUT

@@ -6,12 +6,17 @@ Reads tests/golden/cli/{net.prototxt, solver.prototxt, seq_data_layer.py} (a thi
 layer that walks cli_data.npz in file order, so a run has no randomness) and writes into tests/golden/cli/:
 - cli_data.npz: the samples (6 train, 4 test; 3x8x8, labels 0..2), seeded;
 - init.caffemodel: seeded weights, written by Caffe's Net.save;
-- train.log: the stderr of `caffe train -solver solver.prototxt -weights init.caffemodel` run in a copy of the
-  folder (display 1, average_loss 2, a step lr policy, tests every 2 iterations, snapshots every 2 and at the end);
+- train.log: the log of what `caffe train -solver solver.prototxt -weights init.caffemodel` does, run in a copy of
+  the folder (display 1, average_loss 2, a step lr policy, tests every 2 iterations, snapshots every 2 and at the
+  end), through pycaffe: get_solver, copy_from('init.caffemodel') into the train and test nets (caffe.cpp's
+  CopyLayers), solve(). The oracle's own `caffe` binary (brocolli's fork) drops the -weights flag silently;
 - cli_iter_5.caffemodel: the weights that run ends with;
-- test.log: the stderr of `caffe test -model net.prototxt -weights cli_iter_5.caffemodel -iterations 3`.
-Where the oracle has no `caffe` binary, the same runs go through pycaffe (Solver.solve after copy_from for train,
-a Net's forward passes for test are not made: test.log is then left out). Never import the project here.
+- train_binary.log: the oracle's `caffe train -solver solver.prototxt -snapshot cli_iter_0.solverstate`, resuming
+  from a snapshot of the initialized solver at iteration 0 (pycaffe's Solver.snapshot after the copy_from): the
+  same run through the binary and its -snapshot flag;
+- test.log: the oracle's `caffe test -model net.prototxt -weights cli_iter_5.caffemodel -iterations 3`.
+The glog of the oracle prefixes lines with the year (I20261206 ...), which the glog of Caffe 1.0's time did not;
+the tests strip it before reading the logs as Caffe's parse_log.py does. Never import the project here.
 """
 import os
 import shutil
@@ -25,12 +30,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, 'cli')
 
 PYCAFFE_TRAIN = """
+import sys
 import caffe
 caffe.set_mode_cpu()
 s = caffe.get_solver('solver.prototxt')
 for n in [s.net] + list(s.test_nets):
     n.copy_from('init.caffemodel')
-s.solve()
+if sys.argv[1:] == ['snapshot']:
+    s.snapshot()
+else:
+    s.solve()
 """
 
 
@@ -55,7 +64,7 @@ def make_weights():
 
 
 def run(cmd, cwd, log):
-    env = dict(os.environ, GLOG_logtostderr='1',
+    env = dict(os.environ, GLOG_logtostderr='1', GLOG_minloglevel='0',
                PYTHONPATH=os.pathsep.join([cwd] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]))
     with open(log, 'w') as f:
         subprocess.run(cmd, cwd=cwd, env=env, stderr=f, check=True)
@@ -68,15 +77,17 @@ def main():
         for f in ('net.prototxt', 'solver.prototxt', 'seq_data_layer.py', 'cli_data.npz', 'init.caffemodel'):
             shutil.copy(os.path.join(OUT, f), tmp)
         os.mkdir(os.path.join(tmp, 'snap'))
-        binary = shutil.which('caffe')
-        if binary:
-            run([binary, 'train', '-solver', 'solver.prototxt', '-weights', 'init.caffemodel'], tmp,
-                os.path.join(OUT, 'train.log'))
-            run([binary, 'test', '-model', 'net.prototxt', '-weights', 'snap/cli_iter_5.caffemodel',
-                 '-iterations', '3'], tmp, os.path.join(OUT, 'test.log'))
-        else:
-            run([sys.executable, '-c', PYCAFFE_TRAIN], tmp, os.path.join(OUT, 'train.log'))
+        run([sys.executable, '-c', PYCAFFE_TRAIN], tmp, os.path.join(OUT, 'train.log'))
         shutil.copy(os.path.join(tmp, 'snap', 'cli_iter_5.caffemodel'), OUT)
+        shutil.rmtree(os.path.join(tmp, 'snap'))
+        os.mkdir(os.path.join(tmp, 'snap'))
+        run([sys.executable, '-c', PYCAFFE_TRAIN, 'snapshot'], tmp, os.devnull)
+        for ext in ('caffemodel', 'solverstate'):
+            shutil.copy(os.path.join(tmp, 'snap', f'cli_iter_0.{ext}'), OUT)
+        run(['caffe', 'train', '-solver', 'solver.prototxt', '-snapshot', 'snap/cli_iter_0.solverstate'], tmp,
+            os.path.join(OUT, 'train_binary.log'))
+        run(['caffe', 'test', '-model', 'net.prototxt', '-weights', os.path.join(OUT, 'cli_iter_5.caffemodel'),
+             '-iterations', '3'], tmp, os.path.join(OUT, 'test.log'))
     print('wrote', sorted(os.listdir(OUT)))
 
 

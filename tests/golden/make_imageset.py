@@ -73,7 +73,7 @@ def main():
                 continue
             with open(os.path.join(OUT, case + '.log'), 'w') as log:
                 subprocess.run(['compute_image_mean', db, os.path.join(OUT, case + '.binaryproto')], check=True,
-                               stderr=log, env=dict(os.environ, GLOG_logtostderr='1'))
+                               stderr=log, env=dict(os.environ, GLOG_logtostderr='1', GLOG_minloglevel='0'))
     print('wrote', sorted(os.listdir(OUT)))
 
 
