@@ -16,11 +16,11 @@ from datalayers.imageset import convert_imageset
 from solvers import setup_logging
 from solvers.logs import log
 from tools._cli import run
-from tools._gflags import bool_flag, flag
+from tools._gflags import GflagsParser, bool_flag, flag
 
 
 def build_parser():
-    ap = argparse.ArgumentParser(prog='convert_imageset', description=__doc__.split('\n\n')[0],
+    ap = GflagsParser(prog='convert_imageset', description=__doc__.split('\n\n')[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split('\n\n', 1)[1])
     ap.add_argument('root', help='ROOTFOLDER/: prefix of every listed path')
