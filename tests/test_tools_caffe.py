@@ -338,3 +338,27 @@ def test_plot_log_draws_a_png_of_a_caffe_train_log(cli, capsys, tmp_path):
         'NumIters,Seconds,LearningRate,accuracy,loss'
     log.write_text('I1206 09:00:00.000000 1 x.py:1] no training here\n')
     assert plot([str(log), str(tmp_path / 'x.png')]) == _cli.BAD_INPUT
+
+
+def test_train_under_torchrun_runs_one_solver_per_process(cli, capsys):
+    """`torchrun --nproc_per_node 2 -m tools.caffe_cli train ...` on the CPU (gloo): Caffe's multi-GPU meaning, the
+    gradients of the processes averaged. Each process's data layer reads the same batches here, so the average is
+    each one's gradient and the run ends with the single process's weights, bit for bit; only the root logs."""
+    import subprocess
+    import sys
+    from weights import read_weights
+    assert caffe(capsys, 'train', '-solver', 'solver.prototxt', '-weights', 'init.caffemodel')[0] == 0
+    single = read_weights(str(cli / 'snap' / 'cli_iter_5.caffemodel'))
+    shutil.rmtree(cli / 'snap')
+    (cli / 'snap').mkdir()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, str(cli)]), OMP_NUM_THREADS='1')
+    done = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2',
+                           '-m', 'tools.caffe_cli', 'train', '-solver', 'solver.prototxt', '-weights',
+                           'init.caffemodel'], cwd=cli, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    both = read_weights(str(cli / 'snap' / 'cli_iter_5.caffemodel'))
+    for name in single:
+        for a, b in zip(single[name], both[name]):
+            np.testing.assert_array_equal(a, b, err_msg=name)
+    assert sum('Solving cli_net' in l for l in done.stderr.splitlines()) == 1

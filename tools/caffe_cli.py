@@ -168,7 +168,9 @@ def train(args):
     if len(ids) > 1 and 'WORLD_SIZE' not in os.environ:
         return relaunch_per_gpu(ids, args.argv)
     rank, size = init_from_env(f'cuda:{ids[0]}' if ids else 'cpu')
-    device = _device_for(ids, rank)
+    if rank:
+        log.setLevel(max(log.level, logging.WARNING))   # Caffe's non-root solvers log no INFO lines
+    device = _device_for(ids, int(os.environ.get('LOCAL_RANK', rank)))
     if ids:
         log.info('Using GPUs %s', ', '.join(map(str, ids)))
     check_snapshot_prefix(param)
