@@ -17,7 +17,8 @@ The reference training loop (tools/solve.py) as a library function, for scripts 
 
 Modules: rules (the update rules on tensors), lr_policy (GetLearningRate), param (solver.prototxt), solver (the
 Solver object: step in named phases, test, solve), snapshots (Caffe's snapshot pair, the .rngstate sidecar, exact
-resume), signals (SIGINT/SIGHUP requests during step), logs (Caffe-format logging), distributed (Caffe's multi-GPU
+resume), signals (SIGINT/SIGHUP requests during step), logs (Caffe-format logging), logparse (reading such logs back as
+Caffe's parse_log.py does), distributed (Caffe's multi-GPU
 meaning on torch.distributed), recipe (the reference training loop behind tools/solve.py, driven by the model
 folders' records in netspec.models).
 """
