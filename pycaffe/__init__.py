@@ -12,7 +12,8 @@ Served, as pycaffe serves them (Caffe 1.0's python/caffe):
       .net, .test_nets, .iter, .step, .solve, .restore, .snapshot, .add_callback
     TRAIN, TEST, set_mode_cpu, set_mode_gpu, set_device, set_random_seed, layer_type_list, Layer (Python layers)
     NetSpec, layers, params, to_proto; caffe.coord_map, caffe.net_spec, caffe.proto.caffe_pb2
-    caffe.io (Transformer, load_image, resize_image, oversample, BlobProto/Datum conversions), Classifier
+    caffe.io (Transformer, load_image, resize_image, oversample, BlobProto/Datum conversions), Classifier,
+      Detector (detect_windows; selective search is not served), caffe.draw (import caffe.draw; pydot)
 Anything else pycaffe has raises NotServed (a NotImplementedError, and an AttributeError for hasattr) naming it.
 """
 from netspec.caffe_pb2 import TEST, TRAIN
@@ -21,6 +22,7 @@ from . import coord_map, io, net_spec, proto  # noqa: F401
 from ._mode import fall_back_to_cpu, set_device, set_mode_cpu, set_mode_gpu, set_random_seed
 from .blob import Blob
 from .classifier import Classifier
+from .detector import Detector
 from .layer import Layer
 from .net import Net
 from .net_spec import NetSpec, layers, params, to_proto
@@ -31,7 +33,7 @@ from .solver import (AdaDeltaSolver, AdaGradSolver, AdamSolver, NesterovSolver, 
 
 __version__ = '1.0.0'     # the pycaffe API served: Caffe 1.0's
 
-__all__ = ['Net', 'Blob', 'Layer', 'Classifier', 'SGDSolver', 'NesterovSolver', 'AdaGradSolver', 'RMSPropSolver',
+__all__ = ['Net', 'Blob', 'Layer', 'Classifier', 'Detector', 'SGDSolver', 'NesterovSolver', 'AdaGradSolver', 'RMSPropSolver',
            'AdaDeltaSolver', 'AdamSolver', 'Solver', 'get_solver', 'TRAIN', 'TEST', 'set_mode_cpu', 'set_mode_gpu',
            'set_device', 'set_random_seed', 'layer_type_list', 'NetSpec', 'layers', 'params', 'to_proto', 'io',
            'coord_map', 'net_spec', 'proto', 'fall_back_to_cpu', 'alias_caffe', 'NotServed', 'NOT_SERVED']

@@ -16,7 +16,6 @@ class NotServed(NotImplementedError, AttributeError):
 
 #: pycaffe names this project refuses, and why.
 NOT_SERVED = {
-    'Detector': 'windowed detection (caffe.Detector) needs selective search',
     'NCCL': 'multi-GPU training here is torch.distributed (tools/solve.py under torchrun)',
     'Timer': 'Caffe\'s CUDA timer is not part of this project',
     'solver_count': 'multi-GPU training here is torch.distributed',

@@ -189,9 +189,9 @@ def test_share_with_makes_one_memory(net_file):
 
 
 def test_what_is_not_served_says_so(net, net_file):
-    assert not hasattr(caffe, 'Detector')
-    with pytest.raises(NotImplementedError, match='caffe.Detector is not served'):
-        caffe.Detector
+    assert not hasattr(caffe, 'NCCL')
+    with pytest.raises(NotImplementedError, match='caffe.NCCL is not served'):
+        caffe.NCCL
     with pytest.raises(NotImplementedError, match='set_input_arrays'):
         net.set_input_arrays(np.zeros((1, 2, 5, 6), np.float32), np.zeros(1, np.float32))
     with pytest.raises(NotImplementedError, match='parameter blob'):

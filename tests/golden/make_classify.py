@@ -6,7 +6,9 @@ project root:
 Writes tests/golden/classify/: weights.caffemodel (seeded, for deploy.prototxt: Input 2x3x6x6, conv, ReLU,
 InnerProduct, Softmax), mean.npy (a per-channel mean), and the predictions classify.py saves for
 tests/golden/imageset/images/a.png at --images_dim 8,8 with that mean, --input_scale 0.5: predictions.npy
-(oversampled: ten crops averaged) and predictions_center.npy (--center_only). Never import the project here.
+(oversampled: ten crops averaged) and predictions_center.npy (--center_only); detections.npy: caffe.Detector's
+detect_windows predictions for the windows WINDOWS names (mean, raw_scale 255, channel swap; no context_pad,
+whose float indices Caffe's detector.py cannot use under Python 3). Never import the project here.
 """
 import os
 import subprocess
@@ -35,7 +37,18 @@ def main():
     subprocess.run([sys.executable, CLASSIFY, image, os.path.join(OUT, 'predictions.npy')] + common, check=True)
     subprocess.run([sys.executable, CLASSIFY, image, os.path.join(OUT, 'predictions_center.npy'), '--center_only']
                    + common, check=True)
+    det = caffe.Detector(os.path.join(OUT, 'deploy.prototxt'), os.path.join(OUT, 'weights.caffemodel'),
+                         mean=np.load(os.path.join(OUT, 'mean.npy')), raw_scale=255, channel_swap=(2, 1, 0))
+    images = os.path.join(HERE, 'imageset', 'images')
+    found = det.detect_windows(WINDOWS(images))
+    np.save(os.path.join(OUT, 'detections.npy'), np.array([d['prediction'] for d in found]))
     print('wrote', sorted(os.listdir(OUT)))
+
+
+def WINDOWS(images):
+    """The windows detections.npy holds the predictions of, in order."""
+    return [(os.path.join(images, 'a.png'), [np.array([0, 0, 5, 6]), np.array([1, 2, 7, 9])]),
+            (os.path.join(images, 'c.jpg'), [np.array([2, 2, 8, 8])])]
 
 
 if __name__ == '__main__':
