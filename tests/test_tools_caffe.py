@@ -287,6 +287,21 @@ def test_test_needs_a_model_and_weights(cli, capsys):
 
 # -- time, device_query, usage ---------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize('phase', ['TRAIN', 'TEST'])
+def test_time_prints_the_real_caffes_lines(cli, capsys, phase):
+    """The oracle's `caffe time` lines, times aside, but for the Split layers Caffe inserts where a blob feeds two
+    layers: the runtime has no such layer to time (its autograd sums the branches' diffs)."""
+    status, lines = caffe(capsys, 'time', '-model', 'net.prototxt', '-iterations', '2', '-phase', phase)
+    assert status == 0
+
+    def shape(msgs):
+        first = msgs.index('Performing Forward')
+        return [re.sub(r'-?\d+(\.\d+)?(e[-+]\d+)?', '#', m) for m in msgs[first:] if '_split\t' not in m]
+    gold = messages(golden_lines(f'time_{phase.lower()}.log'))
+    assert shape(messages(lines)) == shape(gold)
+    assert any('_split\t' in m for m in gold) == (phase == 'TEST')
+
+
 def test_time_prints_every_layer_and_the_totals(cli, capsys):
     status, lines = caffe(capsys, 'time', '-model', 'net.prototxt', '-iterations', '2')
     assert status == 0

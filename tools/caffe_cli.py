@@ -269,6 +269,9 @@ def time_net(args):
     log.info('Performing Backward')
     net.backward()
     names = [name for *_, name, _ in net._plan]
+    cpu = torch.device(device).type == 'cpu'
+    us = (lambda t: float(int(t * 1e6))) if cpu else (lambda t: t * 1e6)   # Caffe's CPU timer: whole us / ms
+    ms = (lambda t: float(int(t * 1e3))) if cpu else (lambda t: t * 1e3)
     fwd = dict.fromkeys(names, 0.0)
     bwd = dict.fromkeys(names, 0.0)
     forward_total = backward_total = 0.0
@@ -279,19 +282,19 @@ def time_net(args):
         t0 = time.perf_counter()
         times = layer_times(net, {}, backward=True, repeat=1, device=device)
         for name, (f, b) in times.items():
-            fwd[name] += f
-            bwd[name] += b
-        forward_total += sum(f for f, _ in times.values())
-        backward_total += sum(b for _, b in times.values())
-        log.info('Iteration: %d forward-backward time: %s ms.', j + 1, fmt((time.perf_counter() - t0) * 1e3))
-    total_ms = (time.perf_counter() - total_start) * 1e3
+            fwd[name] += us(f)
+            bwd[name] += us(b)
+        forward_total += us(sum(f for f, _ in times.values()))
+        backward_total += us(sum(b for _, b in times.values()))
+        log.info('Iteration: %d forward-backward time: %s ms.', j + 1, fmt(ms(time.perf_counter() - t0)))
+    total_ms = ms(time.perf_counter() - total_start)
     n = max(args.iterations, 1)
     log.info('Average time per layer: ')
     for name in names:
-        log.info('%10s\tforward: %s ms.', name, fmt(fwd[name] * 1e3 / n))
-        log.info('%10s\tbackward: %s ms.', name, fmt(bwd[name] * 1e3 / n))
-    log.info('Average Forward pass: %s ms.', fmt(forward_total * 1e3 / n))
-    log.info('Average Backward pass: %s ms.', fmt(backward_total * 1e3 / n))
+        log.info('%10s\tforward: %s ms.', name, fmt(fwd[name] / 1000 / n))
+        log.info('%10s\tbackward: %s ms.', name, fmt(bwd[name] / 1000 / n))
+    log.info('Average Forward pass: %s ms.', fmt(forward_total / 1000 / n))
+    log.info('Average Backward pass: %s ms.', fmt(backward_total / 1000 / n))
     log.info('Average Forward-Backward: %s ms.', fmt(total_ms / n))
     log.info('Total Time: %s ms.', fmt(total_ms))
     log.info('*** Benchmark ends ***')

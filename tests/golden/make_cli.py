@@ -14,7 +14,8 @@ layer that walks cli_data.npz in file order, so a run has no randomness) and wri
 - train_binary.log: the oracle's `caffe train -solver solver.prototxt -snapshot cli_iter_0.solverstate`, resuming
   from a snapshot of the initialized solver at iteration 0 (pycaffe's Solver.snapshot after the copy_from): the
   same run through the binary and its -snapshot flag;
-- test.log: the oracle's `caffe test -model net.prototxt -weights cli_iter_5.caffemodel -iterations 3`.
+- test.log: the oracle's `caffe test -model net.prototxt -weights cli_iter_5.caffemodel -iterations 3`;
+- time_train.log, time_test.log: the oracle's `caffe time -model net.prototxt -iterations 2 -phase TRAIN|TEST`.
 The glog of the oracle prefixes lines with the year (I20261206 ...), which the glog of Caffe 1.0's time did not;
 the tests strip it before reading the logs as Caffe's parse_log.py does. Never import the project here.
 """
@@ -88,6 +89,9 @@ def main():
             os.path.join(OUT, 'train_binary.log'))
         run(['caffe', 'test', '-model', 'net.prototxt', '-weights', os.path.join(OUT, 'cli_iter_5.caffemodel'),
              '-iterations', '3'], tmp, os.path.join(OUT, 'test.log'))
+        for phase in ('TRAIN', 'TEST'):
+            run(['caffe', 'time', '-model', 'net.prototxt', '-iterations', '2', '-phase', phase], tmp,
+                os.path.join(OUT, f'time_{phase.lower()}.log'))
     print('wrote', sorted(os.listdir(OUT)))
 
 
