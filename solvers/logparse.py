@@ -13,7 +13,9 @@ import os
 import re
 
 __all__ = ['REGEX_ITERATION', 'REGEX_TRAIN_OUTPUT', 'REGEX_TEST_OUTPUT', 'REGEX_LEARNING_RATE', 'parse_log',
-           'parse_lines', 'line_time']
+           'parse_lines', 'line_time', 'learning_rates']
+
+REGEX_RATE_LINE = re.compile(r'Iteration (\d+), lr = ([-+]?[0-9]*\.?[0-9]+([eE]?[-+]?[0-9]+)?)')
 
 REGEX_ITERATION = re.compile(r'Iteration (\d+)')
 REGEX_TRAIN_OUTPUT = re.compile(r'Train net output #(\d+): (\S+) = ([\.\deE+-]+)')
@@ -94,3 +96,16 @@ def _row(regex, row, out, line, iteration, seconds, rate):
         out.append(row)
         row = None
     return row
+
+
+def learning_rates(path):
+    """[{'NumIters', 'LearningRate'}] from the `Iteration N, lr = X` lines themselves: the rate each iteration
+    used (parse_log.py's LearningRate column lags: a row takes the rate printed before its outputs, the previous
+    iteration's)."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            m = REGEX_RATE_LINE.search(line)
+            if m:
+                out.append({'NumIters': float(m.group(1)), 'LearningRate': float(m.group(2))})
+    return out

@@ -351,6 +351,8 @@ def test_plot_log_draws_a_png_of_a_caffe_train_log(cli, capsys, tmp_path):
     assert (tmp_path / 'csv' / 'caffe.INFO.train').read_text().splitlines()[0] == 'NumIters,Seconds,LearningRate,loss'
     assert (tmp_path / 'csv' / 'caffe.INFO.test').read_text().splitlines()[0] == \
         'NumIters,Seconds,LearningRate,accuracy,loss'
+    from solvers.logparse import learning_rates
+    assert [r['LearningRate'] for r in learning_rates(str(log))] == [0.01, 0.01, 0.005, 0.005, 0.0025]  # step 2
     log.write_text('I1206 09:00:00.000000 1 x.py:1] no training here\n')
     assert plot([str(log), str(tmp_path / 'x.png')]) == _cli.BAD_INPUT
 

@@ -80,3 +80,17 @@ def test_caffe_draw_is_served_to_pycaffe_scripts():
         assert caffe.draw.get_pydot_graph is __import__('pycaffe.draw').draw.get_pydot_graph
     finally:
         pycaffe.runner.unalias_caffe()
+
+
+DRAW_NET_PY = '/opt/caffe-oracle/brocolli-caffe-9.0.2/python/draw_net.py'
+
+
+@pytest.mark.skipif(not os.path.exists(DRAW_NET_PY), reason=f'{DRAW_NET_PY} (the oracle source) is absent')
+@pytest.mark.skipif(shutil.which('dot') is None, reason="images need graphviz's dot program")
+def test_caffes_draw_net_py_runs_unchanged_through_pycaffe(tmp_path, capsys):
+    from pycaffe.__main__ import main
+    out = tmp_path / 'net.svg'
+    assert main([DRAW_NET_PY, NET, str(out), '--rankdir', 'TB', '--phase', 'TEST']) == 0
+    assert capsys.readouterr().out == f'Drawing net to {out}\n'
+    svg = out.read_text()
+    assert svg.startswith('<?xml') and 'conv1' in svg and 'accuracy' in svg

@@ -2,7 +2,7 @@
 
 Reads the log as Caffe's tools/extra/parse_log.py does (solvers.logparse: a log of `caffe train`, of fcn-solve or of
 the real Caffe) and draws, against iterations (left) and seconds since `Solving ...` (right): every train net
-output, the learning rate, every test net output. Writes a PNG (or any format matplotlib knows by the extension);
+output, the learning rate (each iteration's own, from its `lr = ` line), every test net output. Writes a PNG (or any format matplotlib knows by the extension);
 --csv DIR also writes parse_log.py's LOG.train and LOG.test files.
 
 Exit status (tools/_cli.py): 0 written, 2 usage, 3 a missing log or one without a `Solving` line or any row.
@@ -12,7 +12,7 @@ import csv
 import os
 import sys
 
-from solvers.logparse import parse_log
+from solvers.logparse import learning_rates, parse_log
 from tools._cli import run
 
 
@@ -59,14 +59,16 @@ def plot(args):
         base = os.path.join(args.csv, os.path.basename(args.log))
         write_csv(base + '.train', train)
         write_csv(base + '.test', test)
-    panels = [('train net outputs', train, _columns(train)), ('learning rate', train, ['LearningRate']),
+    seconds = {r['NumIters']: r['Seconds'] for r in train}
+    rates = [dict(r, Seconds=seconds.get(r['NumIters'], float('nan'))) for r in learning_rates(args.log)]
+    panels = [('train net outputs', train, _columns(train)), ('learning rate', rates, ['LearningRate']),
               ('test net outputs', test, _columns(test))]
     panels = [p for p in panels if p[1] and p[2]]
     fig, axes = plt.subplots(len(panels), 2, figsize=(11, 3.2 * len(panels)), squeeze=False)
     for row, (title, rows, keys) in zip(axes, panels):
         for ax, x in zip(row, ('NumIters', 'Seconds')):
             for k in keys:
-                pts = [(r[x], r[k]) for r in rows if k in r]
+                pts = [(r[x], r[k]) for r in rows if k in r and r[x] == r[x]]
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], marker='.', label=k)
             ax.set_xlabel('iterations' if x == 'NumIters' else 'seconds')
             ax.set_title(title)
