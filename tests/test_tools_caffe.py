@@ -10,6 +10,7 @@ import math
 import os
 import re
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -105,7 +106,8 @@ def cli(tmp_path, monkeypatch):
     (tmp_path / 'snap').mkdir()
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
-    return tmp_path
+    yield tmp_path
+    sys.modules.pop('seq_data_layer', None)      # the next test imports its own copy
 
 
 def caffe(capsys, *argv):
@@ -362,7 +364,6 @@ def test_train_under_torchrun_runs_one_solver_per_process(cli, capsys):
     gradients of the processes averaged. Each process's data layer reads the same batches here, so the average is
     each one's gradient and the run ends with the single process's weights, bit for bit; only the root logs."""
     import subprocess
-    import sys
     from weights import read_weights
     assert caffe(capsys, 'train', '-solver', 'solver.prototxt', '-weights', 'init.caffemodel')[0] == 0
     single = read_weights(str(cli / 'snap' / 'cli_iter_5.caffemodel'))

@@ -12,6 +12,22 @@ pydot = pytest.importorskip('pydot', reason='caffe.draw draws through pydot')
 
 GOLD = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'golden', 'draw')
 NET = os.path.join(os.path.dirname(GOLD), 'cli', 'net.prototxt')
+
+
+@pytest.fixture
+def isolated():
+    """Run a script in this process and put back what running it changes: sys.path (its folder first), sys.argv,
+    the `caffe` alias and the caffe modules, so that no later test imports a `caffe` from the script's folder."""
+    import sys
+    saved = list(sys.path), list(sys.argv), list(sys.meta_path), {k: v for k, v in sys.modules.items()
+                                                                    if k == 'caffe' or k.startswith('caffe.')}
+    yield
+    sys.path[:], sys.argv[:], sys.meta_path[:] = saved[0], saved[1], saved[2]
+    for name in [n for n in sys.modules if n == 'caffe' or n.startswith('caffe.')]:
+        del sys.modules[name]
+    sys.modules.update(saved[3])
+
+
 CASES = {
     'cli_all_LR': ('cli', 'LR', None, False),
     'cli_test_TB': ('cli', 'TB', caffe_pb2.TEST, False),
@@ -72,14 +88,11 @@ def test_draw_net_refuses_an_unknown_phase_and_a_missing_net(tmp_path, capsys):
     assert main([str(tmp_path / 'none.prototxt'), str(tmp_path / 'x.dot')]) == _cli.BAD_INPUT
 
 
-def test_caffe_draw_is_served_to_pycaffe_scripts():
+def test_caffe_draw_is_served_to_pycaffe_scripts(isolated):
     import pycaffe
     pycaffe.alias_caffe()
-    try:
-        import caffe.draw
-        assert caffe.draw.get_pydot_graph is __import__('pycaffe.draw').draw.get_pydot_graph
-    finally:
-        pycaffe.runner.unalias_caffe()
+    import caffe.draw
+    assert caffe.draw.get_pydot_graph is __import__('pycaffe.draw').draw.get_pydot_graph
 
 
 DRAW_NET_PY = '/opt/caffe-oracle/brocolli-caffe-9.0.2/python/draw_net.py'
@@ -87,7 +100,7 @@ DRAW_NET_PY = '/opt/caffe-oracle/brocolli-caffe-9.0.2/python/draw_net.py'
 
 @pytest.mark.skipif(not os.path.exists(DRAW_NET_PY), reason=f'{DRAW_NET_PY} (the oracle source) is absent')
 @pytest.mark.skipif(shutil.which('dot') is None, reason="images need graphviz's dot program")
-def test_caffes_draw_net_py_runs_unchanged_through_pycaffe(tmp_path, capsys):
+def test_caffes_draw_net_py_runs_unchanged_through_pycaffe(tmp_path, capsys, isolated):
     from pycaffe.__main__ import main
     out = tmp_path / 'net.svg'
     assert main([DRAW_NET_PY, NET, str(out), '--rankdir', 'TB', '--phase', 'TEST']) == 0
