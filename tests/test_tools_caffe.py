@@ -380,3 +380,25 @@ def test_train_under_torchrun_runs_one_solver_per_process(cli, capsys):
         for a, b in zip(single[name], both[name]):
             np.testing.assert_array_equal(a, b, err_msg=name)
     assert sum('Solving cli_net' in l for l in done.stderr.splitlines()) == 1
+
+
+def test_train_on_several_gpus_relaunches_one_process_per_gpu(cli, capsys, monkeypatch):
+    """`-gpu 0,1` (and `all`) outside torchrun: the same command once per GPU under torch.distributed.run, its exit
+    status the command's (the CUDA devices are simulated: the launch itself is what is checked)."""
+    import subprocess
+    import sys as _sys
+    from tools import caffe_cli
+    calls = []
+    monkeypatch.setattr(caffe_cli.torch.cuda, 'device_count', lambda: 3)
+    monkeypatch.setattr(subprocess, 'call', lambda cmd: calls.append(cmd) or 5)
+    monkeypatch.delenv('WORLD_SIZE', raising=False)
+    argv = ['train', '-solver', 'solver.prototxt', '-gpu', '0,2']
+    assert caffe_cli.main(argv) == 5
+    assert calls == [[_sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', '-m',
+                      'tools.caffe_cli'] + argv]
+    calls.clear()
+    monkeypatch.setattr(subprocess, 'call', lambda cmd: calls.append(cmd) or 0)
+    assert caffe_cli.main(['train', '-solver', 'solver.prototxt', '-gpu', 'all']) == 0
+    assert calls[0][4] == '--nproc_per_node=3'
+    assert caffe_cli.main(['train', '-solver', 'solver.prototxt', '-gpu', '0,3']) == _cli.BAD_INPUT
+    assert capsys.readouterr().err.splitlines()[-1] == 'caffe: error: -gpu 0,3: no CUDA device 3 (3 visible)'
