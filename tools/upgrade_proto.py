@@ -72,17 +72,28 @@ def _upgrade_solver(args):
     log.info('Wrote upgraded SolverParameter text proto to %s', args.output)
 
 
+def net_text_parser():
+    return _parser('upgrade_net_proto_text', 'NetParameter text file')
+
+
+def net_binary_parser():
+    return _parser('upgrade_net_proto_binary', 'NetParameter binary file')
+
+
+def solver_text_parser():
+    return _parser('upgrade_solver_proto_text', 'SolverParameter text file')
+
+
 def net_text(argv=None):
-    return run(_parser('upgrade_net_proto_text', 'NetParameter text file'), lambda a: _upgrade_net(a, False), argv)
+    return run(net_text_parser(), lambda a: _upgrade_net(a, False), argv)
 
 
 def net_binary(argv=None):
-    return run(_parser('upgrade_net_proto_binary', 'NetParameter binary file'), lambda a: _upgrade_net(a, True),
-               argv)
+    return run(net_binary_parser(), lambda a: _upgrade_net(a, True), argv)
 
 
 def solver_text(argv=None):
-    return run(_parser('upgrade_solver_proto_text', 'SolverParameter text file'), _upgrade_solver, argv)
+    return run(solver_text_parser(), _upgrade_solver, argv)
 
 
 if __name__ == '__main__':
