@@ -173,7 +173,8 @@ def train(args):
     device = _device_for(ids, int(os.environ.get('LOCAL_RANK', rank)))
     if ids:
         log.info('Using GPUs %s', ', '.join(map(str, ids)))
-    check_snapshot_prefix(param)
+    if rank == 0:                                   # Caffe's root solver checks it, the others do not
+        check_snapshot_prefix(param)
     solver = get_solver(param, device=device)
     solver.sigint_effect, solver.sighup_effect = args.sigint_effect, args.sighup_effect
     with solver:
