@@ -163,6 +163,9 @@ def train(folder, weights=None, data=None, device='cpu', iters=None, score_every
     iters / score_every: default to the recipe's. resume: a .solverstate to continue from (its weights, history,
     iteration and random states). out: where snapshots go (default: the folder). overrides: SolverParameter fields
     (e.g. base_lr, snapshot). on_score(iteration, report) is called after each scoring.
+
+    The log is Caffe's Solve's: `Solving NAME` first, a last snapshot unless the last iteration was one
+    (snapshot_after_train), `Optimization Done.`; the snapshot folder is created.
     """
     name, rec = recipe(folder)
     prepare_folder(folder, width=width, num_classes=num_classes)
@@ -170,6 +173,7 @@ def train(folder, weights=None, data=None, device='cpu', iters=None, score_every
     lock = snapshot_lock(param)
     with lock:
         solver = get_solver(param, device=device, progress_bar=progress)
+        solver.log_start()
         if resume:
             solver.restore(resume)
         else:
@@ -194,6 +198,9 @@ def train(folder, weights=None, data=None, device='cpu', iters=None, score_every
                 history.append((solver.iter, report))
                 if on_score:
                     on_score(solver.iter, report)
+        if not solver.requested_early_exit:
+            solver.snapshot_after_train()
+            log.info('Optimization Done.')
     return solver, history
 
 

@@ -12,7 +12,8 @@ Served, as pycaffe serves them (Caffe 1.0's python/caffe):
       .net, .test_nets, .iter, .step, .solve, .restore, .snapshot, .add_callback
     TRAIN, TEST, set_mode_cpu, set_mode_gpu, set_device, set_random_seed, layer_type_list, Layer (Python layers)
     NetSpec, layers, params, to_proto; caffe.coord_map, caffe.net_spec, caffe.proto.caffe_pb2
-    caffe.io (Transformer, load_image, resize_image, oversample, BlobProto/Datum conversions), Classifier
+    caffe.io (Transformer, load_image, resize_image, oversample, BlobProto/Datum conversions), Classifier,
+      Detector (detect_windows; selective search is not served), caffe.draw (import caffe.draw; pydot)
 Anything else pycaffe has raises NotServed (a NotImplementedError, and an AttributeError for hasattr) naming it.
 """
 from netspec.caffe_pb2 import TEST, TRAIN
@@ -21,6 +22,7 @@ from . import coord_map, io, net_spec, proto  # noqa: F401
 from ._mode import fall_back_to_cpu, set_device, set_mode_cpu, set_mode_gpu, set_random_seed
 from .blob import Blob
 from .classifier import Classifier
+from .detector import Detector
 from .parallel import Timer, has_nccl, solver_count, solver_rank
 from .layer import Layer
 from .net import Net
@@ -32,7 +34,7 @@ from .solver import (AdaDeltaSolver, AdaGradSolver, AdamSolver, NesterovSolver, 
 
 __version__ = '1.0.0'     # the pycaffe API served: Caffe 1.0's
 
-__all__ = ['Net', 'Blob', 'Layer', 'Classifier', 'Timer', 'has_nccl', 'solver_count', 'solver_rank',
+__all__ = ['Net', 'Blob', 'Layer', 'Classifier', 'Detector', 'Timer', 'has_nccl', 'solver_count', 'solver_rank',
            'SGDSolver', 'NesterovSolver', 'AdaGradSolver', 'RMSPropSolver', 'AdaDeltaSolver', 'AdamSolver', 'Solver',
            'get_solver', 'TRAIN', 'TEST', 'set_mode_cpu', 'set_mode_gpu', 'set_device', 'set_random_seed',
            'layer_type_list', 'NetSpec', 'layers', 'params', 'to_proto', 'io', 'coord_map', 'net_spec', 'proto',

@@ -16,8 +16,6 @@ class NotServed(NotImplementedError, AttributeError):
 
 #: pycaffe names this project refuses, and why.
 NOT_SERVED = {
-    'Detector': 'windowed detection (caffe.Detector) needs selective search',
-    'draw': 'net drawing (caffe.draw) needs pydot/graphviz',
     'NCCL': 'multi-GPU training here is torch.distributed (tools/solve.py under torchrun)',
     'set_solver_count': 'multi-GPU training here is torch.distributed',
     'set_solver_rank': 'multi-GPU training here is torch.distributed',

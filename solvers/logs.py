@@ -1,8 +1,9 @@
 """Caffe-format logging through the `logging` module, and a progress bar on a terminal.
 
-Messages are Caffe's own ("Iteration N, loss = X", "    Train net output #0: loss = X (* 1 = X loss)",
-"Iteration N, lr = X", "    Test net output #0: ...", "Snapshotting to binary proto file ..."), so Caffe's
-tools/extra/parse_log.py and plotting scripts read them. `GlogFormatter` adds glog's line prefix
+Messages are Caffe 1.0's own ("Solving NAME", "Iteration N (x iter/s, ys/D iters), loss = X",
+"    Train net output #0: loss = X (* 1 = X loss)", "Iteration N, lr = X", "    Test net output #0: ...",
+"Snapshotting to binary proto file ...", "Optimization Done."), so Caffe's tools/extra/parse_log.py and plotting
+scripts read them (logparse.py reads them back the same way). `GlogFormatter` adds glog's line prefix
 ("I1125 15:10:45.123456 12345 solver.cpp:0] ") which parse_log.py uses for timing.
 """
 import logging

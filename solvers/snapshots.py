@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover  (not POSIX: no lock)
 from .logs import log
 from .rules import history_sets
 
-__all__ = ['SnapshotFiles', 'snapshot_stem', 'snapshot_files', 'rngstate_path', 'save', 'restore', 'non_finite',
+__all__ = ['check_snapshot_prefix', 'SnapshotFiles', 'snapshot_stem', 'snapshot_files', 'rngstate_path', 'save', 'restore', 'non_finite',
            'SnapshotLock', 'SnapshotPrefixBusy', 'python_layers', 'layer_state', 'set_layer_state',
            'restore_layer_states', 'write_rngstate', 'read_rngstate']
 
@@ -63,6 +63,21 @@ def rngstate_path(state_file):
     base = state_file[:-len('.h5')] if state_file.endswith('.h5') else state_file
     base = base[:-len('.solverstate')] if base.endswith('.solverstate') else base
     return base + '.rngstate'
+
+
+def check_snapshot_prefix(param):
+    """Solver::CheckSnapshotWritePermissions: with `snapshot` set, a file must be creatable at the prefix
+    (OSError naming the prefix, else)."""
+    if not param.snapshot:
+        return
+    probe = f'{param.snapshot_prefix}_iter_0.tempfile'
+    try:
+        with open(probe, 'w'):
+            pass
+        os.remove(probe)
+    except OSError:
+        raise OSError(f"Cannot write to snapshot prefix '{param.snapshot_prefix}'.  Make sure that the directory "
+                      'exists and is writeable.') from None
 
 
 # -- Caffe's pair ----------------------------------------------------------------------------------------------------
@@ -110,6 +125,7 @@ def restore(solver, state_file):
                          f'{history_sets(solver.type)} for {solver.type})')
     if st.learned_net:
         solver.net.copy_from(_learned_net(st.learned_net, state_file))
+    log.info('SGDSolver: restoring history')
     for i, (h, a) in enumerate(zip(solver.history, st.history)):
         a = np.asarray(a, np.float32)
         if a.size != h.numel():

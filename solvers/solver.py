@@ -13,6 +13,7 @@ import contextlib
 import math
 import os
 import random
+import time
 
 import numpy as np
 import torch
@@ -92,6 +93,8 @@ class Solver:
         self.requested_early_exit = False
         self._request = None
         self._losses, self.smoothed_loss = [], 0.0
+        self._start_iter = 0
+        self._timer, self._iterations_last = time.perf_counter(), 0
         self._loss_weights = loss_weights(self.net)
         self.callbacks = []
         for w in self.param.weights:  # Caffe master's SolverParameter.weights: initial weights, train and test nets
@@ -172,31 +175,42 @@ class Solver:
                 l.param.grad.zero_()
 
     def _update_smoothed_loss(self, loss, start_iter):
+        """Solver::UpdateSmoothedLoss, in float32 as Caffe's Dtype: the mean of the last average_loss losses."""
         avg = self.param.average_loss
+        loss, smoothed = np.float32(loss), np.float32(self.smoothed_loss)
         if len(self._losses) < avg:
             self._losses.append(loss)
             n = len(self._losses)
-            self.smoothed_loss = (self.smoothed_loss * (n - 1) + loss) / n
+            smoothed = (smoothed * np.float32(n - 1) + loss) / np.float32(n)
         else:
             idx = (self.iter - start_iter) % avg
-            self.smoothed_loss += (loss - self._losses[idx]) / avg
+            smoothed = smoothed + (loss - self._losses[idx]) / np.float32(avg)
             self._losses[idx] = loss
+        self.smoothed_loss = float(np.float32(smoothed))
 
     def _display(self, out):
-        log.info('Iteration %d, loss = %s', self.iter, fmt(self.smoothed_loss))
+        """Caffe's display: the iteration's speed since the last display, the smoothed loss, each output value
+        (weighted outputs with their loss, in float32 as Caffe computes it)."""
+        lapse = np.float32(time.perf_counter() - self._timer)
+        per_s = np.float32(self.iter - self._iterations_last) / (lapse if lapse else np.float32(1))
+        log.info('Iteration %d (%s iter/s, %ss/%d iters), loss = %s', self.iter, fmt(per_s), fmt(lapse),
+                 self.param.display, fmt(self.smoothed_loss))
+        self._timer, self._iterations_last = time.perf_counter(), self.iter
         k = 0
         for name in getattr(self.net, 'outputs', list(out)):
             v = out.get(name, self.net.blobs.get(name))
-            w = self._loss_weights.get(name, 0.0)
-            for x in torch.as_tensor(v).detach().reshape(-1).tolist():
-                extra = f' (* {fmt(w)} = {fmt(w * x)} loss)' if w else ''
+            w = np.float32(self._loss_weights.get(name, 0.0))
+            for x in torch.as_tensor(v).detach().float().reshape(-1).tolist():
+                extra = f' (* {fmt(w)} = {fmt(w * np.float32(x))} loss)' if w else ''
                 log.info('    Train net output #%d: %s = %s%s', k, name, fmt(x), extra)
                 k += 1
 
     def step(self, iters):
         """Run `iters` iterations (Caffe's Solver::Step; max_iter is not consulted)."""
         start_iter, stop_iter = self.iter, self.iter + int(iters)
+        self._start_iter = start_iter
         self._losses, self.smoothed_loss = [], 0.0
+        self._timer, self._iterations_last = time.perf_counter(), self.iter
         bar = progress(iters, os.path.basename(self.param.snapshot_prefix) or 'train',
                        self.progress_bar if self.rank == 0 else False)
         with SignalRequests(self), contextlib.closing(bar):
@@ -294,10 +308,23 @@ class Solver:
                      fmt(norm), fmt(self.param.clip_gradients), fmt(scale))
         return rate
 
+    def log_start(self):
+        """Solve's first two lines, `Solving NAME` (Caffe's log tools take its time as the start) and the lr
+        policy."""
+        log.info('Solving %s', getattr(getattr(self.net, 'net_param', None), 'name', ''))
+        log.info('Learning Rate Policy: %s', self.param.lr_policy)
+
+    def snapshot_after_train(self):
+        """Solve's last snapshot: unless snapshot_after_train is false or the last iteration was just
+        snapshotted (`snapshot` divides it); on the root process. Returns the solverstate path or None."""
+        p = self.param
+        if p.snapshot_after_train and (not p.snapshot or self.iter % p.snapshot != 0) and self.rank == 0:
+            return self.snapshot()
+        return None
+
     def solve(self, resume_file=None):
         """Caffe's Solver::Solve: restore if asked, step to max_iter, snapshot, a last display and test."""
-        log.info('Solving %s', getattr(getattr(self.net, 'net_param', None), 'name', '') or 'net')
-        log.info('Learning Rate Policy: %s', self.param.lr_policy)
+        self.log_start()
         self.requested_early_exit = False
         if resume_file:
             log.info('Restoring previous solver status from %s', resume_file)
@@ -307,11 +334,10 @@ class Solver:
         if self.requested_early_exit:
             log.info('Optimization stopped early.')
             return self
-        if p.snapshot_after_train and (not p.snapshot or self.iter % p.snapshot != 0) and self.rank == 0:
-            self.snapshot()
+        self.snapshot_after_train()
         if p.display and self.iter % p.display == 0:
             out = self.net.forward(**self._inputs(0))
-            self._update_smoothed_loss(self._loss(out), self.iter)
+            self._update_smoothed_loss(self._loss(out), self._start_iter)
             log.info('Iteration %d, loss = %s', self.iter, fmt(self.smoothed_loss))
         if p.test_interval and self.iter % p.test_interval == 0 and self.rank == 0:
             self.test_all()
@@ -324,34 +350,38 @@ class Solver:
             self.test(i)
 
     def test(self, i=0):
-        """Solver::Test: mean of each test output over test_iter forward passes, logged in Caffe's format."""
+        """Solver::Test: mean of each test output over test_iter forward passes, logged in Caffe's format (sums,
+        means and the test loss in float32, Caffe's Dtype)."""
         log.info('Iteration %d, Testing net (#%d)', self.iter, i)
         self.share_weights()
         tn = self.test_nets[i]
         weights = loss_weights(tn)
-        sums, names, loss = None, [], 0.0
+        sums, names, loss = None, [], np.float32(0)
         n = self.param.test_iter[i]
         with torch.no_grad():
             for _ in range(n):
                 out = tn.forward()
                 vals = []
+                iter_loss = np.float32(0)
                 for name in getattr(tn, 'outputs', list(out)):
-                    v = torch.as_tensor(out.get(name, tn.blobs.get(name))).detach().double().reshape(-1)
+                    v = torch.as_tensor(out.get(name, tn.blobs.get(name))).detach().float().cpu().reshape(-1)
                     vals.append(v)
                     if sums is None:
                         names.extend([name] * v.numel())
-                    loss += weights.get(name, 0.0) * float(v.sum())
-                flat = torch.cat(vals) if vals else torch.zeros(0, dtype=torch.float64)
-                sums = flat if sums is None else sums + flat
+                    if weights.get(name):
+                        iter_loss += np.float32(weights[name]) * np.float32(float(v.double().sum()))
+                loss += iter_loss
+                flat = torch.cat(vals) if vals else torch.zeros(0)
+                sums = flat.clone() if sums is None else sums + flat
         if self.param.test_compute_loss:
-            log.info('Test loss: %s', fmt(loss / n))
+            log.info('Test loss: %s', fmt(loss / np.float32(n)))
         results = {}
         for k, name in enumerate(names):
-            mean = float(sums[k]) / n
-            w = weights.get(name, 0.0)
+            mean = np.float32(sums[k].item()) / np.float32(n)
+            w = np.float32(weights.get(name, 0.0))
             extra = f' (* {fmt(w)} = {fmt(w * mean)} loss)' if w else ''
             log.info('    Test net output #%d: %s = %s%s', k, name, fmt(mean), extra)
-            results.setdefault(name, []).append(mean)
+            results.setdefault(name, []).append(float(mean))
         return results
 
     # -- snapshots (snapshots.py) ------------------------------------------------------------------------------------

@@ -99,7 +99,8 @@ def test_logs_are_in_caffes_format_and_parse_with_caffes_regexes(tmp_path, caplo
         s.step(4)
     lines = [r.getMessage() for r in caplog.records]
     text = '\n'.join(lines)
-    assert re.search(r'^Iteration 0, loss = [\d.e+-]+$', text, re.M)
+    assert re.search(r'^Iteration 0 \(0 iter/s, [\d.e+-]+s/2 iters\), loss = [\d.e+-]+$', text, re.M)
+    assert re.search(r'^Iteration 2 \([\d.e+-]+ iter/s, [\d.e+-]+s/2 iters\), loss = [\d.e+-]+$', text, re.M)
     assert re.search(r'^    Train net output #0: loss = ([\d.e+-]+) \(\* 1 = \1 loss\)$', text, re.M)
     assert 'Iteration 0, lr = 0.0125' in lines and 'Iteration 2, lr = 0.0125' in lines
     assert 'Iteration 0, Testing net (#0)' in lines and 'Iteration 2, Testing net (#0)' in lines  # test_initialization

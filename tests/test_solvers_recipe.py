@@ -239,3 +239,32 @@ def test_solver_close_stops_the_data_layers_readers(voc):
     with solver:
         pass
     assert all(not s._pending for s in streams)
+
+
+def test_tools_solve_creates_its_out_folder_snapshots_at_the_end_and_logs_as_caffe(voc, tmp_path, capsys,
+                                                                                   solvers_log):
+    """A short fcn-solve run (shorter than the reference's snapshot interval) creates --out, ends with Caffe's
+    snapshot_after_train snapshot, and its --log starts with `Solving NAME` (the start time of Caffe's log tools)
+    and ends with `Optimization Done.`."""
+    from solvers.logparse import parse_log
+    from tools.solve import main
+    root, folder, info = voc
+    out = tmp_path / 'new' / 'run'
+    log = tmp_path / 'solve.log'
+    rc = main([str(folder), '--weights', str(root / 'base.caffemodel'), '--data', str(root / 'data'), '--iters', '3',
+               '--score-every', '1000', '--base-lr', '4e-11', '--out', str(out), '--log', str(log)])
+    assert rc == 0
+    assert sorted(p.name for p in (out / 'snapshot').iterdir()) == \
+        ['train_iter_3.caffemodel', 'train_iter_3.rngstate', 'train_iter_3.solverstate']
+    msgs = [l.split('] ', 1)[1] for l in log.read_text().splitlines()]
+    solving = [i for i, m in enumerate(msgs) if m.startswith('Solving ')]
+    assert len(solving) == 1 and msgs[solving[0] + 1] == 'Learning Rate Policy: fixed'
+    assert msgs[-1] == 'Optimization Done.'
+    assert f'Snapshotting to binary proto file {out}/snapshot/train_iter_3.caffemodel' in msgs
+    from solvers import setup_logging
+    setup_logging(logfile=str(tmp_path / 'display1.log'))     # the recipe with display 1: a row per iteration
+    train(folder, weights=str(root / 'base.caffemodel'), data=str(root / 'data'), iters=3, score_every=1000,
+          base_lr=4e-11, out=str(tmp_path / 'd1'), display=1, stdout=io.StringIO())
+    rows, _ = parse_log(str(tmp_path / 'display1.log'))
+    assert [r['NumIters'] for r in rows] == [0, 1, 2] and all(r['loss'] > 0 for r in rows)
+    assert [r['LearningRate'] for r in rows] == [4e-11] * 3

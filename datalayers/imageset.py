@@ -1,0 +1,175 @@
+"""Caffe's convert_imageset: images listed in a file -> an LMDB of Datum records that Caffe's Data layer reads.
+
+As tools/convert_imageset.cpp and util/io.cpp do it, through OpenCV as Caffe does (cv2): each list line is
+`PATH LABEL` (split at its last space, the label read as atoi reads it); an image is read with cv::imread in color
+(BGR, 3 channels) or, with `gray`, as grayscale; resized with cv::resize (bilinear) when both resize_height and
+resize_width are given; stored raw (Datum data: uint8 in channel, row, column order, `encoded` false) or encoded
+(`encoded`, or an `encode_type`): the file's own bytes when its extension is the encoding and nothing was resized
+or converted, else cv::imencode's. An unreadable image is skipped with an error line; the keys are
+`%08d_PATH` with the line's index; the database is committed every 1000 images.
+"""
+import logging
+import os
+import random
+
+import numpy as np
+
+from netspec import caffe_pb2
+
+__all__ = ['read_list', 'read_image', 'image_to_datum', 'matches_extension', 'open_new_lmdb', 'convert_imageset']
+
+_log = logging.getLogger(__name__)
+
+
+def _cv2():
+    try:
+        import cv2
+    except ImportError:
+        raise OSError('convert_imageset reads and writes images with OpenCV as Caffe does: '
+                      'pip install opencv-python-headless') from None
+    return cv2
+
+
+def _atoi(text):
+    """C's atoi: leading blanks, a sign, the digits that follow; 0 without any."""
+    s = text.lstrip()
+    sign, i = 1, 0
+    if s[:1] in ('+', '-'):
+        sign, i = (-1 if s[0] == '-' else 1), 1
+    j = i
+    while j < len(s) and s[j].isdigit():
+        j += 1
+    return sign * int(s[i:j]) if j > i else 0
+
+
+def read_list(path):
+    """[(image path, label)] of a list file, as convert_imageset reads it with std::getline: each line split at
+    its last space (a line without one is its own path and label)."""
+    with open(path) as f:
+        text = f.read()
+    lines = text.split('\n')
+    if text.endswith('\n') or not text:
+        lines.pop()
+    out = []
+    for line in lines:
+        pos = line.rfind(' ')
+        out.append((line[:pos], _atoi(line[pos + 1:])) if pos >= 0 else (line, _atoi(line)))
+    return out
+
+
+def read_image(path, height=0, width=0, is_color=True):
+    """ReadImageToCVMat: an HxWx3 BGR (or HxW gray) uint8 array, or None when OpenCV cannot read the file."""
+    cv2 = _cv2()
+    img = cv2.imread(path, cv2.IMREAD_COLOR if is_color else cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        return None
+    if height > 0 and width > 0:
+        img = cv2.resize(img, (width, height))
+    return img
+
+
+def matches_extension(filename, encoding):
+    """io.cpp's matchExt: the file's extension is the encoding (jpeg counts as jpg), case aside."""
+    ext = filename[filename.rfind('.') + 1:].lower()
+    encoding = encoding.lower()
+    return ext == encoding or (encoding == 'jpg' and ext == 'jpeg')
+
+
+def image_to_datum(path, label, height=0, width=0, is_color=True, encoding=''):
+    """ReadImageToDatum: a Datum, or None for an unreadable image."""
+    img = read_image(path, height, width, is_color)
+    if img is None:
+        return None
+    d = caffe_pb2.Datum()
+    channels = 1 if img.ndim == 2 else img.shape[2]
+    if encoding:
+        if (channels == 3) == is_color and not height and not width and matches_extension(path, encoding):
+            with open(path, 'rb') as f:
+                d.data = f.read()
+            d.label, d.encoded = label, True
+            return d
+        ok, buf = _cv2().imencode('.' + encoding, img)
+        if not ok:
+            raise ValueError(f'{path}: OpenCV cannot encode an image as {encoding!r}')
+        d.data = buf.tobytes()
+        d.encoded = True
+    else:
+        chw = img[None] if img.ndim == 2 else img.transpose(2, 0, 1)
+        d.data = np.ascontiguousarray(chw).tobytes()
+        d.encoded = False
+    d.channels, d.height, d.width = channels, img.shape[0], img.shape[1]
+    d.label = label
+    return d
+
+
+def open_new_lmdb(path):
+    """db::LMDB's Open(NEW): a new folder (an existing one is an error, as Caffe's mkdir check makes it)."""
+    import lmdb
+    try:
+        os.mkdir(path, 0o744)
+    except FileExistsError:
+        raise FileExistsError(f'mkdir {path} failed: it exists (convert_imageset writes a new database)') from None
+    return lmdb.open(path, map_size=1 << 30)
+
+
+def _put_all(env, items):
+    import lmdb
+    while True:
+        try:
+            with env.begin(write=True) as txn:
+                for k, v in items:
+                    txn.put(k, v)
+            return
+        except lmdb.MapFullError:
+            env.set_mapsize(env.info()['map_size'] * 2)
+
+
+def convert_imageset(root, list_file, db, gray=False, shuffle=False, backend='lmdb', resize_height=0,
+                     resize_width=0, check_size=False, encoded=False, encode_type='', log=None):
+    """Write the LMDB `db` from the images of `list_file` under `root` (a prefix joined as a string, as Caffe
+    does). Returns the number of images written. `log`: a function of one message (default: this module's
+    logger)."""
+    log = log or _log.info
+    if backend != 'lmdb':
+        raise ValueError(f'backend {backend!r}: only lmdb is written here (Caffe 1.0 also knows leveldb)')
+    lines = read_list(list_file)
+    if shuffle:
+        log('Shuffling data')
+        random.shuffle(lines)
+    log(f'A total of {len(lines)} images.')
+    if encode_type and not encoded:
+        log('encode_type specified, assuming encoded=true.')
+    resize_height, resize_width = max(0, resize_height), max(0, resize_width)
+    env = open_new_lmdb(db)
+    count, size, batch = 0, None, []
+    try:
+        for line_id, (name, label) in enumerate(lines):
+            enc = encode_type
+            if encoded and not enc:
+                p = name.rfind('.')
+                if p < 0:
+                    _log.warning("Failed to guess the encoding of '%s'", name)
+                enc = name[p + 1:].lower()
+            datum = image_to_datum(root + name, label, resize_height, resize_width, not gray, enc)
+            if datum is None:
+                _log.error('Could not open or find file %s', root + name)
+                continue
+            if check_size:
+                n = datum.channels * datum.height * datum.width
+                if size is None:
+                    size = n
+                elif len(datum.data) != size:
+                    raise ValueError(f'{root + name}: Incorrect data field size {len(datum.data)} (the first image '
+                                     f'has {size}; --check_size)')
+            batch.append((f'{line_id:08d}_{name}'.encode(), datum.SerializeToString()))
+            count += 1
+            if count % 1000 == 0:
+                _put_all(env, batch)
+                batch = []
+                log(f'Processed {count} files.')
+        if count % 1000 != 0:
+            _put_all(env, batch)
+            log(f'Processed {count} files.')
+    finally:
+        env.close()
+    return count
