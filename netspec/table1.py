@@ -27,8 +27,10 @@ from .receptive import conv_depth, max_stride, receptive_field
 from .shapes import param_shapes
 from . import models
 from .models import trunks
+from .models.parts import LEARN, params_list, scaled
 
-__all__ = ['NETS', 'PAPER', 'PAPER_SOURCE', 'Row', 'deploy_net', 'classifier_features', 'row', 'rows']
+__all__ = ['NETS', 'PAPER', 'PAPER_SOURCE', 'Row', 'deploy_net', 'classifier_features', 'row', 'rows',
+           'CLASSIFIER_CROP', 'CLASSIFIER_LAYERS', 'classifier_net', 'fcn_net']
 
 NETS = ('FCN-AlexNet', 'FCN-VGG16', 'FCN-GoogLeNet')
 
@@ -84,6 +86,103 @@ def classifier_features(name, size=500):
     top = trunks.googlenet(n, n.data, dropout_layers=False)['fc7']
     n['pool5/7x7_s1'] = L.Pooling(top, pool=P.Pooling.AVE, kernel_size=7, stride=1)
     return n.to_proto(), 'pool5/7x7_s1'
+
+
+# -- the classifiers the FCNs are cast from, and the FCN-32s each becomes (the trained row) -------------------------
+
+#: the ILSVRC crop each classifier trains on: its fc6 / average pool then sees pool5 / inception_5b whole (6x6 for
+#: AlexNet, 7x7 for VGG16 and GoogLeNet), so the FCN's fc6 convolution takes the InnerProduct's weights as they are
+CLASSIFIER_CROP = {'FCN-AlexNet': 227, 'FCN-VGG16': 224, 'FCN-GoogLeNet': 224}
+
+#: the classifier layers surgery discards (paper sec. 3.1 / 4.1: "decapitate each net by discarding the final
+#: classifier layer"; GoogLeNet's auxiliary classifiers go with it). Everything else maps by name; AlexNet's and
+#: VGG16's fc6 / fc7 InnerProducts are convolutionalized (their weights reshaped into the FCN's fc6 / fc7 kernels).
+CLASSIFIER_LAYERS = {
+    'FCN-AlexNet': ('fc8',),
+    'FCN-VGG16': ('fc8',),
+    'FCN-GoogLeNet': ('loss1/conv', 'loss1/fc', 'loss1/classifier', 'loss2/conv', 'loss2/fc', 'loss2/classifier',
+                      'loss3/classifier'),
+}
+
+#: BVLC GoogLeNet's auxiliary classifiers: (prefix, the inception output it reads); loss weight 0.3 each
+AUX = (('loss1', 'inception_4a'), ('loss2', 'inception_4d'))
+
+
+def _aux_classifier(n, prefix, bottom, num_classes, width):
+    """One of GoogLeNet's auxiliary classifiers as BVLC train_val has it: 5x5/3 average pool, 1x1 conv (128), fc
+    (1024), dropout 0.7, classifier, SoftmaxWithLoss at loss weight 0.3."""
+    n[prefix + '/ave_pool'] = L.Pooling(bottom, pool=P.Pooling.AVE, kernel_size=5, stride=3)
+    n[prefix + '/conv'] = L.Convolution(n[prefix + '/ave_pool'], kernel_size=1, num_output=scaled(128, width),
+                                        param=params_list(LEARN))
+    n[prefix + '/relu_conv'] = L.ReLU(n[prefix + '/conv'], in_place=True)
+    n[prefix + '/fc'] = L.InnerProduct(n[prefix + '/relu_conv'], num_output=scaled(1024, width),
+                                       param=params_list(LEARN))
+    n[prefix + '/relu_fc'] = L.ReLU(n[prefix + '/fc'], in_place=True)
+    n[prefix + '/drop_fc'] = L.Dropout(n[prefix + '/relu_fc'], dropout_ratio=0.7, in_place=True)
+    n[prefix + '/classifier'] = L.InnerProduct(n[prefix + '/drop_fc'], num_output=num_classes,
+                                               param=params_list(LEARN))
+    n[prefix + '/loss'] = L.SoftmaxWithLoss(n[prefix + '/classifier'], n.label, loss_weight=0.3)
+
+
+def classifier_net(name, batch=8, num_classes=1000, width=1.0, dropout=True):
+    """The ILSVRC classifier `name`'s FCN is cast from, as a training net on Input blobs data (batch x 3 x
+    CLASSIFIER_CROP x same) and label (batch): the trunk at its own conv1 pad (AlexNet 0, VGG16 1, GoogLeNet 3),
+    AlexNet's and VGG16's fc6 / fc7 as InnerProduct then fc8; GoogLeNet's 7x7 average pool, dropout 0.4 and
+    loss3/classifier, with its two auxiliary classifiers on inception_4a / 4d (loss weight 0.3), as BVLC
+    train_val has them. Normalized SoftmaxWithLoss and Accuracy ('accuracy') on the final classifier. Weights
+    MSRA-initialized, the classifier layers Gaussian (std 0.01); biases 0."""
+    crop = CLASSIFIER_CROP[name] if name in CLASSIFIER_CROP else None
+    if crop is None:
+        raise ValueError(f'unknown Table 1 net {name!r}; known: {", ".join(NETS)}')
+    n = NetSpec()
+    n.data, n.label = L.Input(name='input', ntop=2, shape=[dict(dim=[batch, 3, crop, crop]), dict(dim=[batch])])
+    if name == 'FCN-AlexNet':
+        top = trunks.alexnet(n, n.data, width, dropout_layers=dropout, param=LEARN, pad=0,
+                             fully_connected=True)['fc7']
+        n.fc8 = L.InnerProduct(top, num_output=num_classes, param=params_list(LEARN))
+        final = n.fc8
+    elif name == 'FCN-VGG16':
+        top = trunks.vgg16(n, n.data, width, dropout_layers=dropout, pad=1, fully_connected=True)['fc7']
+        n.fc8 = L.InnerProduct(top, num_output=num_classes, param=params_list(LEARN))
+        final = n.fc8
+    else:
+        taps = trunks.googlenet(n, n.data, width, dropout_layers=False, pad=3)
+        for prefix, tap in AUX:
+            _aux_classifier(n, prefix, taps[tap], num_classes, width)
+        n['pool5/7x7_s1'] = L.Pooling(taps['fc7'], pool=P.Pooling.AVE, kernel_size=7, stride=1)
+        top = n['pool5/7x7_s1']
+        if dropout:
+            n['pool5/drop_7x7_s1'] = L.Dropout(top, dropout_ratio=0.4, in_place=True)
+            top = n['pool5/drop_7x7_s1']
+        n['loss3/classifier'] = L.InnerProduct(top, num_output=num_classes, param=params_list(LEARN))
+        final = n['loss3/classifier']
+    n.loss = L.SoftmaxWithLoss(final, n.label)
+    n.accuracy = L.Accuracy(final, n.label)
+    return _with_fillers(n.to_proto(), CLASSIFIER_LAYERS[name])
+
+
+def _with_fillers(net, classifiers):
+    """net with an MSRA weight filler on every Convolution / InnerProduct but `classifiers` (Gaussian 0.01)."""
+    for layer in net.layer:
+        if layer.type in ('Convolution', 'InnerProduct'):
+            param = layer.convolution_param if layer.type == 'Convolution' else layer.inner_product_param
+            if layer.name in classifiers:
+                param.weight_filler.type, param.weight_filler.std = 'gaussian', 0.01
+            else:
+                param.weight_filler.type = 'msra'
+    return net
+
+
+def fcn_net(name, source, num_classes=21, width=1.0, dropout=None):
+    """The FCN-32s `name` (netspec.models' FCN-AlexNet, FCN-VGG16's FCN-32s, FCN-GoogLeNet) on `source`, with
+    the summed loss of the VGG16 reference for all three (the trained row's one recipe)."""
+    if name == 'FCN-AlexNet':
+        return models.fcn_alexnet(source, num_classes=num_classes, width=width, dropout=dropout, normalize=False)
+    if name == 'FCN-VGG16':
+        return models.fcn_vgg16(source, stride=32, num_classes=num_classes, width=width, dropout=dropout)
+    if name == 'FCN-GoogLeNet':
+        return models.fcn_googlenet(source, num_classes=num_classes, width=width, dropout=dropout)
+    raise ValueError(f'unknown Table 1 net {name!r}; known: {", ".join(NETS)}')
 
 
 def _count(shapes):
