@@ -29,7 +29,7 @@ from . import models
 from .models import trunks
 from .models.parts import LEARN, params_list, scaled
 
-__all__ = ['NETS', 'PAPER', 'PAPER_SOURCE', 'Row', 'deploy_net', 'classifier_features', 'row', 'rows',
+__all__ = ['NETS', 'PAPER', 'PAPER_SOURCE', 'TRAINED_LABEL', 'Row', 'deploy_net', 'classifier_features', 'row', 'rows',
            'CLASSIFIER_CROP', 'CLASSIFIER_LAYERS', 'classifier_net', 'fcn_net']
 
 NETS = ('FCN-AlexNet', 'FCN-VGG16', 'FCN-GoogLeNet')
@@ -158,15 +158,21 @@ def classifier_net(name, batch=8, num_classes=1000, width=1.0, dropout=True):
         final = n['loss3/classifier']
     n.loss = L.SoftmaxWithLoss(final, n.label)
     n.accuracy = L.Accuracy(final, n.label)
-    return _with_fillers(n.to_proto(), CLASSIFIER_LAYERS[name])
+    return _with_fillers(n.to_proto())
 
 
-def _with_fillers(net, classifiers):
-    """net with an MSRA weight filler on every Convolution / InnerProduct but `classifiers` (Gaussian 0.01)."""
+def _is_class_scores(name):
+    """The layers that output class scores: fc8, loss1/2/3's classifier."""
+    return name == 'fc8' or name.endswith('/classifier')
+
+
+def _with_fillers(net):
+    """net with an MSRA weight filler on every Convolution / InnerProduct but the class-score layers (Gaussian
+    0.01, as the demo's fc8)."""
     for layer in net.layer:
         if layer.type in ('Convolution', 'InnerProduct'):
             param = layer.convolution_param if layer.type == 'Convolution' else layer.inner_product_param
-            if layer.name in classifiers:
+            if _is_class_scores(layer.name):
                 param.weight_filler.type, param.weight_filler.std = 'gaussian', 0.01
             else:
                 param.weight_filler.type = 'msra'
@@ -213,8 +219,14 @@ def _millions(n, digits=2):
     return f'{n / 1e6:.{digits}f}M'
 
 
-def format_table(computed, times=None, where='here'):
-    """Table 1's rows, each net's computed value beside the paper's; `times` {name: seconds} adds forward time.
+#: the mean IU row's label when it holds trained figures: here synthetic data, the paper's VOC2011 val
+TRAINED_LABEL = 'mean IU (synthetic/VOC)'
+
+
+def format_table(computed, times=None, where='here', mean_iu=None):
+    """Table 1's rows, each net's computed value beside the paper's; `times` {name: seconds} adds forward time;
+    `mean_iu` {name: mean IU in %} fills the mean IU row (labelled TRAINED_LABEL: figures trained here, on other
+    data than the paper's VOC2011 val; a net missing from it shows '-').
     Returns the lines, then notes on every computed value that differs from the paper's figure."""
     computed = {r.name: r for r in computed}
     names = [n for n in NETS if n in computed]
@@ -226,7 +238,11 @@ def format_table(computed, times=None, where='here'):
     def line(label, ours, paper):
         lines.append(f'{label:24s}' + ''.join(f'{ours(n):>{cell}s}{paper(n):>{cell}s}' for n in names))
 
-    line('mean IU (VOC2011 val)', lambda n: '-', lambda n: f"{PAPER[n]['mean_iu']:.1f}")
+    if mean_iu is None:
+        line('mean IU (VOC2011 val)', lambda n: '-', lambda n: f"{PAPER[n]['mean_iu']:.1f}")
+    else:
+        line(TRAINED_LABEL, lambda n: f'{mean_iu[n]:.1f}' if n in mean_iu else '-',
+             lambda n: f"{PAPER[n]['mean_iu']:.1f}")
     if times:
         line('forward time', lambda n: f'{1000 * times[n]:.0f} ms' if n in times else '-',
              lambda n: f"{PAPER[n]['forward_ms']} ms")
