@@ -93,7 +93,7 @@ class AblationConfig:
     table1_width: float = 1 / 16    # Table 1's trunks: VGG16's conv5 at 32 channels, the demo trunk's conv5
     # Table 1's fixed rates, one per net (AlexNet, VGG16, GoogLeNet) as the paper's, chosen by a line search on
     # seed 0 (README): the FCN-32s's and the classifier's (the demo's 1e-3 but where it diverged)
-    table1_lrs: tuple = (3e-9, 1e-8, 1e-7)
+    table1_lrs: tuple = (3e-9, 1e-8, 3e-8)
     table1_clf_lrs: tuple = (1e-4, 1e-3, 1e-3)
     threads: int = 1
     pinned_kernels: bool = True

@@ -17,7 +17,10 @@ For FCN-AlexNet, FCN-VGG16 (FCN-32s) and FCN-GoogLeNet as netspec.models builds 
   neighbouring score_fr units under the 64/32 bilinear kernel: 404 + 32 for VGG16).
 - max stride: the largest stride of any blob (input pixels per unit), 32 for all three.
 The paper's mean IU (VOC2011 val) and forward time (K40c GPU) are measured, not computed; forward time here is
-measured by runtime.timing on the machine at hand.
+measured by runtime.timing on the machine at hand. For a trained mean IU row, `classifier_net` gives the ILSVRC
+classifier each FCN is cast from (its own crop, fully connected fc6/fc7/fc8; GoogLeNet with its average pool and
+auxiliary classifiers), CLASSIFIER_LAYERS the layers surgery discards, `fcn_net` the FCN-32s with one loss for all
+three; format_table(mean_iu=...) prints trained figures in the mean IU row.
 """
 import dataclasses
 import math

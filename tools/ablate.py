@@ -39,7 +39,7 @@ def build_parser():
     ap.add_argument('--studies', type=_names, help='a subset of table2,sampling,balancing,augmentation,'
                                                    'upsampling,stitch,table1 (default all but table1)')
     ap.add_argument('--table1-lrs', type=float_list, help="table1: the FCN-32s's fixed rates of AlexNet,VGG16,"
-                                                         "GoogLeNet (default 3e-9,1e-8,1e-7)")
+                                                         "GoogLeNet (default 3e-9,1e-8,3e-8)")
     ap.add_argument('--table1-width', type=float, help="table1: the trunks' share of their channels (1/16)")
     ap.add_argument('--n-train', type=int, help='training images')
     ap.add_argument('--n-val', type=int, help='val images')
