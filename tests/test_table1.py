@@ -246,6 +246,7 @@ def test_the_study_is_not_in_the_default_set_and_is_asked_for_by_name(trained):
     assert 'table1' in mod.STUDIES and 'table1' not in mod.DEFAULT_STUDIES
     args = tool.build_parser().parse_args(['--studies', 'table1'])
     assert args.studies == ('table1',)
+    assert tool.main(['--native-kernels', '--studies', 'table1', '--table1-lrs', '1e-9,2e-9']) == 2   # 1 per net
 
 
 def test_the_table_prints_the_trained_mean_iu_row_labelled_as_what_it_is(trained, capsys):
