@@ -445,8 +445,9 @@ def train_table1(cfg, demo, info, name, folder, progress=False):
     _write_table1(cfg, info, name, folder)
     record = _train_folder(cfg, folder, init, demo.seed, name, progress)
     return {'key': table1_key(name), 'label': name, 'stride': 32, 'init': init, 'iters': cfg.iters, 'iter_size': 1,
-            'base_lr': cfg.table1_lrs[table1.NETS.index(name)], 'width': cfg.table1_width, 'classifier_crop': crop, 'classifier_lr': clf_lr,
-            'classifier_accuracy': clf_acc, 'classifier_seconds': clf_seconds, 'surgery': surgery, **record}
+            'base_lr': cfg.table1_lrs[table1.NETS.index(name)], 'width': cfg.table1_width, 'classifier_crop': crop,
+            'classifier_lr': clf_lr, 'classifier_accuracy': clf_acc, 'classifier_seconds': clf_seconds,
+            'surgery': surgery, **record}
 
 
 # -- one seed ---------------------------------------------------------------------------------------------------
