@@ -20,6 +20,14 @@ project's scoring (the four metrics of the paper's Table 2). The studies:
                 on score_fr; then the FCN-16s head's fixed 32x32 bilinear upsampling and crop) vs FCN-16s (skip
                 fusion); the FCN-32s weights unchanged. Filter rarefaction (the same FCN-32s weights in the
                 pool5-stride-1 net, fc6 dilated by 2) is scored too: the paper's equivalent of shift-and-stitch.
+  table1        (not in the default set) Table 1's nets trained: for AlexNet, VGG16 and GoogLeNet at
+                `table1_width` of their channels, the ILSVRC-style classifier (netspec.table1.classifier_net: its
+                own crop, InnerProduct fc6/fc7/fc8; GoogLeNet with its two auxiliary classifiers) trained as the
+                demo's on the demo's single-object crops, cast into its FCN-32s by surgery (fc6/fc7
+                convolutionalized; the classifier layers, GoogLeNet's average pool and auxiliary classifiers
+                discarded, score_fr on the last inception output), then each FCN-32s trained with one recipe (the
+                same iterations, summed loss, momentum 0.99, batch 1, no dropout as the demo's nets) at its own
+                fixed rate (`table1_lrs`; the paper too chose one rate per net by line search).
 
 A variant shared by studies (FCN-32s, FCN-16s) is trained once. With several seeds each seed has its own data,
 classifier and solvers, and the tables give the mean with every seed's mean IU.
@@ -38,23 +46,25 @@ from matplotlib.figure import Figure
 from datalayers.balance import class_frequencies, class_weights
 from datalayers.datasets import SBDDSeg, VOCSeg
 from fcnapps.recipe import initialize, score, solver_param
-from netspec import caffe_pb2, write_text
-from netspec.models import VOC, input_data
-from netspec.models.folders import solver_text
+from netspec import caffe_pb2, table1, write_text
+from netspec.models import VOC, input_data, write_files
 from runtime import Net
 from runtime.stitch import shift_and_stitch
 from scoring import fast_hist, scores
 from solvers import get_solver
-from weights.surgery import interp
+from weights.surgery import interp, transplant
 
 from . import kernels, nets
 from .pipeline import (METRICS, Config, _close_data_layers, _SolverLog, _write_json, convolutionalize,
                        make_dataset, train_classifier)
 
-__all__ = ['AblationConfig', 'Variant', 'STUDIES', 'STRIDES', 'variants', 'study_variants', 'train_variant',
-           'score_stitched', 'format_tables', 'plot_curves', 'run']
+__all__ = ['AblationConfig', 'Variant', 'STUDIES', 'DEFAULT_STUDIES', 'STRIDES', 'variants', 'study_variants',
+           'train_variant', 'score_stitched', 'cast_classifier', 'train_table1', 'table1_key', 'format_tables',
+           'plot_curves', 'run']
 
-STUDIES = ('table2', 'sampling', 'balancing', 'augmentation', 'upsampling', 'stitch')
+#: the studies run by default; 'table1' (three trunks, each with its own classifier) only when asked for
+DEFAULT_STUDIES = ('table2', 'sampling', 'balancing', 'augmentation', 'upsampling', 'stitch')
+STUDIES = DEFAULT_STUDIES + ('table1',)
 STRIDES = (32, 16, 8, 4, 2)
 
 
@@ -78,7 +88,12 @@ class AblationConfig:
     sampling: tuple = (1.0, 0.5, 0.25)
     balancing: str = 'median'
     jitter: int = 32
-    studies: tuple = STUDIES
+    studies: tuple = DEFAULT_STUDIES
+    table1_width: float = 1 / 16    # Table 1's trunks: VGG16's conv5 at 32 channels, the demo trunk's conv5
+    # Table 1's fixed rates, one per net (AlexNet, VGG16, GoogLeNet) as the paper's, chosen by a line search on
+    # seed 0 (README): the FCN-32s's and the classifier's (the demo's 1e-3 but where it diverged)
+    table1_lrs: tuple = (3e-9, 1e-8, 3e-8)
+    table1_clf_lrs: tuple = (1e-4, 1e-3, 1e-3)
     threads: int = 1
     pinned_kernels: bool = True
     progress: bool = None
@@ -86,7 +101,8 @@ class AblationConfig:
     @classmethod
     def quick(cls, **kw):
         """A tiny run of every study (seconds): tiny images, a few iterations."""
-        base = dict(n_train=3, n_val=2, size=(40, 48), clf_images=16, clf_iters=2, iters=4, score_every=2)
+        base = dict(n_train=3, n_val=2, size=(40, 48), clf_images=16, clf_iters=2, iters=4, score_every=2,
+                    table1_width=1 / 32)
         base.update(kw)
         return cls(**base)
 
@@ -104,6 +120,12 @@ class AblationConfig:
         unknown = set(self.studies) - set(STUDIES)
         if unknown or not self.studies:
             raise ValueError(f'studies must be among {", ".join(STUDIES)}, not {", ".join(sorted(unknown))}')
+        for option in ('table1_lrs', 'table1_clf_lrs'):
+            rates = getattr(self, option)
+            if len(rates) != len(table1.NETS) or not all(lr > 0 for lr in rates):
+                raise ValueError(f'{option} needs one positive rate per net ({", ".join(table1.NETS)})')
+        if not 0 < self.table1_width <= 1:
+            raise ValueError(f'table1_width must be in (0, 1], not {self.table1_width}')
         if self.crop < 160 or self.crop % 32:
             raise ValueError(f'crop must be a multiple of 32 and >= 160 (FCN-2s needs fc6 >= 5x5), not {self.crop}')
         Config(**self.demo_kw(self.seeds[0], '.')).check()
@@ -145,7 +167,8 @@ def variants(cfg):
 
     def add(v):
         out[v.key] = v
-    add(Variant('fcn32s', 'FCN-32s'))
+    if set(cfg.studies) - {'table1'}:
+        add(Variant('fcn32s', 'FCN-32s'))
     if 'table2' in cfg.studies:
         add(Variant('fcn32s-fixed', 'FCN-32s-fixed', fixed_trunk=True))
         add(Variant('fcn32s-continued', f'FCN-32s, {cfg.iters} more it. (control)', parent='fcn32s', rate_of=16))
@@ -174,7 +197,8 @@ def study_variants(cfg, study):
             'balancing': ['fcn32s', 'balanced'],
             'augmentation': ['fcn32s', 'augmented'],
             'upsampling': ['fcn16s', 'fcn16s-learned'],
-            'stitch': ['fcn32s', 'fcn16s']}[study]
+            'stitch': ['fcn32s', 'fcn16s'],
+            'table1': [table1_key(name) for name in table1.NETS]}[study]
 
 
 def _lr(cfg, v):
@@ -223,12 +247,17 @@ def write_variant(cfg, info, v, folder, weights=None):
     os.makedirs(folder, exist_ok=True)
     write_text(train_net(cfg, info, v, weights, folder), os.path.join(folder, 'train.prototxt'))
     write_text(val_net(cfg, info, v, folder), os.path.join(folder, 'val.prototxt'))
+    _write_solver(cfg, folder, _lr(cfg, v), v.iter_size)
+
+
+def _write_solver(cfg, folder, base_lr, iter_size=1):
+    """The demo's recipe as solver.prototxt in `folder`: fixed rate, momentum 0.99, weight decay 5e-4, scoring by
+    the caller (test_interval never reached)."""
     s = caffe_pb2.SolverParameter(train_net='train.prototxt', test_net=['val.prototxt'], test_iter=[cfg.n_val],
                                   test_interval=999999999, display=10, average_loss=1, lr_policy='fixed',
-                                  base_lr=_lr(cfg, v), momentum=0.99, iter_size=v.iter_size,
+                                  base_lr=base_lr, momentum=0.99, iter_size=iter_size,
                                   max_iter=100000, weight_decay=5e-4, test_initialization=False)
-    with open(os.path.join(folder, 'solver.prototxt'), 'w') as f:
-        f.write(solver_text(s))
+    write_files(folder, {'solver.prototxt': s})
 
 
 class _LossCurve:
@@ -247,6 +276,15 @@ def train_variant(cfg, info, v, init, folder, seed, weights=None, progress=False
     final metrics, the loss of every iteration, the val curve [(iteration, training seconds, mean IU)],
     training seconds (scoring excluded), the final weights' path and each layer's largest weight change."""
     write_variant(cfg, info, v, folder, weights)
+    record = _train_folder(cfg, folder, init, seed, v.label, progress)
+    return {'key': v.key, 'label': v.label, 'stride': v.stride, 'init': init, 'iters': cfg.iters,
+            'iter_size': v.iter_size, 'base_lr': _lr(cfg, v), 'options': dataclasses.asdict(v), **record}
+
+
+def _train_folder(cfg, folder, init, seed, label, progress=False):
+    """Train the net of `folder` (train/val/solver.prototxt) from `init` for cfg.iters iterations, scoring every
+    cfg.score_every; returns final metrics, the loss of every iteration, the val curve, training seconds, the
+    final weights' path and each layer's largest weight change."""
     with open(os.path.join(folder, 'scores.log'), 'w') as scores_log, \
             _SolverLog(os.path.join(folder, 'train.log')):
         solver = get_solver(solver_param(folder, random_seed=seed), progress_bar=progress)
@@ -260,7 +298,7 @@ def train_variant(cfg, info, v, init, folder, seed, weights=None, progress=False
             solver.step(min(cfg.score_every, cfg.iters - solver.iter))
             seconds += time.perf_counter() - t
             if solver.requested_early_exit:
-                raise FloatingPointError(f'{v.label}: the loss became NaN or infinite at iteration {solver.iter}')
+                raise FloatingPointError(f'{label}: the loss became NaN or infinite at iteration {solver.iter}')
             report = score(solver, folder, out=scores_log, progress=False)[VOC.heads[0].label]
             val_curve.append([solver.iter, seconds, float(report['mean_iu'])])
     path = os.path.join(folder, 'final.caffemodel')
@@ -269,9 +307,7 @@ def train_variant(cfg, info, v, init, folder, seed, weights=None, progress=False
               for k, blobs in solver.net.to_arrays().items()}
     for net in (solver.net, *solver.test_nets):
         _close_data_layers(net)
-    return {'key': v.key, 'label': v.label, 'stride': v.stride, 'init': init, 'iters': cfg.iters,
-            'iter_size': v.iter_size, 'base_lr': _lr(cfg, v), 'options': dataclasses.asdict(v),
-            'metrics': {k: float(report[k]) for k, _ in METRICS}, 'val_loss': float(report['loss']),
+    return {'metrics': {k: float(report[k]) for k, _ in METRICS}, 'val_loss': float(report['loss']),
             'hist': np.asarray(report['hist']).tolist(), 'loss_curve': curve.losses, 'val_curve': val_curve,
             'train_seconds': seconds, 'seconds_per_iter': seconds / cfg.iters, 'weights': path,
             'max_weight_change': change}
@@ -355,6 +391,64 @@ def score_stitched(cfg, info, weights32, weights16):
     return rows
 
 
+# -- Table 1: three classifiers cast into FCN-32s -----------------------------------------------------------------
+
+def table1_key(name):
+    """The run key of a Table 1 net ('table1-vgg16' for 'FCN-VGG16')."""
+    return 'table1-' + name[len('FCN-'):].lower()
+
+
+def cast_classifier(cfg, name, classifier_weights, path):
+    """Surgery as the paper does it: the classifier's weights transplanted by name into the deploy FCN-32s
+    (InnerProduct fc6 / fc7 coerced into its convolutions), the classifier layers dropped, score_fr left at
+    Caffe's zero init, the upsampling bilinear (surgery.interp); writes the initialization to `path`. Returns
+    {'copied': [layers], 'coerced': [layers], 'dropped': [classifier layers]}."""
+    width = cfg.table1_width
+    clf = Net(table1.classifier_net(name, batch=1, num_classes=cfg.num_classes - 1, width=width),
+              weights=classifier_weights)
+    fcn = Net(table1.fcn_net(name, input_data((1, 3, cfg.crop, cfg.crop)), num_classes=cfg.num_classes,
+                             width=width))
+    lines = []
+    copied = transplant(fcn, clf, log=lines.append)
+    interp(fcn)
+    fcn.save(path)
+    coerced = [line.split()[1].rstrip(':') for line in lines if line.startswith('coercing ')]
+    dropped = [line.split()[1] for line in lines if line.startswith('dropping ')]
+    return {'copied': copied, 'coerced': coerced, 'dropped': dropped}
+
+
+def _write_table1(cfg, info, name, folder):
+    """train.prototxt, val.prototxt (the trunk's FCN-32s on the demo's splits, without dropout as the demo's
+    nets: in a run this short it only slows the learning) and solver.prototxt in `folder`."""
+    os.makedirs(folder, exist_ok=True)
+    for fname, split in VOC.nets:
+        net = table1.fcn_net(name, nets.voc_source(info['params'][split], split), num_classes=cfg.num_classes,
+                             width=cfg.table1_width, dropout=False)
+        write_text(net, os.path.join(folder, fname))
+    _write_solver(cfg, folder, cfg.table1_lrs[table1.NETS.index(name)])
+
+
+def train_table1(cfg, demo, info, name, folder, progress=False):
+    """One Table 1 net: its classifier trained as the demo's (demo's settings, the net's own crop), cast into
+    FCN-32s, FCN-32s trained; returns the run record with the classifier's held-out accuracy and the surgery."""
+    t = time.perf_counter()
+    crop = table1.CLASSIFIER_CROP[name]
+    clf_net = table1.classifier_net(name, batch=demo.clf_batch, num_classes=cfg.num_classes - 1,
+                                    width=cfg.table1_width)
+    clf_lr = cfg.table1_clf_lrs[table1.NETS.index(name)]
+    clf_weights, clf_acc, _ = train_classifier(dataclasses.replace(demo, crop=crop, clf_lr=clf_lr),
+                                               os.path.join(folder, 'classifier'), progress, net_param=clf_net)
+    init = os.path.join(folder, 'fcn32s-init.caffemodel')
+    surgery = cast_classifier(cfg, name, clf_weights, init)
+    clf_seconds = time.perf_counter() - t
+    _write_table1(cfg, info, name, folder)
+    record = _train_folder(cfg, folder, init, demo.seed, name, progress)
+    return {'key': table1_key(name), 'label': name, 'stride': 32, 'init': init, 'iters': cfg.iters, 'iter_size': 1,
+            'base_lr': cfg.table1_lrs[table1.NETS.index(name)], 'width': cfg.table1_width, 'classifier_crop': crop,
+            'classifier_lr': clf_lr, 'classifier_accuracy': clf_acc, 'classifier_seconds': clf_seconds,
+            'surgery': surgery, **record}
+
+
 # -- one seed ---------------------------------------------------------------------------------------------------
 
 def _balance_weights(cfg, info):
@@ -368,14 +462,25 @@ def run_seed(cfg, seed, say, progress):
     demo = Config(**cfg.demo_kw(seed, out))
     t = time.perf_counter()
     info = make_dataset(demo)
-    clf_weights, clf_acc, _ = train_classifier(demo, os.path.join(out, 'classifier'), progress)
-    init = os.path.join(out, 'fcn32s-init.caffemodel')
-    convolutionalize(demo, clf_weights, init)
-    say(f'seed {seed}: data {kernels.dataset_fingerprint(info["root"])}, classifier held-out accuracy '
-        f'{100 * clf_acc:.1f}% ({time.perf_counter() - t:.0f} s)')
+    todo = variants(cfg)
+    init = clf_acc = None
+    if todo:
+        clf_weights, clf_acc, _ = train_classifier(demo, os.path.join(out, 'classifier'), progress)
+        init = os.path.join(out, 'fcn32s-init.caffemodel')
+        convolutionalize(demo, clf_weights, init)
+        say(f'seed {seed}: data {kernels.dataset_fingerprint(info["root"])}, classifier held-out accuracy '
+            f'{100 * clf_acc:.1f}% ({time.perf_counter() - t:.0f} s)')
+    else:
+        say(f'seed {seed}: data {kernels.dataset_fingerprint(info["root"])}')
     weights = _balance_weights(cfg, info) if 'balancing' in cfg.studies else None
     runs = {}
-    for v in variants(cfg).values():
+    if 'table1' in cfg.studies:
+        for name in table1.NETS:
+            r = train_table1(cfg, demo, info, name, os.path.join(out, table1_key(name)), progress)
+            runs[r['key']] = r
+            say(f"  {name:14s} classifier {100 * r['classifier_accuracy']:5.1f}% ({r['classifier_seconds']:.0f} s), "
+                f"FCN-32s mean IU {100 * r['metrics']['mean_iu']:5.1f}  ({r['train_seconds']:.0f} s)")
+    for v in todo.values():
         start = init if v.parent is None else runs[v.parent]['weights']
         r = train_variant(cfg, info, v, start, os.path.join(out, v.key), seed,
                           weights=weights if v.balanced else None, progress=progress)
@@ -404,7 +509,7 @@ def _rows(cfg, seeds, study):
         same = [p[i] for p in per_seed]
         mean = {k: float(np.mean([r['metrics'][k] for r in same])) for k, _ in METRICS}
         extra = {}
-        for name in ('train_seconds', 'seconds_per_iter', 'seconds_per_image'):
+        for name in ('train_seconds', 'seconds_per_iter', 'seconds_per_image', 'classifier_accuracy'):
             vals = [r.get(name) for r in same]
             if all(isinstance(x, float) for x in vals):
                 extra[name] = float(np.mean(vals))
@@ -433,7 +538,8 @@ TITLES = {'table2': 'Table 2: skip FCNs (staged; FCN-32s-fixed: only score_fr le
           'balancing': 'class balancing (sec. 4.3)',
           'augmentation': 'augmentation (sec. 4.3)',
           'upsampling': 'learned vs frozen 2x upsampling (sec. 3.3 / 4.2)',
-          'stitch': 'shift-and-stitch vs skip fusion at output stride 16 (sec. 3.2 / 4.2)'}
+          'stitch': 'shift-and-stitch vs skip fusion at output stride 16 (sec. 3.2 / 4.2)',
+          'table1': 'Table 1: ILSVRC classifiers cast into FCN-32s (sec. 4.1; one recipe, synthetic data)'}
 
 
 def format_tables(cfg, seeds):
@@ -451,6 +557,8 @@ def format_tables(cfg, seeds):
             extra += (('time vs first', 'relative', lambda x: f'{x:.2f}x'),)
         elif study == 'stitch':
             extra = (('s / image', 'seconds_per_image', lambda x: f'{x:.3f}'),)
+        elif study == 'table1':
+            extra = (('classifier', 'classifier_accuracy', lambda x: f'{100 * x:.1f}%'), secs)
         else:
             extra = (secs,)
         tables[study] = [TITLES[study]] + _table(rows, len(seeds), extra)
@@ -523,7 +631,8 @@ def _run(cfg, out):
     say(f"CPU kernels: torch {used['torch']}, ATen {used['aten_capability']}, MKL_CBWR {used['mkl_cbwr']}, "
         f"oneDNN {'on' if used['onednn'] else 'off'}, {used['threads']} thread(s)"
         + (f"; not the pinned path ({', '.join(off)})" if off else ''))
-    say(f"{len(variants(cfg))} nets per seed, {cfg.iters} iterations each, seeds {', '.join(map(str, cfg.seeds))}")
+    count = len(variants(cfg)) + (len(table1.NETS) if 'table1' in cfg.studies else 0)
+    say(f"{count} nets per seed, {cfg.iters} iterations each, seeds {', '.join(map(str, cfg.seeds))}")
     seeds = [run_seed(cfg, seed, say, progress) for seed in cfg.seeds]
     tables = format_tables(cfg, seeds)
     curves = os.path.join(cfg.out, 'curves.png')

@@ -179,11 +179,15 @@ def _solver_param(train_net, base_lr, momentum, weight_decay, seed, display=10):
     return p
 
 
-def train_classifier(cfg, folder, progress):
+def train_classifier(cfg, folder, progress, net_param=None):
     """Train the classifier with Caffe SGD on Input blobs fed from the in-memory crops; returns
-    (weights path, held-out accuracy, loss curve)."""
+    (weights path, held-out accuracy, loss curve). `net_param`: another classifier on cfg.crop x cfg.crop crops
+    (Input blobs data and label, an 'accuracy' top; default the demo's), scored held out in the TEST phase (its
+    dropout off; the demo's has none, and is scored as it trained)."""
     os.makedirs(folder, exist_ok=True)
-    net_param = nets.classifier(batch=cfg.clf_batch, crop=cfg.crop, num_classes=cfg.num_classes - 1)
+    own = net_param is None
+    if own:
+        net_param = nets.classifier(batch=cfg.clf_batch, crop=cfg.crop, num_classes=cfg.num_classes - 1)
     write_text(net_param, os.path.join(folder, 'train.prototxt'))
     x, y = classification_set(cfg.clf_images, cfg.crop, cfg.num_classes, cfg.seed)
     n_test = max(cfg.clf_batch, cfg.clf_images // 8)
@@ -201,14 +205,15 @@ def train_classifier(cfg, folder, progress):
             return {'data': xt[idx], 'label': yt[idx]}
         solver.feed = feed
         solver.step(cfg.clf_iters)
+    path = os.path.join(folder, 'classifier.caffemodel')
+    solver.net.save(path)
+    test_net = solver.net if own else Net(net_param, weights=path, phase='test')
     correct = 0
     with torch.no_grad():
         for s in range(0, n_test - cfg.clf_batch + 1, cfg.clf_batch):
-            out = solver.net.forward(data=xs[s:s + cfg.clf_batch], label=ys[s:s + cfg.clf_batch])
+            out = test_net.forward(data=xs[s:s + cfg.clf_batch], label=ys[s:s + cfg.clf_batch])
             correct += float(out['accuracy']) * cfg.clf_batch
     acc = correct / (n_test // cfg.clf_batch * cfg.clf_batch)
-    path = os.path.join(folder, 'classifier.caffemodel')
-    solver.net.save(path)
     return path, acc, rec.points
 
 

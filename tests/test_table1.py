@@ -1,4 +1,8 @@
 """The paper's Table 1 computed from the generated full-width nets (geometry only), and tools/table1.py."""
+import json
+import os
+
+import numpy as np
 import pytest
 
 from netspec import table1
@@ -107,3 +111,165 @@ def test_tool_prints_the_geometry_rows_without_timing(capsys):
     out = capsys.readouterr().out
     assert 'rf size' in out and '907' in out
     assert not any(line.startswith('forward time') for line in out.splitlines())
+
+
+# -- the trained row: the classifiers, the surgery, the study, the table ------------------------------------------
+
+def _layers(net):
+    return {layer.name: layer for layer in net.layer}
+
+
+def _shapes(net):
+    from netspec.shapes import infer_shapes
+    return infer_shapes(net, {})
+
+
+def test_each_classifier_is_its_ilsvrc_net_with_fully_connected_fc6_fc7_and_fc8():
+    for name in ('FCN-AlexNet', 'FCN-VGG16'):
+        net = table1.classifier_net(name, batch=2, num_classes=3, width=1 / 16)
+        layers = _layers(net)
+        assert [layers[k].type for k in ('fc6', 'fc7', 'fc8')] == ['InnerProduct'] * 3
+        assert layers['fc8'].inner_product_param.num_output == 3
+        assert layers['drop6'].type == layers['drop7'].type == 'Dropout'
+        first = layers['conv1' if name == 'FCN-AlexNet' else 'conv1_1'].convolution_param
+        assert list(first.pad) == ([0] if name == 'FCN-AlexNet' else [1])
+    shapes = _shapes(table1.classifier_net('FCN-AlexNet', batch=2, num_classes=3, width=1 / 16))
+    assert shapes['data'][2:] == (227, 227) and shapes['pool5'][2:] == (6, 6)
+    shapes = _shapes(table1.classifier_net('FCN-VGG16', batch=2, num_classes=3, width=1 / 16))
+    assert shapes['data'][2:] == (224, 224) and shapes['pool5'][2:] == (7, 7)
+
+
+def test_the_googlenet_classifier_has_its_average_pool_and_two_auxiliary_classifiers_at_weight_0_3():
+    net = table1.classifier_net('FCN-GoogLeNet', batch=2, num_classes=3, width=1 / 16)
+    layers = _layers(net)
+    shapes = _shapes(net)
+    assert shapes['inception_5b/output'][2:] == (7, 7) and shapes['pool5/7x7_s1'][2:] == (1, 1)
+    assert layers['pool5/7x7_s1'].pooling_param.kernel_size == 7
+    assert list(layers['loss3/classifier'].bottom) == ['pool5/7x7_s1']
+    assert list(layers['conv1/7x7_s2'].convolution_param.pad) == [3]
+    for prefix, tap in (('loss1', 'inception_4a'), ('loss2', 'inception_4d')):
+        assert list(layers[prefix + '/ave_pool'].bottom) == [tap + '/output']
+        assert list(layers[prefix + '/loss'].loss_weight) == [pytest.approx(0.3)]
+        assert layers[prefix + '/classifier'].inner_product_param.num_output == 3
+    assert list(layers['loss'].loss_weight) in ([], [1.0])
+
+
+def test_classifier_weights_are_msra_but_the_classifier_layers_gaussian():
+    net = table1.classifier_net('FCN-GoogLeNet', batch=2, num_classes=3, width=1 / 16)
+    for layer in net.layer:
+        if layer.type == 'Convolution':
+            assert layer.convolution_param.weight_filler.type == 'msra', layer.name
+        elif layer.type == 'InnerProduct':
+            want = 'gaussian' if layer.name.endswith('/classifier') else 'msra'
+            assert layer.inner_product_param.weight_filler.type == want, layer.name
+
+
+def test_the_trained_fcns_have_the_summed_loss():
+    from netspec.models import input_data
+    from netspec.models.parts import python_data
+    source = python_data('voc_layers', 'VOCSegDataLayer', {})
+    for name in table1.NETS:
+        net = table1.fcn_net(name, source, num_classes=4, width=1 / 16)
+        loss = _layers(net)['loss']
+        assert loss.type == 'SoftmaxWithLoss' and loss.loss_param.normalize is False, name
+    with pytest.raises(ValueError, match='unknown Table 1 net'):
+        table1.fcn_net('FCN-ResNet', input_data())
+    with pytest.raises(ValueError, match='unknown Table 1 net'):
+        table1.classifier_net('FCN-ResNet')
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """fcn-ablate's table1 study at its tiny setting, two seeds."""
+    from tools import ablate as tool
+    mod = tool._fcndemo_ablate()
+    out = tmp_path_factory.mktemp('table1')
+    cfg = mod.AblationConfig.quick(out=str(out), progress=False, studies=('table1',), seeds=(0, 1))
+    lines = []
+
+    class Out:
+        def write(self, s):
+            lines.append(s)
+
+        def flush(self):
+            pass
+    results = mod.run(cfg, out=Out())
+    return mod, cfg, results, ''.join(lines)
+
+
+def test_the_study_trains_each_trunk_and_nothing_else(trained):
+    mod, cfg, results, text = trained
+    for seed in results['seeds']:
+        runs = seed['runs']
+        assert sorted(runs) == sorted(mod.table1_key(n) for n in table1.NETS)
+        for name in table1.NETS:
+            r = runs[mod.table1_key(name)]
+            assert r['label'] == name and r['iters'] == cfg.iters
+            assert r['base_lr'] == cfg.table1_lrs[table1.NETS.index(name)]
+            assert len(r['loss_curve']) == cfg.iters and np.all(np.isfinite(r['loss_curve']))
+            assert r['max_weight_change']['score_fr'] > 0     # from Caffe's zero init
+            assert 0 <= r['classifier_accuracy'] <= 1
+            assert r['classifier_crop'] == table1.CLASSIFIER_CROP[name]
+    assert mod.TITLES['table1'] in text
+    for name in table1.NETS:
+        assert any(line.strip().startswith(name) for line in results['tables']['table1'])
+
+
+def test_the_surgery_maps_the_layers_the_paper_maps(trained):
+    """fc6 / fc7 convolutionalized (AlexNet, VGG16), the classifier layers discarded (GoogLeNet's auxiliary ones
+    and loss3/classifier, after its average pool), every trunk layer copied, score_fr left to its zero init."""
+    mod, cfg, results, _ = trained
+    from netspec.models import input_data
+    from runtime import Net
+    from weights import read_weights
+    runs = results['seeds'][0]['runs']
+    for name in table1.NETS:
+        r = runs[mod.table1_key(name)]
+        surgery = r['surgery']
+        assert surgery['coerced'] == ([] if name == 'FCN-GoogLeNet' else ['fc6', 'fc7'])
+        assert sorted(surgery['dropped']) == sorted(table1.CLASSIFIER_LAYERS[name])
+        fcn = Net(table1.fcn_net(name, input_data((1, 3, 64, 64)), num_classes=cfg.num_classes,
+                                 width=cfg.table1_width), device='meta')
+        learned = [k for k, v in fcn.params.items() if v and k not in ('score_fr', 'upscore')]
+        assert surgery['copied'] == learned
+        clf = read_weights(os.path.join(os.path.dirname(r['weights']), 'classifier', 'classifier.caffemodel'))
+        init = read_weights(r['init'])
+        for layer in learned:
+            for a, b in zip(clf[layer], init[layer]):
+                assert np.array_equal(np.asarray(a).ravel(), np.asarray(b).ravel()), (name, layer)
+        assert not np.any(init['score_fr'][0])
+
+
+def test_the_study_is_not_in_the_default_set_and_is_asked_for_by_name(trained):
+    from tools import ablate as tool
+    mod = trained[0]
+    assert 'table1' in mod.STUDIES and 'table1' not in mod.DEFAULT_STUDIES
+    args = tool.build_parser().parse_args(['--studies', 'table1'])
+    assert args.studies == ('table1',)
+    assert tool.main(['--native-kernels', '--studies', 'table1', '--table1-lrs', '1e-9,2e-9']) == 2   # 1 per net
+
+
+def test_the_table_prints_the_trained_mean_iu_row_labelled_as_what_it_is(trained, capsys):
+    from tools import table1 as tool
+    mod, cfg, results, _ = trained
+    assert tool.main(['--no-time', '--results', results['files']['results']]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith(table1.TRAINED_LABEL))
+    cells = row[len(table1.TRAINED_LABEL):].split()
+    want = [np.mean([100 * s['runs'][mod.table1_key(n)]['metrics']['mean_iu'] for s in results['seeds']])
+            for n in table1.NETS]
+    assert [float(c) for c in cells[0::2]] == [round(w, 1) for w in want]
+    assert cells[1::2] == ['39.8', '56.0', '42.5']
+    assert 'synthetic' in out and '1/32 of the channels' in out and 'seed(s) 0, 1' in out
+    assert 'mean IU (VOC2011 val)' not in out
+
+
+def test_the_table_refuses_results_without_the_table1_study(tmp_path, capsys):
+    from tools import table1 as tool
+    path = tmp_path / 'results.json'
+    path.write_text(json.dumps({'studies': ['table2'], 'seeds': []}))
+    assert tool.main(['--no-time', '--results', str(path)]) == 3
+    assert 'no table1 study' in capsys.readouterr().err
+    path.write_text('{not json')
+    assert tool.main(['--no-time', '--results', str(path)]) == 3
+    assert str(path) in capsys.readouterr().err

@@ -24,7 +24,7 @@ Per-net builders (each returns a NetParameter; ``source`` is where the blobs com
         (the options after `normalize` are the paper's studied alternatives, off by default: learned
         intermediate upsampling, decreased subsampling, loss sampling, class balancing; strides 4 and 2 fuse
         pool2 and pool1)
-    fcn_alexnet(source=None, num_classes=21, width=1.0, dropout=None, loss=None)
+    fcn_alexnet(source=None, num_classes=21, width=1.0, dropout=None, loss=None, normalize=True)
     fcn_googlenet(source=None, num_classes=21, width=1.0, dropout=None, loss=None, normalize=False)
     fcn_siftflow(source=None, stride=32|16|8, num_classes=(33, 3), width=1.0, ...)    two heads: sem, geo
     fcn_nyud_early(source=None, num_classes=40, width=1.0, ...)     color + depth -> Concat -> conv1_1_bgrd

@@ -44,15 +44,16 @@ def fcn_vgg16(source=None, stride=32, num_classes=21, width=1.0, at_once=False, 
     return n.to_proto()
 
 
-def fcn_alexnet(source=None, num_classes=21, width=1.0, dropout=None, loss=None):
-    """FCN-AlexNet (voc-fcn-alexnet): CaffeNet trunk, score_fr, upscore 63/32, crop, normalized loss."""
+def fcn_alexnet(source=None, num_classes=21, width=1.0, dropout=None, loss=None, normalize=True):
+    """FCN-AlexNet (voc-fcn-alexnet): CaffeNet trunk, score_fr, upscore 63/32, crop, normalized loss (normalize
+    False: summed, as the VGG nets)."""
     source = source or input_data()
     n = NetSpec()
     tops = source.build(n)
     taps = trunks.alexnet(n, tops[0], width=width, dropout_layers=_want(dropout, source))
     score = fcn_head(n, taps['fc7'], taps, tops[0], 32, num_classes, final_ks=63)
     if _want(loss, source):
-        softmax_loss(n, 'loss', score, n[source.labels[0]], normalize=True)
+        softmax_loss(n, 'loss', score, n[source.labels[0]], normalize=normalize)
     return n.to_proto()
 
 
