@@ -10,40 +10,18 @@ import logging
 import numpy as np
 
 from netspec import caffe_pb2
+from netspec.atomic import atomic_file
+from runtime.caffe_data.datum import datum_image, read_lmdb
 
-__all__ = ['read_lmdb', 'datum_array', 'compute_image_mean', 'channel_means', 'write_blobproto', 'read_blobproto']
+__all__ = ['datum_array', 'compute_image_mean', 'channel_means', 'write_blobproto']
 
 _log = logging.getLogger(__name__)
 
 
-def read_lmdb(path):
-    """(key, Datum) of an LMDB in key order, as Caffe's LMDB cursor walks it."""
-    import lmdb
-    env = lmdb.open(path, readonly=True, lock=False)
-    try:
-        with env.begin() as txn:
-            for key, value in txn.cursor():
-                d = caffe_pb2.Datum()
-                d.ParseFromString(value)
-                yield key.decode(errors='replace'), d
-    finally:
-        env.close()
-
-
-def datum_array(datum):
+def datum_array(datum, where='datum'):
     """The Datum's values as a float32 CxHxW array: raw uint8 `data`, `float_data`, or the decoded image of an
-    encoded Datum (DecodeDatumNative)."""
-    if datum.encoded:
-        import cv2
-        img = cv2.imdecode(np.frombuffer(datum.data, np.uint8), cv2.IMREAD_UNCHANGED)
-        if img is None:
-            raise ValueError('an encoded Datum that OpenCV cannot decode')
-        chw = img[None] if img.ndim == 2 else img.transpose(2, 0, 1)
-        return chw.astype(np.float32)
-    shape = (datum.channels, datum.height, datum.width)
-    if datum.data:
-        return np.frombuffer(datum.data, np.uint8).reshape(shape).astype(np.float32)
-    return np.asarray(datum.float_data, np.float32).reshape(shape)
+    encoded Datum (DecodeDatumNative), read as the Data layer reads them (runtime.caffe_data.datum)."""
+    return datum_image(datum, where=where)[0].astype(np.float32)
 
 
 def compute_image_mean(db, log=None):
@@ -51,7 +29,8 @@ def compute_image_mean(db, log=None):
     log = log or _log.info
     total, count, shape = None, 0, None
     for key, datum in read_lmdb(db):
-        a = datum_array(datum)
+        key = key.decode(errors='replace') if isinstance(key, bytes) else key
+        a = datum_array(datum, f'{db} key {key}')
         if total is None:
             if datum.encoded:
                 log('Decoding Datum')
@@ -91,14 +70,6 @@ def channel_means(blob, log=None):
 
 
 def write_blobproto(blob, path):
-    with open(path, 'wb') as f:
+    """The mean file, written atomically (a failed write names it)."""
+    with atomic_file(path, 'mean file') as f:
         f.write(blob.SerializeToString())
-
-
-def read_blobproto(path):
-    """A BlobProto file as a float32 array of its shape (legacy num/channels/height/width or shape)."""
-    blob = caffe_pb2.BlobProto()
-    with open(path, 'rb') as f:
-        blob.ParseFromString(f.read())
-    shape = tuple(blob.shape.dim) if blob.HasField('shape') else (blob.num, blob.channels, blob.height, blob.width)
-    return np.asarray(blob.data, np.float32).reshape(shape)

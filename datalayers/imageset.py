@@ -15,19 +15,11 @@ import random
 import numpy as np
 
 from netspec import caffe_pb2
+from runtime.caffe_data.images import cv2_module
 
 __all__ = ['read_list', 'read_image', 'image_to_datum', 'matches_extension', 'open_new_lmdb', 'convert_imageset']
 
 _log = logging.getLogger(__name__)
-
-
-def _cv2():
-    try:
-        import cv2
-    except ImportError:
-        raise OSError('convert_imageset reads and writes images with OpenCV as Caffe does: '
-                      'pip install opencv-python-headless') from None
-    return cv2
 
 
 def _atoi(text):
@@ -59,7 +51,7 @@ def read_list(path):
 
 def read_image(path, height=0, width=0, is_color=True):
     """ReadImageToCVMat: an HxWx3 BGR (or HxW gray) uint8 array, or None when OpenCV cannot read the file."""
-    cv2 = _cv2()
+    cv2 = cv2_module()
     img = cv2.imread(path, cv2.IMREAD_COLOR if is_color else cv2.IMREAD_GRAYSCALE)
     if img is None:
         return None
@@ -88,7 +80,7 @@ def image_to_datum(path, label, height=0, width=0, is_color=True, encoding=''):
                 d.data = f.read()
             d.label, d.encoded = label, True
             return d
-        ok, buf = _cv2().imencode('.' + encoding, img)
+        ok, buf = cv2_module().imencode('.' + encoding, img)
         if not ok:
             raise ValueError(f'{path}: OpenCV cannot encode an image as {encoding!r}')
         d.data = buf.tobytes()

@@ -118,7 +118,7 @@ def test_compute_image_mean_refuses_datums_of_different_sizes(tmp_path, capsys):
 
 
 def test_the_mean_reads_back_as_caffes_io_reads_it(tmp_path):
-    from datalayers.image_mean import read_blobproto
+    from runtime.caffe_data.datum import read_mean as read_blobproto
     from tools.compute_image_mean import main
     _, db = convert(tmp_path, 'resized')
     main([db, str(tmp_path / 'm.binaryproto')])

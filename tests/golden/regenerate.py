@@ -36,6 +36,13 @@ GENERATORS = (
     Generator('make_weights', ('all',), False),
     Generator('make_pycaffe_scripts', (), False),
     Generator('make_demo', (), False),
+    Generator('make_layers', (), True),
+    Generator('make_datalayers', (), False),
+    Generator('make_cli', (), True),
+    Generator('make_imageset', (), True),
+    Generator('make_upgrade_tools', (), True),
+    Generator('make_draw', (), False),
+    Generator('make_classify', (), True),
 )
 
 
