@@ -148,8 +148,8 @@ CHOICES = {
     'netspec/rarefy.py': 'the layers filter rarefaction may leave after the rarefied one (the algorithm\'s choice)',
     'netspec/receptive.py': 'conv_depth\'s default `counted`: which layers a depth counts (the papers\' convention)',
     'runtime/state.py': 'Caffe\'s UpgradeV1LayerType spellings of V1 enum names',
-    'runtime/bench.py': 'the layers whose FLOPs the benchmark counts',
-    'scoring/inference.py': 'the heads an inference net drops',
+    'netspec/table1.py': 'the classifiers\' fillers: MSRA on their convolutions and inner products, as the demo\'s',
+    'pycaffe/draw.py': 'Caffe\'s draw.py: its colours and the types it labels with their parameters',
 }
 
 
