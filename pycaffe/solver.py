@@ -33,17 +33,12 @@ def _own_copies(net, values):
 
 
 def _check_snapshot_folder(param):
-    """Solver::CheckSnapshotWritePermissions: with `snapshot` set, a file must be creatable at the prefix."""
-    if not param.snapshot:
-        return
-    probe = f'{param.snapshot_prefix}_iter_0.tempfile'
+    """Solver::CheckSnapshotWritePermissions (solvers.snapshots.check_snapshot_prefix), failing as Caffe's CHECK
+    does in pycaffe: a RuntimeError."""
     try:
-        with open(probe, 'w'):
-            pass
-        os.remove(probe)
-    except OSError:
-        raise RuntimeError(f"Cannot write to snapshot prefix '{param.snapshot_prefix}'.  Make sure that the "
-                           'directory exists and is writeable.') from None
+        solvers.snapshots.check_snapshot_prefix(param)
+    except OSError as e:
+        raise RuntimeError(str(e)) from None
 
 
 class _Callback:
