@@ -15,9 +15,9 @@ import random
 import numpy as np
 
 from netspec import caffe_pb2
-from runtime.caffe_data.images import cv2_module
+from runtime.caffe_data import images
 
-__all__ = ['read_list', 'read_image', 'image_to_datum', 'matches_extension', 'open_new_lmdb', 'convert_imageset']
+__all__ = ['read_list', 'image_to_datum', 'matches_extension', 'open_new_lmdb', 'convert_imageset']
 
 _log = logging.getLogger(__name__)
 
@@ -49,17 +49,6 @@ def read_list(path):
     return out
 
 
-def read_image(path, height=0, width=0, is_color=True):
-    """ReadImageToCVMat: an HxWx3 BGR (or HxW gray) uint8 array, or None when OpenCV cannot read the file."""
-    cv2 = cv2_module()
-    img = cv2.imread(path, cv2.IMREAD_COLOR if is_color else cv2.IMREAD_GRAYSCALE)
-    if img is None:
-        return None
-    if height > 0 and width > 0:
-        img = cv2.resize(img, (width, height))
-    return img
-
-
 def matches_extension(filename, encoding):
     """io.cpp's matchExt: the file's extension is the encoding (jpeg counts as jpg), case aside."""
     ext = filename[filename.rfind('.') + 1:].lower()
@@ -68,28 +57,30 @@ def matches_extension(filename, encoding):
 
 
 def image_to_datum(path, label, height=0, width=0, is_color=True, encoding=''):
-    """ReadImageToDatum: a Datum, or None for an unreadable image."""
-    img = read_image(path, height, width, is_color)
-    if img is None:
+    """ReadImageToDatum: a Datum, or None for an unreadable image (read as the ImageData layer reads it,
+    runtime.caffe_data.images.read_image: ReadImageToCVMat)."""
+    try:
+        chw = images.read_image(path, height, width, is_color)
+    except FileNotFoundError:
         return None
     d = caffe_pb2.Datum()
-    channels = 1 if img.ndim == 2 else img.shape[2]
+    channels = chw.shape[0]
     if encoding:
         if (channels == 3) == is_color and not height and not width and matches_extension(path, encoding):
             with open(path, 'rb') as f:
                 d.data = f.read()
             d.label, d.encoded = label, True
             return d
-        ok, buf = cv2_module().imencode('.' + encoding, img)
+        hwc = np.ascontiguousarray(chw[0] if channels == 1 else chw.transpose(1, 2, 0))
+        ok, buf = images.cv2_module().imencode('.' + encoding, hwc)
         if not ok:
             raise ValueError(f'{path}: OpenCV cannot encode an image as {encoding!r}')
         d.data = buf.tobytes()
         d.encoded = True
     else:
-        chw = img[None] if img.ndim == 2 else img.transpose(2, 0, 1)
         d.data = np.ascontiguousarray(chw).tobytes()
         d.encoded = False
-    d.channels, d.height, d.width = channels, img.shape[0], img.shape[1]
+    d.channels, d.height, d.width = channels, chw.shape[1], chw.shape[2]
     d.label = label
     return d
 

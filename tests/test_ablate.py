@@ -1,5 +1,6 @@
 """The ablation run (fcndemo.ablate, tools/ablate.py): every study on a tiny setting, one run shared by the tests
 below; each checks one promise: same initialization, the variant's option really in its net, the numbers sound."""
+import io
 import json
 import os
 
@@ -28,16 +29,9 @@ def mod():
 def quick(mod, tmp_path_factory):
     out = tmp_path_factory.mktemp('ablate')
     cfg = mod.AblationConfig.quick(out=str(out), progress=False)
-    lines = []
-
-    class Out:
-        def write(self, s):
-            lines.append(s)
-
-        def flush(self):
-            pass
-    results = mod.run(cfg, out=Out())
-    return cfg, results, ''.join(lines)
+    out = io.StringIO()
+    results = mod.run(cfg, out=out)
+    return cfg, results, out.getvalue()
 
 
 def _runs(results):

@@ -12,20 +12,6 @@ IMAGE = os.path.join(os.path.dirname(GOLD), 'imageset', 'images', 'a.png')
 CLASSIFY = '/opt/caffe-oracle/brocolli-caffe-9.0.2/python/classify.py'
 
 
-@pytest.fixture
-def isolated():
-    """Run a script in this process and put back what running it changes: sys.path (its folder first), sys.argv,
-    the `caffe` alias and the caffe modules, so that no later test imports a `caffe` from the script's folder."""
-    import sys
-    saved = list(sys.path), list(sys.argv), list(sys.meta_path), {k: v for k, v in sys.modules.items()
-                                                                    if k == 'caffe' or k.startswith('caffe.')}
-    yield
-    sys.path[:], sys.argv[:], sys.meta_path[:] = saved[0], saved[1], saved[2]
-    for name in [n for n in sys.modules if n == 'caffe' or n.startswith('caffe.')]:
-        del sys.modules[name]
-    sys.modules.update(saved[3])
-
-
 @pytest.mark.skipif(not os.path.exists(CLASSIFY), reason=f'{CLASSIFY} (the oracle source) is absent')
 @pytest.mark.parametrize('flags, gold', [([], 'predictions.npy'), (['--center_only'], 'predictions_center.npy')])
 def test_classify_py_predicts_what_caffe_predicted(tmp_path, capsys, flags, gold, isolated):

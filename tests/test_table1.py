@@ -1,4 +1,5 @@
 """The paper's Table 1 computed from the generated full-width nets (geometry only), and tools/table1.py."""
+import io
 import json
 import os
 
@@ -185,16 +186,9 @@ def trained(tmp_path_factory):
     mod = tool._fcndemo_ablate()
     out = tmp_path_factory.mktemp('table1')
     cfg = mod.AblationConfig.quick(out=str(out), progress=False, studies=('table1',), seeds=(0, 1))
-    lines = []
-
-    class Out:
-        def write(self, s):
-            lines.append(s)
-
-        def flush(self):
-            pass
-    results = mod.run(cfg, out=Out())
-    return mod, cfg, results, ''.join(lines)
+    out = io.StringIO()
+    results = mod.run(cfg, out=out)
+    return mod, cfg, results, out.getvalue()
 
 
 def test_the_study_trains_each_trunk_and_nothing_else(trained):

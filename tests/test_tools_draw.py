@@ -14,20 +14,6 @@ GOLD = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'golden', 'draw'
 NET = os.path.join(os.path.dirname(GOLD), 'cli', 'net.prototxt')
 
 
-@pytest.fixture
-def isolated():
-    """Run a script in this process and put back what running it changes: sys.path (its folder first), sys.argv,
-    the `caffe` alias and the caffe modules, so that no later test imports a `caffe` from the script's folder."""
-    import sys
-    saved = list(sys.path), list(sys.argv), list(sys.meta_path), {k: v for k, v in sys.modules.items()
-                                                                    if k == 'caffe' or k.startswith('caffe.')}
-    yield
-    sys.path[:], sys.argv[:], sys.meta_path[:] = saved[0], saved[1], saved[2]
-    for name in [n for n in sys.modules if n == 'caffe' or n.startswith('caffe.')]:
-        del sys.modules[name]
-    sys.modules.update(saved[3])
-
-
 CASES = {
     'cli_all_LR': ('cli', 'LR', None, False),
     'cli_test_TB': ('cli', 'TB', caffe_pb2.TEST, False),

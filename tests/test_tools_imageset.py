@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 
+from golden import make_imageset
 from tools import _cli
 
 pytestmark = pytest.mark.usefixtures('solvers_log')
@@ -14,13 +15,7 @@ pytest.importorskip('cv2', reason='convert_imageset reads images with OpenCV (op
 
 GOLD = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'golden', 'imageset')
 IMAGES = os.path.join(GOLD, 'images')
-CASES = {
-    'raw': [],
-    'resized': ['--resize_height', '5', '--resize_width', '6', '--check_size'],
-    'gray': ['--gray', '--resize_height', '5', '--resize_width', '6'],
-    'encoded': ['--encoded'],
-    'encoded_png': ['--encode_type', 'png', '--resize_height', '5', '--resize_width', '6'],
-}
+CASES = make_imageset.CASES     # the runs the oracle made the fixtures with
 
 
 def convert(tmp_path, case, capsys=None):
