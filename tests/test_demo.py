@@ -182,3 +182,8 @@ def test_demo_predictions_have_column_headers_and_a_class_legend(quick_run):
     colours = {tuple(c) for c in legend}
     palette = make_palette(256)
     assert all(tuple(palette[c]) in colours for c in (1, 2, 3, 255))
+
+
+def test_demo_help_prints_its_usage_once(capfd):
+    assert demo.main(['--help']) == 0
+    assert capfd.readouterr().out.count('usage:') == 1

@@ -58,10 +58,10 @@ def main_on_pinned_kernels(module, parser, body, argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     no_abbreviations(parser)
     try:
-        args, _ = parser.parse_known_args(argv)
-    except SystemExit:          # a usage error or --help: run() prints it and returns its status
-        args = None
-    if args is not None and not args.native_kernels and needs_pinning(os.environ):
+        args = parser.parse_args(argv)
+    except SystemExit as e:     # argparse printed the help (status 0) or the usage and its error (status 2)
+        return e.code
+    if not args.native_kernels and needs_pinning(os.environ):
         return run_pinned(module, argv, parser.prog)
     return run(parser, body, argv)
 
