@@ -2,7 +2,7 @@
 
 Two short runs of tools/demo.py in fresh processes (so the pinning happens before torch loads): the second as on an
 x86-64 machine with AVX2 but no AVX-512 (oneDNN, MKL and numpy capped at AVX2, OpenBLAS on its Haswell kernels).
-Both must give bit-identical weights, and the weights of the expect file, which another machine made.
+Both must give bit-identical weights, and those of the expect file (made on the machine its `machine` field names).
 """
 import hashlib
 import json
