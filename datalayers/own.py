@@ -407,7 +407,7 @@ def parse_description(data, path):
 
 def read_image(desc, path, mean=None):
     """An image as the net sees it: float32 C x H x W, colour in BGR order, minus `mean` (per channel) if given."""
-    layout = desc.layout()
+    layout = ''   # errors stay one line: the file and what was expected
     if desc.image_format == 'color':
         return load_bgr(path, np.zeros(3) if mean is None else np.array(mean), layout)
     if desc.image_format == 'gray':
@@ -447,7 +447,7 @@ def _integral(path, a):
 def read_label(desc, path):
     """A label map as int64 H x W: map_to_ignore applied, every value checked to be a class id or the ignore
     label (DatasetError naming the file and the values otherwise)."""
-    layout = desc.layout()
+    layout = ''
     if desc.label_format == 'png':
         im = open_image(path, 'label', layout)
         if im.mode not in ('P', 'L', 'I', 'I;16'):
