@@ -12,6 +12,7 @@ from PIL import Image
 from datalayers import synthetic
 from datalayers.io import DatasetError
 from datalayers.own import OwnSeg, load_description, write_description
+from runtime.layers.base import LayerError
 
 
 def small(tmp_path, form='folders', **kw):
@@ -106,11 +107,11 @@ def test_a_label_value_outside_the_classes_names_the_file_and_the_value_also_in_
     out.save(label)
     params = {'description': path, 'split': 'train', 'randomize': False}
     error(OwnSeg(params).load, 1, match=[label, '7, 254', '0..4', '255'])
-    with pytest.raises(DatasetError) as e:   # the first sample is good: the bad one fails when the layer reaches it
-        net = data_net(params)[1]
+    net = data_net(params)[1]
+    with pytest.raises(LayerError) as e:   # the first sample is good: the bad one fails when the layer reaches it
         for _ in range(3):
             net.forward()
-    assert label in str(e.value) and '7, 254' in str(e.value)
+    assert "layer 'data'" in str(e.value) and label in str(e.value) and '7, 254' in str(e.value)
     edit(path, map_to_ignore=[7, 254])     # mapped to the ignore label, they are accepted
     got = OwnSeg(params).load(1)[1]
     assert got[0, 0, 0, 0] == 255 and got[0, 0, 1, 1] == 255
