@@ -538,9 +538,10 @@ IMAGE_KEYS = ('root', 'images', 'splits', 'lists', 'image_format', 'channels')
 
 def describe(path, changes, recompute_mean=False, log=None):
     """Write (or update) the description file `path`: its current keys, if it exists, with `changes` applied (a
-    value None leaves a key as it is; splits and lists change split by split), and the mean computed from the training images when neither the changes
-    nor the file give one (a file's mean is dropped when `recompute_mean` or a change of IMAGE_KEYS makes it
-    stale). Returns the Description written; `log` gets the mean line."""
+    value None leaves a key as it is; splits and lists change split by split), and the mean computed from the
+    training images when neither the changes nor the file give one (a file's mean is dropped when
+    `recompute_mean` or a change of IMAGE_KEYS makes it stale). Returns the Description written; `log` gets the
+    mean line."""
     path = os.path.abspath(os.fspath(path))
     os.makedirs(os.path.dirname(path), exist_ok=True)   # the default root: the paths are taken from there
     data = read_description_file(path) if os.path.exists(path) else {}
