@@ -558,7 +558,8 @@ def describe(path, changes, recompute_mean=False, log=None):
 def check_dataset(desc):
     """Read every sample of every split (image, label, sizes, label values) and collect what is wrong. Returns
     {'problems': [one-line messages], 'splits': {split: samples}, 'sizes': {split: (min H, max H, min W, max W)},
-    'pixels': int64 array of pixels per class over the train split, 'ignored': train pixels at the ignore label}."""
+    'pixels': int64 array of pixels per class over the train split, 'ignored': train pixels at the ignore label,
+    'overlap': the samples in both train and val}."""
     problems, sizes = [], {}
     pixels, ignored = np.zeros(desc.num_classes, np.int64), 0
     for split, ids in desc.splits.items():
@@ -581,8 +582,9 @@ def check_dataset(desc):
                 pixels += np.bincount(label[ok].ravel(), minlength=desc.num_classes)
                 ignored += int((~ok).sum())
         sizes[split] = (min(hs), max(hs), min(ws), max(ws)) if hs else None
+    overlap = sorted(set(desc.splits['train']) & set(desc.splits['val']))
     return {'problems': problems, 'splits': {s: len(ids) for s, ids in desc.splits.items()}, 'sizes': sizes,
-            'pixels': pixels, 'ignored': ignored}
+            'pixels': pixels, 'ignored': ignored, 'overlap': overlap}
 
 
 # ---------------------------------------------------------------------------------------------------------------

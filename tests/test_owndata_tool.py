@@ -131,3 +131,12 @@ def test_describe_takes_list_files_of_pairs(tmp_path, capsys):
     assert written['lists'] == {'train': 'lists/train.lst', 'val': 'lists/val.lst'} and written['root'] == 'l/data'
     assert load_description(out).pairs == load_description(made).pairs
     assert dataset.main(['check', str(out)]) == OK
+
+
+def test_check_warns_when_train_and_val_share_samples(tmp_path, capsys, folders):
+    data = json.load(open(folders))
+    data['splits']['train'] = 'val.txt'
+    json.dump(data, open(folders, 'w'))
+    assert dataset.main(['check', folders]) == OK
+    err = capsys.readouterr().err
+    assert err.startswith('warning: ') and '2 samples are in both train and val' in err
