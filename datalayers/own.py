@@ -24,8 +24,9 @@ defaults to it):
     image_format    'color' (any image PIL reads, fed as BGR as Caffe does; default), 'gray' (one channel),
                     'npy' (an H x W x K array, or H x W for one channel, fed in its own channel order)
     channels        the image channels (3 for colour, 1 for grey, K for .npy; checked when given)
-    mean            one value per channel in the net's channel order (BGR for colour), subtracted from every
-                    image; absent, `fcn-dataset describe FILE` computes it from the training images and writes it
+    mean            one value per channel (or a number for one channel) in the net's channel order (BGR for
+                    colour), subtracted from every image; absent, `fcn-dataset describe FILE` computes it from the
+                    training images and writes it
 
 Every train and val sample must exist with its label: loading a description lists the folders (or stats the
 listed files) and names the first image without its label, label without its image, or unknown stem. Reading a
