@@ -12,6 +12,8 @@ import math
 import numpy as np
 import torch
 
+from .. import parallel
+from ..phase import TRAIN
 from .registry import register
 from .base import CaffeLayer, LayerError
 
@@ -286,6 +288,10 @@ class Python(CaffeLayer):
         p = lp.python_param
         if not p.module or not p.layer:
             raise self.error('python_param needs both `module` and `layer`')
+        if ctx.phase == TRAIN and parallel.solver_count() > 1 and not parallel.multiprocess():
+            # Caffe's PythonLayer::LayerSetUp (its GIL cannot serve several solver threads of one process)
+            raise self.error('PythonLayer does not support CLI Multi-GPU, use train.py (solver_count '
+                             f'{parallel.solver_count()} without set_multiprocess(True))')
         source = getattr(ctx, 'source', None)
         cls = _find_class(p.module, p.layer, (f'{source}: ' if source else '') + f'layer {self.name!r} (type Python)')
         impl = cls.__new__(cls)
