@@ -190,8 +190,9 @@ class ParamBlob(LegacyShape):
     diff (on the CPU numpy views of them, elsewhere host copies synchronized around the layer's calls); the solvers
     learn it, weights files save and restore it."""
 
-    def __init__(self, param):
+    def __init__(self, param, owner=None, index=None):
         self.param = param
+        self._owner, self._index = owner, index
         self._host = None          # (data, diff) host copies for a parameter off the CPU
 
     def _grad(self):
@@ -226,7 +227,13 @@ class ParamBlob(LegacyShape):
             self._host = None
 
     def reshape(self, *shape):
-        raise ValueError('a learnable blob of a Python layer cannot be reshaped (its shape is fixed at add_blob)')
+        """Caffe's Blob::Reshape: the blob takes the new shape (data kept as the flat prefix when the count does not
+        grow, zeros when it grows); the layer computes with it, the solver learns it and weights files save it in
+        that shape."""
+        if self._owner is None:
+            raise ValueError('this blob belongs to no layer of a net')
+        self.push()
+        self._owner.reshape_blob(self._index, blob_shape(shape), adopt=True)
 
     @property
     def shape(self):
@@ -249,7 +256,7 @@ class LayerBlobs(list):
         self._owner = owner
 
     def add_blob(self, *shape):
-        self.append(ParamBlob(self._owner.add_blob(blob_shape(shape))))
+        self.append(ParamBlob(self._owner.add_blob(blob_shape(shape)), self._owner, len(self)))
 
     def push(self):
         for b in self:
