@@ -3,7 +3,7 @@ solver_rank, set_solver_rank, multiprocess, set_multiprocess, root_solver), as a
 
 Unset, they are the current torch.distributed process group's world size and rank (1 and 0 outside one), and
 multiprocess is true inside one (each process is one solver, as Caffe's python/train.py runs them). What reads them:
-the Data layer of TRAIN nets (solver r of n keeps records r, r + n, ...), the solver (the root solver,
+the Data and HDF5Data layers of TRAIN nets (solver r of n keeps records r, r + n, ...), the solver (the root solver,
 rank 0, displays, tests and snapshots; the random seed is offset by the rank), and Python layers (a TRAIN net with
 several solvers needs multiprocess, as Caffe's PythonLayer::LayerSetUp checks).
 """

@@ -1,9 +1,11 @@
 """pycaffe's multi-GPU calls as a CPU build of Caffe 1.0 answers them: set_solver_count / set_solver_rank /
-set_multiprocess store Caffe's process-wide values (runtime.parallel), which the Data layer (TRAIN: solver r of n
-keeps records r, r + n, ...), the solver (only the root solver tests, displays and snapshots; the seed is offset by
-the rank) and Python layers (several solvers need multiprocess) read; NCCL(solver, uid) constructs and does
+set_multiprocess store Caffe's process-wide values (runtime.parallel), which the Data and HDF5Data layers
+(TRAIN: solver r of n keeps records r, r + n, ...), the solver (only the root solver tests, displays and
+snapshots; the seed is offset by the rank) and Python layers (several solvers need multiprocess) read; NCCL(solver, uid) constructs and does
 nothing else, as Caffe's class without USE_NCCL."""
 import logging
+
+import numpy as np
 
 import pytest
 
@@ -58,6 +60,22 @@ def test_a_train_data_layer_keeps_the_records_of_its_rank(tmp_path):
     test = data_net(tmp_path / 'db', batch=3, phase='test')
     assert test.forward()['label'].tolist() == [0, 1, 2]    # TEST nets read every record
     test.layers[0].close()
+
+
+def test_a_train_hdf5_data_layer_keeps_the_rows_of_its_rank(tmp_path):
+    import h5py
+    from runtime import Net
+    with h5py.File(tmp_path / 'a.h5', 'w') as f:
+        f['data'] = np.arange(5, dtype=np.float32).reshape(5, 1)
+    (tmp_path / 'list.txt').write_text(str(tmp_path / 'a.h5') + '\n')
+    text = (f'layer {{ name: "d" type: "HDF5Data" top: "data" hdf5_data_param {{ source: "{tmp_path}/list.txt" '
+            'batch_size: 3 } }')
+    caffe.set_solver_count(2)
+    caffe.set_solver_rank(1)
+    net = Net(text, phase='train')
+    assert net.forward()['data'].ravel().tolist() == [1, 3, 0]      # Caffe 1.0's Skip: rows r, r + n, ...
+    assert net.forward()['data'].ravel().tolist() == [2, 4, 1]
+    assert Net(text, phase='test').forward()['data'].ravel().tolist() == [0, 1, 2]
 
 
 def test_only_the_root_solver_tests_displays_and_snapshots(solver_file, caplog):
