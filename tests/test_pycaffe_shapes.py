@@ -128,3 +128,33 @@ def test_a_permissive_sharer_sees_the_owners_memory_in_its_own_shape(tmp_path):
     from weights import read_weights
     saved = read_weights(str(tmp_path / 'w.caffemodel'))
     assert saved['ip_a'][0].shape == (4, 6) and saved['ip_b'][0].shape == (6, 4)     # each in its own shape
+
+
+SHARED_LAYER = '''
+import runtime as caffe
+
+
+class Owns(caffe.Layer):
+    def setup(self, bottom, top):
+        self.blobs.add_blob(*self.param_str.split())
+
+    def reshape(self, bottom, top):
+        top[0].reshape(1)
+
+    def forward(self, bottom, top):
+        top[0].data[0] = float(self.blobs[0].data.ravel() @ (1 + self.blobs[0].data.ravel()))
+'''
+
+
+def test_a_python_layer_sharing_under_another_shape_sees_its_own(tmp_path, monkeypatch):
+    (tmp_path / 'owns.py').write_text(SHARED_LAYER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    text = ('layer { name: "a" type: "Python" top: "a" param { name: "w" } '
+            'python_param { module: "owns" layer: "Owns" param_str: "2 3" } }\n'
+            'layer { name: "b" type: "Python" top: "b" param { name: "w" share_mode: PERMISSIVE } '
+            'python_param { module: "owns" layer: "Owns" param_str: "3 2" } }')
+    net = Net(parse_text(text))
+    a, b = net.layers[0].impl.blobs[0], net.layers[1].impl.blobs[0]
+    assert a.shape == (2, 3) and b.shape == (3, 2) and b.data.shape == (3, 2)
+    a.data[...] = [[1, 2, 3], [4, 5, 6]]
+    assert b.data.tolist() == [[1, 2], [3, 4], [5, 6]]

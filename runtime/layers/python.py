@@ -201,29 +201,34 @@ class ParamBlob(LegacyShape):
             p.grad = torch.zeros_like(p)
         return p.grad
 
+    def _seen(self, t):
+        """`t` as this layer sees it (a blob shared under another shape: the owner's memory in this layer's)."""
+        return t if self._owner is None else self._owner.blob_view(t, self._index)
+
     @property
     def data(self):
         if self.param.device.type == 'cpu':
-            return self.param.data.numpy()
+            return self._seen(self.param.data).numpy()
         return self._pull()[0]
 
     @property
     def diff(self):
         if self.param.device.type == 'cpu':
-            return self._grad().numpy()
+            return self._seen(self._grad()).numpy()
         return self._pull()[1]
 
     def _pull(self):
         if self._host is None:
-            self._host = (self.param.detach().cpu().numpy().copy(), self._grad().detach().cpu().numpy().copy())
+            self._host = (self._seen(self.param.detach()).cpu().numpy().copy(),
+                          self._seen(self._grad().detach()).cpu().numpy().copy())
         return self._host
 
     def push(self):
         """Copy host writes back to a parameter off the CPU (after the layer's own code ran)."""
         if self._host is not None:
             with torch.no_grad():
-                self.param.copy_(torch.from_numpy(self._host[0]))
-                self._grad().copy_(torch.from_numpy(self._host[1]))
+                self.param.copy_(torch.from_numpy(self._host[0]).reshape(self.param.shape))
+                self._grad().copy_(torch.from_numpy(self._host[1]).reshape(self.param.shape))
             self._host = None
 
     def reshape(self, *shape):
@@ -237,7 +242,7 @@ class ParamBlob(LegacyShape):
 
     @property
     def shape(self):
-        return tuple(self.param.shape)
+        return tuple(self.param.shape) if self._owner is None else self._owner.blob_shape(self._index)
 
     @property
     def count(self):
