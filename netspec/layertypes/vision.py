@@ -9,8 +9,8 @@ from .record import ANY, OFFSET, SAME, LayerType, NoWindow, define, upsample, wi
 def _conv_settings(lp, nsp):
     p = lp.convolution_param
     if p.axis != 1:
-        raise ShapeError(f'convolution over channel axis {p.axis}: coordinate maps and receptive fields follow channel axis 1 '
-                         'only')
+        raise ShapeError(f'convolution over channel axis {p.axis}: coordinate maps and receptive fields follow '
+                         'channel axis 1 only')
     kernel, stride, pad, dilation = sizes.conv_window(p, nsp)
     return tuple((d * (k - 1) + 1, s, q) for k, s, q, d in zip(kernel, stride, pad, dilation))
 
