@@ -1,7 +1,7 @@
 """Caffe's python/classify.py, unchanged, through `python -m pycaffe` (this project's caffe.Classifier), and
 caffe.Detector's detect_windows: the predictions the real Caffe gave (tests/golden/make_classify.py). The script is
-read from the oracle's source, where it is. Caffe's detect.py itself also needs pandas, which neither the oracle nor this
-project has; detect_selective_search runs on a stand-in proposal module the test writes."""
+read from the oracle's source, where it is. Caffe's detect.py itself also needs pandas, which neither the oracle nor
+this project has; detect_selective_search runs on a stand-in proposal module the test writes."""
 import json
 import os
 import sys

@@ -1,8 +1,8 @@
 """pycaffe's multi-GPU calls as a CPU build of Caffe 1.0 answers them: set_solver_count / set_solver_rank /
 set_multiprocess store Caffe's process-wide values (runtime.parallel), which the Data and HDF5Data layers
 (TRAIN: solver r of n keeps records r, r + n, ...), the solver (only the root solver tests, displays and
-snapshots; the seed is offset by the rank) and Python layers (several solvers need multiprocess) read; NCCL(solver, uid) constructs and does
-nothing else, as Caffe's class without USE_NCCL."""
+snapshots; the seed is offset by the rank) and Python layers (several solvers need multiprocess) read;
+NCCL(solver, uid) constructs and does nothing else, as Caffe's class without USE_NCCL."""
 import logging
 
 import numpy as np
