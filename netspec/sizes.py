@@ -84,24 +84,26 @@ def _per_axis(param, name, nsp, default, hw=None):
     return tuple(int(v) for v in values)
 
 
-#: A Convolution's or Deconvolution's settings, one value per spatial axis.
-ConvGeometry = namedtuple('ConvGeometry', 'num_output kernel stride pad dilation')
+#: A Convolution's or Deconvolution's settings, one value per spatial axis; `axis` is the channel axis (the axes
+#: before it are batch axes, the axes after it spatial).
+ConvGeometry = namedtuple('ConvGeometry', 'num_output kernel stride pad dilation axis')
 
 
 def conv_geometry(param, bottom_shapes):
-    """The ConvGeometry of a convolution_param over these bottoms (all of one shape, N x C x 1 to 3 spatial axes)."""
+    """The ConvGeometry of a convolution_param over these bottoms (all of one shape): the channel axis `axis`
+    (default 1, negative from the end), every axis after it spatial (one or more: Caffe's CPU build computes any
+    number through im2col_nd)."""
     shape = tuple(bottom_shapes[0])
     if any(tuple(s) != shape for s in bottom_shapes[1:]):
         raise ShapeError(f'all bottoms must have the same shape, got {[tuple(s) for s in bottom_shapes]}')
-    if param.axis not in (1, 1 - len(shape)):
-        raise ShapeError(f'only the channel axis 1 is supported, not axis {param.axis}')
-    nsp = len(shape) - 2
-    if nsp not in (1, 2, 3):
-        raise ShapeError(f'needs a 3- to 5-axis bottom (N, C, spatial...), got shape {shape}')
+    axis = canonical_axis(param.axis, len(shape), 'convolution_param.axis')
+    nsp = len(shape) - axis - 1
+    if nsp < 1:
+        raise ShapeError(f'needs at least one spatial axis after the channel axis {axis}, got shape {shape}')
     window = conv_window(param, nsp)
     if not param.HasField('num_output') or param.num_output == 0:
         raise ShapeError('convolution_param.num_output must be given and positive')
-    return ConvGeometry(param.num_output, *window)
+    return ConvGeometry(param.num_output, *window, axis)
 
 
 def conv_window(param, nsp=2):

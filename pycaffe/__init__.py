@@ -11,9 +11,11 @@ Served, as pycaffe serves them (Caffe 1.0's python/caffe):
     SGDSolver, NesterovSolver, AdaGradSolver, RMSPropSolver, AdaDeltaSolver, AdamSolver, get_solver:
       .net, .test_nets, .iter, .step, .solve, .restore, .snapshot, .add_callback
     TRAIN, TEST, set_mode_cpu, set_mode_gpu, set_device, set_random_seed, layer_type_list, Layer (Python layers)
+    solver_count/set_solver_count, solver_rank/set_solver_rank, set_multiprocess, has_nccl, NCCL, Timer (a CPU
+      build's answers: pycaffe.parallel)
     NetSpec, layers, params, to_proto; caffe.coord_map, caffe.net_spec, caffe.proto.caffe_pb2
     caffe.io (Transformer, load_image, resize_image, oversample, BlobProto/Datum conversions), Classifier,
-      Detector (detect_windows; selective search is not served), caffe.draw (import caffe.draw; pydot)
+      Detector (detect_windows, detect_selective_search), caffe.draw (import caffe.draw; pydot)
 Anything else pycaffe has raises NotServed (a NotImplementedError, and an AttributeError for hasattr) naming it.
 """
 from netspec.caffe_pb2 import TEST, TRAIN
@@ -23,7 +25,8 @@ from ._mode import fall_back_to_cpu, set_device, set_mode_cpu, set_mode_gpu, set
 from .blob import Blob
 from .classifier import Classifier
 from .detector import Detector
-from .parallel import Timer, has_nccl, solver_count, solver_rank
+from .parallel import (NCCL, Timer, has_nccl, set_multiprocess, set_solver_count, set_solver_rank, solver_count,
+                       solver_rank)
 from .layer import Layer
 from .net import Net
 from .net_spec import NetSpec, layers, params, to_proto
@@ -35,6 +38,7 @@ from .solver import (AdaDeltaSolver, AdaGradSolver, AdamSolver, NesterovSolver, 
 __version__ = '1.0.0'     # the pycaffe API served: Caffe 1.0's
 
 __all__ = ['Net', 'Blob', 'Layer', 'Classifier', 'Detector', 'Timer', 'has_nccl', 'solver_count', 'solver_rank',
+           'set_solver_count', 'set_solver_rank', 'set_multiprocess', 'NCCL',
            'SGDSolver', 'NesterovSolver', 'AdaGradSolver', 'RMSPropSolver', 'AdaDeltaSolver', 'AdamSolver', 'Solver',
            'get_solver', 'TRAIN', 'TEST', 'set_mode_cpu', 'set_mode_gpu', 'set_device', 'set_random_seed',
            'layer_type_list', 'NetSpec', 'layers', 'params', 'to_proto', 'io', 'coord_map', 'net_spec', 'proto',

@@ -16,6 +16,7 @@ import torch
 
 from runtime.layers.python import LegacyShape, blob_shape
 
+from . import _sync
 from ._sync import HostCopy, shares_memory
 
 
@@ -63,14 +64,22 @@ class ParamBlob(Blob):
             p.grad = torch.zeros_like(p.detach(), memory_format=torch.contiguous_format)
         return p.grad
 
+    def _layer(self):
+        for layer in self._net._rt_net().layers:
+            if layer.name == self.layer:
+                return layer
+        raise KeyError(self.layer)
+
     def _view(self, t, copy):
+        shape = self._shape()
         if shares_memory(t):
             a = t.detach().numpy()
             if not a.flags.c_contiguous:
                 raise RuntimeError(f'blob {self.name}: its tensor is not C-contiguous, so a numpy view of it would '
                                    'not behave as a Caffe blob (the net was built with another memory_format)')
-            return a
-        return copy.get()
+            return a if a.shape == shape else a.reshape(shape)   # (a view: a sharer sees the owner's memory)
+        a = copy.get()
+        return a if a.shape == shape else a.reshape(shape)
 
     @property
     def data(self):
@@ -83,11 +92,20 @@ class ParamBlob(Blob):
         return self._view(self._grad(), self._diff_copy)
 
     def _shape(self):
-        return self._param().shape
+        return tuple(self._layer().blob_shape(self.index))
 
     def reshape(self, *shape):
-        raise NotImplementedError(f'caffe Blob.reshape on the parameter blob {self.name} is not served by this '
-                                  'project: a layer\'s parameters keep the shape the layer gave them')
+        """Caffe's Blob::Reshape of a parameter blob: the blob takes the new shape, its data and diff kept as the
+        flat prefix when the count does not grow, zeros when it grows. A Python layer then computes with the new
+        shape (the solvers learn it, weights files save it); a layer of Caffe's own types keeps computing with the
+        shape it was built with: the same count is read in that shape (as Caffe reads the memory), another count
+        is an error at its next forward."""
+        _sync.before_call()
+        try:
+            layer = self._layer()
+            layer.reshape_blob(self.index, blob_shape(shape), adopt=getattr(layer, 'impl', None) is not None)
+        finally:
+            _sync.after_call()
 
 
 class NetBlob(Blob):

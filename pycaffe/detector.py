@@ -2,10 +2,12 @@
 
 detect_windows([(image file, [(ymin, xmin, ymax, xmax), ...]), ...]) crops each window (with `context_pad`, a
 border of context scaled around it, the out-of-image part filled with the mean in raw input space), warps it to
-the net's input size through the Transformer and returns [{'window', 'prediction', 'filename'}]. Window
-proposals by selective search (detect_selective_search) need the external selective_search_ijcv_with_python
-package and MATLAB, which this project does not serve: it raises NotServed.
+the net's input size through the Transformer and returns [{'window', 'prediction', 'filename'}].
+detect_selective_search(image files) takes its windows from the selective_search_ijcv_with_python module, imported
+inside the method as Caffe imports it.
 """
+import os
+
 import numpy as np
 
 from netspec import caffe_pb2
@@ -13,7 +15,6 @@ from netspec import caffe_pb2
 from . import io
 from .classifier import input_transformer
 from .net import Net
-from .served import NotServed
 
 
 class Detector(Net):
@@ -47,9 +48,13 @@ class Detector(Net):
         return out
 
     def detect_selective_search(self, image_fnames):
-        raise NotServed('caffe.Detector.detect_selective_search needs selective search proposals '
-                        '(selective_search_ijcv_with_python, MATLAB), which this project does not serve; give the '
-                        'windows to detect_windows')
+        """detect_windows over Selective Search proposals: as Caffe, the method imports
+        `selective_search_ijcv_with_python` (found on sys.path; Caffe's ImportError without it), makes the paths
+        absolute and asks its get_windows(image_fnames, cmd='selective_search_rcnn') for the windows."""
+        import selective_search_ijcv_with_python as selective_search
+        image_fnames = [os.path.abspath(f) for f in image_fnames]
+        windows_list = selective_search.get_windows(image_fnames, cmd='selective_search_rcnn')
+        return self.detect_windows(zip(image_fnames, windows_list))
 
     def crop(self, im, window):
         """The window (ymin, xmin, ymax, xmax) of an H x W x K image, with `context_pad` pixels of context (in the

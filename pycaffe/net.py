@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 import runtime
-from netspec import caffe_pb2
+from netspec import caffe_pb2, sizes
+from netspec.layertypes import LAYER_TYPES
 from weights import read_h5, write_caffemodel, write_h5
 
 from . import _mode, _sync
@@ -59,10 +60,12 @@ def _net_args(args, kwargs):
 
 
 class LayerView:
-    """An element of net.layers for a layer Caffe implements in C++: its type and its parameter blobs."""
+    """An element of net.layers for a layer Caffe implements in C++: its type, its parameter blobs, and setup /
+    reshape (Caffe's Layer::LayerSetUp / Layer::Reshape, as _caffe.cpp exposes them) over lists of Blobs."""
 
-    def __init__(self, name, type_name, blobs):
+    def __init__(self, name, type_name, blobs, net=None, index=None):
         self.name, self._type, self._blobs = name, type_name, blobs
+        self._net, self._index = net, index
 
     @property
     def type(self):
@@ -72,13 +75,49 @@ class LayerView:
     def blobs(self):
         return self._blobs
 
-    def setup(self, *args):
-        raise NotImplementedError(f'caffe Layer.setup of layer {self.name!r} ({self._type}) is not served by this '
-                                  'project: the net sets its layers up when it is built')
+    def _layer(self):
+        if self._net is None or self._index is None:
+            raise RuntimeError(f'layer {self.name!r} ({self._type}) belongs to no net here (a Split layer)')
+        return self._net._rt_net().layers[self._index]
 
-    def reshape(self, *args):
-        raise NotImplementedError(f'caffe Layer.reshape of layer {self.name!r} ({self._type}) is not served by '
-                                  'this project: use net.reshape() or net.blobs[name].reshape(...)')
+    def _check(self, bottom, what):
+        """The bottoms' shapes, checked against the layer's parameters by its type's record (Caffe's CHECKs in
+        LayerSetUp / Reshape: the blobs these bottoms need must be the blobs the layer has)."""
+        layer = self._layer()
+        shapes = [tuple(int(d) for d in b.shape) for b in bottom]
+        record = LAYER_TYPES.get(self._type)
+        if record is None or record.tops is None:
+            return layer, shapes, None
+        try:
+            tops = sizes.top_shapes(layer.lp, shapes)
+            want = record.blobs(layer.lp, shapes) if record.owns_blobs else []
+        except sizes.ShapeError as e:
+            raise ValueError(f'caffe Layer.{what} of layer {self.name!r} ({self._type}): {e}') from None
+        for i, (w, have) in enumerate(zip(want, layer.expected)):
+            if tuple(w) != tuple(have):
+                raise ValueError(f'caffe Layer.{what} of layer {self.name!r} ({self._type}): bottom shapes {shapes} '
+                                 f'need parameter blob {i} of shape {tuple(w)}, the layer has {tuple(have)} (Caffe: '
+                                 '"Incorrect weight shape" / "Input size incompatible")')
+        return layer, shapes, tops
+
+    def setup(self, bottom, top):
+        """Layer::LayerSetUp(bottom, top): the layer's settings checked for these bottoms; its parameter blobs exist
+        already, so they are kept (Caffe skips their initialization); the tops are not touched."""
+        self._check(list(bottom), 'setup')
+
+    def reshape(self, bottom, top):
+        """Layer::Reshape(bottom, top): each top blob takes the shape the layer's type gives for these bottoms
+        (netspec.layertypes' rule). Data layers, whose tops come from their source, reshape nothing (Caffe's
+        data layers' Reshape is empty)."""
+        bottom, top = list(bottom), list(top)
+        _, _, tops = self._check(bottom, 'reshape')
+        if tops is None:
+            return
+        if len(top) != len(tops):
+            raise ValueError(f'caffe Layer.reshape of layer {self.name!r} ({self._type}): {len(tops)} top(s) '
+                             f'expected, {len(top)} given')
+        for t, shape in zip(top, tops):
+            t.reshape(*shape)
 
     def __repr__(self):
         return f'<caffe Layer {self.name!r} ({self._type})>'
@@ -131,7 +170,8 @@ class Net:
                 layers.append(LayerView(L.name, 'Split', []))
                 continue
             impl = getattr(rt.layers[L.index], 'impl', None)
-            layers.append(impl if impl is not None else LayerView(L.name, L.type, params.get(L.name, [])))
+            layers.append(impl if impl is not None else LayerView(L.name, L.type, params.get(L.name, []), self,
+                                                                  L.index))
         self._layers = layers
         self._loss_weight = {}
         for L in g.layers:

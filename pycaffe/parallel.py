@@ -1,14 +1,18 @@
-"""pycaffe's queries about parallel training and its Timer, as a CPU build of Caffe 1.0 answers them.
+"""pycaffe's parallel-training calls as a CPU build of Caffe 1.0 answers them, and its Timer.
 
-has_nccl() is False (this project trains on several devices with torch.distributed, tools/solve.py under torchrun);
-solver_count() and solver_rank() are that run's world size and rank (1 and 0 outside one). The setters
-(set_solver_count, set_solver_rank, set_multiprocess) and caffe.NCCL stay refused: nothing here would read them.
+has_nccl() is False. solver_count/set_solver_count, solver_rank/set_solver_rank and set_multiprocess are Caffe's
+process-wide values (runtime.parallel: unset, the torch.distributed group's size and rank): the Data layer of a TRAIN
+net keeps the records of its rank, only the root solver (rank 0) displays, tests and snapshots, and a TRAIN net's
+Python layers need set_multiprocess(True) when solver_count > 1, as in Caffe. NCCL(solver, uid): in a build
+without NCCL, a class that constructs and does nothing; solver.add_callback(nccl) and net.after_backward(nccl) accept
+it and do nothing (Caffe's Solver_add_nccl / Net_add_nccl without USE_NCCL). Several processes that really train
+together here are torch.distributed's (tools/solve.py under torchrun), not NCCL objects.
 Timer: start(), stop(), and `ms`, the milliseconds of the last start-stop interval (reading it stops a running
 timer; 0 before any run), as Caffe's Timer.
 """
 import time
 
-import torch.distributed as dist
+from runtime import parallel
 
 
 def has_nccl():
@@ -16,11 +20,35 @@ def has_nccl():
 
 
 def solver_count():
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    return parallel.solver_count()
+
+
+def set_solver_count(count):
+    parallel.set_solver_count(count)
 
 
 def solver_rank():
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+    return parallel.solver_rank()
+
+
+def set_solver_rank(rank):
+    parallel.set_solver_rank(rank)
+
+
+def set_multiprocess(multiprocess):
+    parallel.set_multiprocess(multiprocess)
+
+
+class NCCL:
+    """caffe.NCCL(solver, uid) of a Caffe built without NCCL: constructible, with no methods (Caffe 1.0's
+    _caffe.cpp under #ifndef USE_NCCL)."""
+
+    def __init__(self, solver, uid):
+        from .solver import Solver
+        if not isinstance(solver, Solver):
+            raise TypeError(f'caffe.NCCL(solver, uid): solver must be a caffe Solver, not {type(solver).__name__}')
+        if not isinstance(uid, str):
+            raise TypeError(f'caffe.NCCL(solver, uid): uid must be a str, not {type(uid).__name__}')
 
 
 class Timer:

@@ -16,10 +16,6 @@ class NotServed(NotImplementedError, AttributeError):
 
 #: pycaffe names this project refuses, and why.
 NOT_SERVED = {
-    'NCCL': 'multi-GPU training here is torch.distributed (tools/solve.py under torchrun)',
-    'set_solver_count': 'multi-GPU training here is torch.distributed',
-    'set_solver_rank': 'multi-GPU training here is torch.distributed',
-    'set_multiprocess': 'multi-GPU training here is torch.distributed',
     'model_libs': 'brocolli\'s model_libs (SSD builders) is not part of pycaffe 1.0',
     'imagenet': 'the ILSVRC mean file (caffe/imagenet) is not shipped',
 }

@@ -152,9 +152,14 @@ class Solver:
         """Solver::Snapshot: <prefix>_iter_N.caffemodel and .solverstate (or the HDF5 pair)."""
         self._run(self._s.snapshot)
 
-    def add_callback(self, on_start, on_gradients_ready):
+    def add_callback(self, on_start, on_gradients_ready=None):
         """Solver::add_callback: on_start() before each iteration's passes, on_gradients_ready() before the
-        update."""
+        update; add_callback(nccl), a caffe.NCCL, does nothing (Caffe's Solver_add_nccl without NCCL)."""
+        from .parallel import NCCL
+        if on_gradients_ready is None and isinstance(on_start, NCCL):
+            return
+        if on_gradients_ready is None:
+            raise TypeError('add_callback takes (on_start, on_gradients_ready) or a caffe.NCCL')
         self._s.callbacks.append(_Callback(self, on_start, on_gradients_ready))
 
     def __repr__(self):

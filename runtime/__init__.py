@@ -32,9 +32,9 @@ Caffe's float32 arithmetic (TF32 off on CUDA while the net runs); 'tf32' and 'bf
 
 Known differences from Caffe: random streams (Dropout masks, random fillers) are torch's; an in-place ReLU followed
 by another in-place layer on the same blob takes its backward mask from its own output (Caffe reads the overwritten
-blob); parameter sharing by ParamSpec.name, STOCHASTIC pooling and the Pooling mask top are refused with an error;
-a Python layer's own `blobs` are not learnable parameters; a backward that runs the layers again (see above) runs
-Python layers that have bottoms again too (Caffe runs their forward once).
+blob); a backward that runs the layers again (see above) runs Python layers that have bottoms again too (Caffe runs
+their forward once). Parameter sharing by ParamSpec.name (STRICT, PERMISSIVE under another shape too), Python
+layers' learnable blobs and parameter blobs reshaped from Python are served (README, "The layer types").
 """
 from .phase import TRAIN, TEST, Phase, phase_of
 from .layers.python import Layer, Blob, add_layer_package

@@ -207,7 +207,7 @@ class Net(nn.Module):
             if len(lp.propagate_down) and len(lp.propagate_down) != len(lp.bottom):
                 raise layer.error(f'propagate_down must be given once per bottom ({len(lp.bottom)} bottoms, '
                                   f'{len(lp.propagate_down)} values)')
-            fn = layer.forward
+            fn = layer.run
             # (force_backward overrides it, as in Caffe's Net::Init)
             stop = [] if self.net_param.force_backward else [i for i, pd in enumerate(lp.propagate_down) if not pd]
             if stop:
@@ -593,6 +593,7 @@ class Net(nn.Module):
         Copied list that also names what did not fit (kept in `net.last_copy`)."""
         copied = Copied(source)
         params = self.params
+        owners = {l.name: l for l in self.layers if len(l.blobs)}
         copied.ignored = [n for n, blobs in arrays.items() if n not in params and len(blobs)]
         copied.kept = [n for n in params if n not in arrays]
         self.last_copy = copied
@@ -604,20 +605,22 @@ class Net(nn.Module):
                 if len(blobs) != len(target):
                     raise LayerError(f'{source}: incompatible number of blobs for layer {name!r}: the source has '
                                      f'{len(blobs)}, the net has {len(target)}')
+                layer = owners[name]
                 for i, (a, p) in enumerate(zip(blobs, target)):
                     a = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
-                    dst = tuple(p.shape)
+                    dst = layer.blob_shape(i)
                     if tuple(a.shape) != dst and not _legacy_match(a.shape, dst):
                         raise LayerError(f'{source}: cannot copy blob {i} of layer {name!r}: the source shape is '
                                          f'{tuple(a.shape)}, the net expects {dst}')
-                    p.copy_(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32).reshape(dst)))
+                    p.copy_(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32).reshape(p.shape)))
                 copied.append(name)
         return copied
 
     def to_arrays(self):
         """{layer name: [float32 numpy arrays]} in Caffe's blob order and shapes."""
-        return OrderedDict((n, [np.ascontiguousarray(p.detach().cpu().numpy(), dtype=np.float32).copy() for p in ps])
-                           for n, ps in self.params.items())
+        return OrderedDict((l.name, [np.ascontiguousarray(l.blob_view(p.detach(), i).cpu().numpy(),
+                                                          dtype=np.float32).copy() for i, p in enumerate(l.blobs)])
+                           for l in self.layers if len(l.blobs))
 
     def copy_from(self, path):
         """Load weights from a .caffemodel, .h5/.caffemodel.h5 or .pth file (through the weights package)."""

@@ -209,10 +209,25 @@ LEGACY_TYPES = {value: {t.upper(): t for t in TYPES}[name]
                 for name, value in caffe_pb2.SolverParameter.SolverType.items()}
 
 
+def _fit_history(history, i, n, data):
+    """A blob reshaped since the history was made (Blob.reshape from Python): Caffe's update runs over the blob's
+    count on the history's memory, so the history is read as its flat prefix (and extended by zeros where the
+    blob grew past it)."""
+    for j in range(i, len(history), n):
+        h = history[j]
+        if h.shape == data.shape:
+            continue
+        flat = h.reshape(-1)
+        if flat.numel() < data.numel():
+            flat = torch.cat([flat, flat.new_zeros(data.numel() - flat.numel())])
+        history[j] = flat[:data.numel()].view(data.shape)
+
+
 def compute_update_value(solver_type, i, learnable, history, rate, param, it):
     """The solver type's ComputeUpdateValue for learnable blob i; leaves the update in its diff."""
     kind = solver_kind(solver_type)
     n = len(history) // kind.history_sets
+    _fit_history(history, i, n, learnable.data)
     local_rate = f32(f32(rate) * f32(learnable.lr_mult))
     kind.update(learnable.diff(), history[i::n], local_rate, param, it)
 

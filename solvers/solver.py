@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from netspec import caffe_pb2, read_net
-from runtime import Net
+from runtime import Net, parallel
 
 from . import distributed, snapshots
 from .logs import fmt, log, progress
@@ -70,8 +70,8 @@ class Solver:
             self.param.type = self.type
         self.type = self.param.type
         self.device = torch.device(device)
-        r, n = distributed.world()
-        self.rank = r if rank is None else rank
+        n = distributed.world()[1]
+        self.rank = parallel.solver_rank() if rank is None else rank     # Caffe::solver_rank (root_solver: 0)
         self.world_size = n if world_size is None else world_size
         if self.param.random_seed >= 0:
             self.seed(self.param.random_seed + self.rank)
@@ -392,7 +392,11 @@ class Solver:
         """Write `<prefix>_iter_N.caffemodel` + `.solverstate` (or .h5), and the .rngstate sidecar; returns the
         solverstate path. The solverstate is written last: its presence marks a complete snapshot. A snapshot
         whose weights or history hold a NaN or an infinity is written (as Caffe writes it) with a warning, and
-        is not the `last_good_snapshot` that a diverged run names."""
+        is not the `last_good_snapshot` that a diverged run names. Only the root solver (rank 0) snapshots: on
+        another, an error (Caffe's CHECK(Caffe::root_solver()) in Solver::Snapshot)."""
+        if self.rank != 0:
+            raise RuntimeError(f'Check failed: Caffe::root_solver(): solver rank {self.rank} cannot snapshot (only the '
+                               'root solver, rank 0, does)')
         bad = snapshots.non_finite(self)
         self.last_snapshot = snapshots.save(self)
         if bad:

@@ -186,15 +186,11 @@ def test_share_with_makes_one_memory(net_file):
 
 
 def test_what_is_not_served_says_so(net, net_file):
-    with pytest.raises(NotImplementedError, match='caffe.NCCL is not served'):
-        caffe.NCCL
+    with pytest.raises(NotImplementedError, match='caffe.model_libs is not served'):
+        caffe.model_libs
     with pytest.raises(RuntimeError, match='set_input_arrays may only be called if the first layer is a '
                                            'MemoryDataLayer'):
         net.set_input_arrays(np.zeros((1, 2, 5, 6), np.float32), np.zeros(1, np.float32))
-    with pytest.raises(NotImplementedError, match='parameter blob'):
-        net.params['conv'][0].reshape(1, 2, 3)
-    with pytest.raises(NotImplementedError, match='Layer.setup'):
-        net.layers[1].setup([], [])
     with pytest.raises(AttributeError, match='no attribute'):
         caffe.no_such_thing
 
@@ -435,8 +431,6 @@ def test_host_copies_in_a_solver(solver_file, host_copies):
 
 def test_parallel_queries_and_timer_answer_as_a_cpu_caffe():
     assert caffe.has_nccl() is False and caffe.solver_count() == 1 and caffe.solver_rank() == 0
-    with pytest.raises(NotImplementedError, match='set_solver_count'):
-        caffe.set_solver_count(2)
     t = caffe.Timer()
     assert t.ms == 0.0
     t.start()

@@ -1,8 +1,10 @@
 """Caffe's python/classify.py, unchanged, through `python -m pycaffe` (this project's caffe.Classifier), and
 caffe.Detector's detect_windows: the predictions the real Caffe gave (tests/golden/make_classify.py). The script is
-read from the oracle's source, where it is. Caffe's detect.py itself also needs pandas (and, by default, selective
-search), which neither the oracle nor this project has."""
+read from the oracle's source, where it is. Caffe's detect.py itself also needs pandas, which neither the oracle nor
+this project has; detect_selective_search runs on a stand-in proposal module the test writes."""
+import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -37,8 +39,41 @@ def test_detector_classifies_windows_as_caffe_does():
     assert [d['filename'] for d in found] == [windows[0][0]] * 2 + [windows[1][0]]
     np.testing.assert_allclose(np.array([d['prediction'] for d in found]),
                                np.load(os.path.join(GOLD, 'detections.npy')), rtol=1e-5, atol=1e-7)
-    with pytest.raises(caffe.NotServed, match='selective search'):
-        det.detect_selective_search([windows[0][0]])
+
+
+def _detector():
+    import pycaffe as caffe
+    return caffe.Detector(os.path.join(GOLD, 'deploy.prototxt'), os.path.join(GOLD, 'weights.caffemodel'),
+                          mean=np.load(os.path.join(GOLD, 'mean.npy')), raw_scale=255, channel_swap=(2, 1, 0))
+
+
+STAND_IN = """
+import json, os
+def get_windows(image_fnames, cmd='selective_search'):
+    with open(os.path.join(os.path.dirname(__file__), 'calls.json'), 'a') as f:
+        f.write(json.dumps([list(image_fnames), cmd]) + '\\n')
+    return [[[0, 0, 5, 6], [1, 2, 7, 9]] for _ in image_fnames]
+"""
+
+
+def test_detect_selective_search_detects_the_windows_the_module_proposes(tmp_path, monkeypatch):
+    (tmp_path / 'selective_search_ijcv_with_python.py').write_text(STAND_IN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, 'selective_search_ijcv_with_python', raising=False)
+    images = os.path.join(os.path.dirname(GOLD), 'imageset', 'images')
+    monkeypatch.chdir(images)
+    found = _detector().detect_selective_search(['a.png'])
+    a = os.path.join(images, 'a.png')
+    assert json.loads((tmp_path / 'calls.json').read_text()) == [[a], 'selective_search_rcnn']   # absolute paths
+    assert [(d['filename'], list(d['window'])) for d in found] == [(a, [0, 0, 5, 6]), (a, [1, 2, 7, 9])]
+    np.testing.assert_allclose(np.array([d['prediction'] for d in found]),
+                               np.load(os.path.join(GOLD, 'detections.npy'))[:2], rtol=1e-5, atol=1e-7)
+
+
+def test_detect_selective_search_without_the_module_is_caffes_import_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, 'selective_search_ijcv_with_python', None)
+    with pytest.raises(ImportError, match='selective_search_ijcv_with_python'):
+        _detector().detect_selective_search(['a.png'])
 
 
 def test_detector_context_pad_fills_the_border_with_the_raw_mean():

@@ -51,9 +51,10 @@ def test_layer_type_matches_caffe(case, device):
     for name, value in ref.items():
         close(blobs[name].detach().cpu().numpy(), value, FWD, f'{case}: blob {name}')
     after = _weights(f'{case}/param/')
-    for layer, ps in net.params.items():
+    for layer, ps in net.params.items():     # (a blob shared under another shape: seen in the sharer's shape)
         for i, p in enumerate(ps):
-            close(p.detach().cpu().numpy(), after[layer][i], FWD, f'{case}: parameter {layer}/{i} after the forward')
+            close(net.layer_dict[layer].blob_view(p.detach(), i).cpu().numpy(), after[layer][i], FWD,
+                  f'{case}: parameter {layer}/{i} after the forward')
     grads = _weights(f'{case}/grad/')
     diffs = _under(f'{case}/diff/')
     if not grads and not diffs:      # a forward-only case (Threshold: Caffe has no backward)
@@ -62,7 +63,7 @@ def test_layer_type_matches_caffe(case, device):
     for layer, ps in net.params.items():
         for i, p in enumerate(ps):
             ref_g = grads[layer][i]
-            g = np.zeros_like(ref_g) if p.grad is None else p.grad.cpu().numpy()
+            g = np.zeros_like(ref_g) if p.grad is None else net.layer_dict[layer].blob_view(p.grad, i).cpu().numpy()
             close(g, ref_g, GRAD, f'{case}: diff of {layer}/{i}')
     for name, value in diffs.items():
         g = blobs[name].grad
@@ -121,10 +122,11 @@ def test_sigmoid_cross_entropy_normalizations_follow_caffes_loss_layer():
         close(net.blobs['x'].grad.numpy(), np.where(valid, sig - t, 0) / norm, 1e-6, mode)
 
 
-@pytest.mark.parametrize('name', ['resnet_block', 'siamese'])
+@pytest.mark.parametrize('name', ['resnet_block', 'siamese', 'permissive'])
 def test_net_trains_ten_steps_as_caffe(name, tmp_path):
-    """A ResNet-style block (Convolution without bias, BatchNorm, Scale, Eltwise, ReLU) and a Siamese pair sharing
-    its parameters by ParamSpec.name: Caffe's SGD solver's losses and final parameters."""
+    """A ResNet-style block (Convolution without bias, BatchNorm, Scale, Eltwise, ReLU), a Siamese pair sharing
+    its parameters by ParamSpec.name, and two InnerProducts sharing one weight under two shapes (PERMISSIVE):
+    Caffe's SGD solver's losses and final parameters."""
     store = np.load(GOLDEN / 'layers' / f'{name}.npz')
     (tmp_path / 'net.prototxt').write_text(str(store['prototxt']))
     (tmp_path / 'solver.prototxt').write_text('net: "net.prototxt"\n' + str(store['solver']) +
@@ -140,7 +142,8 @@ def test_net_trains_ten_steps_as_caffe(name, tmp_path):
     final = _weights('param/', store)
     for layer, ps in solver.net.params.items():
         for i, p in enumerate(ps):
-            close(p.detach().numpy(), final[layer][i], 1e-4, f'{layer}/{i} after 10 steps')
+            close(solver.net.layer_dict[layer].blob_view(p.detach(), i).numpy(), final[layer][i], 1e-4,
+                  f'{layer}/{i} after 10 steps')
 
 
 SCALE_LAYER = '''

@@ -9,7 +9,8 @@ from .record import ANY, OFFSET, SAME, LayerType, NoWindow, define, upsample, wi
 def _conv_settings(lp, nsp):
     p = lp.convolution_param
     if p.axis != 1:
-        raise ShapeError(f'convolution over axis {p.axis}; only axis 1 is supported')
+        raise ShapeError(f'convolution over channel axis {p.axis}: coordinate maps and receptive fields follow '
+                         'channel axis 1 only')
     kernel, stride, pad, dilation = sizes.conv_window(p, nsp)
     return tuple((d * (k - 1) + 1, s, q) for k, s, q, d in zip(kernel, stride, pad, dilation))
 
@@ -22,14 +23,16 @@ def _pool_settings(lp, nsp):
 
 
 def _convolution(lp, bottoms, size=conv_size):
+    """bottom[:axis] + (num_output,) + each spatial axis's output size."""
     g = conv_geometry(lp.convolution_param, bottoms)
+    first = g.axis + 1
     out = []
     for s in bottoms:
-        sp = tuple(size(s[2 + i], k, st, p, d) for i, (k, st, p, d) in
+        sp = tuple(size(s[first + i], k, st, p, d) for i, (k, st, p, d) in
                    enumerate(zip(g.kernel, g.stride, g.pad, g.dilation)))
         if any(v <= 0 for v in sp):
             raise ShapeError(f'bottom shape {tuple(s)} gives an empty output: size {sp}')
-        out.append((s[0], g.num_output) + sp)
+        out.append(tuple(s[:g.axis]) + (g.num_output,) + sp)
     return out
 
 
@@ -40,7 +43,7 @@ def _deconvolution(lp, bottoms):
 def _conv_blobs(lp, bottoms, transposed=False):
     p = lp.convolution_param
     g = conv_geometry(p, bottoms)
-    cin, cout = bottoms[0][1], g.num_output
+    cin, cout = bottoms[0][g.axis], g.num_output
     if cin % p.group or cout % p.group:
         raise ShapeError(f'group {p.group} must divide the input channels ({cin}) and num_output ({cout})')
     w = (cin, cout // p.group) + g.kernel if transposed else (cout, cin // p.group) + g.kernel
@@ -52,14 +55,19 @@ def _deconv_blobs(lp, bottoms):
 
 
 def _im2col(lp, bottoms):
+    """bottom[:axis] + (C * kernel count,) + each spatial axis's output size (Caffe's Im2colLayer)."""
     s = tuple(bottoms[0])
     p = lp.convolution_param
-    nsp = len(s) - 2
+    axis = sizes.canonical_axis(p.axis, len(s), 'convolution_param.axis')
+    nsp = len(s) - axis - 1
+    if nsp < 1:
+        raise ShapeError(f'needs at least one spatial axis after the channel axis {axis}, got shape {s}')
     kernel, stride, pad, dilation = sizes.conv_window(p, nsp)
-    sp = tuple(conv_size(s[2 + i], k, st, q, d) for i, (k, st, q, d) in enumerate(zip(kernel, stride, pad, dilation)))
+    sp = tuple(conv_size(s[axis + 1 + i], k, st, q, d)
+               for i, (k, st, q, d) in enumerate(zip(kernel, stride, pad, dilation)))
     if any(v <= 0 for v in sp):
         raise ShapeError(f'bottom shape {s} gives an empty output: size {sp}')
-    return [(s[0], s[1] * math.prod(kernel)) + sp]
+    return [s[:axis] + (s[axis] * math.prod(kernel),) + sp]
 
 
 def _pooling(lp, bottoms):

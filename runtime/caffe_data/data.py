@@ -4,8 +4,9 @@ transformed by the DataTransformer, prefetched by a worker thread.
 Tops: data (batch_size x C x H x W; the crop, or the first record's size) and, when a second top is named, label
 (batch_size). The cursor runs through the database in key order and starts again at the end. The shape of each
 batch is its first record's; a record of another shape in the same batch is an error naming the database and the
-key. With several training processes (torch.distributed initialised, TRAIN phase) process r of n takes records
-r, r + n, r + 2n, ... (counting on across the wrap), as Caffe's DataReader deals them to its solvers.
+key. With several solvers (runtime.parallel: caffe.set_solver_count/set_solver_rank, or a torch.distributed group),
+in TRAIN, solver r of n takes records r, r + n, r + 2n, ... (counting on across the wrap), as Caffe's DataReader
+deals them to its solvers and Caffe 1.0's DataLayer::Skip keeps them.
 
 Random draws from the process-wide stream, in Caffe's order: one when the layer is built (the DataReader's
 thread), the transformer's seed (if it needs one), a second transformer seed (BasePrefetchingDataLayer's InitRand,
@@ -22,17 +23,13 @@ from .transformer import DataTransformer
 
 
 def solver_share(phase):
-    """(rank, count) of the training processes reading one database (1 process: (0, 1); TEST nets: (0, 1))."""
+    """(rank, count) of the solvers reading one database in TRAIN (runtime.parallel: Caffe::solver_rank and
+    solver_count); TEST nets read every record: (0, 1)."""
+    from runtime import parallel
     from runtime.phase import TRAIN
     if phase != TRAIN:
         return 0, 1
-    try:
-        import torch.distributed as dist
-        if dist.is_available() and dist.is_initialized():
-            return dist.get_rank(), dist.get_world_size()
-    except ImportError:
-        pass
-    return 0, 1
+    return parallel.solver_rank(), parallel.solver_count()
 
 
 class DataSource:

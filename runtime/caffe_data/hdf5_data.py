@@ -6,7 +6,8 @@ float32. Batches take batch_size rows in order, moving to the next file at the e
 after the last. With shuffle, the files are put in a random order at the start and at each wrap, and the rows of
 each file when it is loaded and again each time its end is reached; the order comes from std::random_shuffle over
 glibc's rand() (rng.random_shuffle), one stream for the process, which Caffe never seeds (not the solver's
-random_seed). No transform_param (an error, as in Caffe); no prefetch thread (Caffe reads in forward).
+random_seed). No transform_param (an error, as in Caffe); no prefetch thread (Caffe reads in forward). With several
+solvers in TRAIN (runtime.parallel), solver r of n keeps rows r, r + n, ... of that stream, as Caffe 1.0's Skip.
 
 HDF5Output: writes its two bottoms into `file_name` as the datasets "data" and "label" (4-D, Caffe's legacy
 shapes). The file is created empty when the net is built; Caffe's datasets cannot be written twice, so a second
@@ -17,6 +18,7 @@ import os
 import numpy as np
 
 from . import rng
+from .data import solver_share
 from .datum import DataError
 
 
@@ -77,6 +79,8 @@ class HDF5DataSource:
         self._load()
         self.row = 0
         self.shapes = [(self.batch_size,) + a.shape[1:] for a in self.blobs]
+        self.offset = 0
+        self.rank, self.count = solver_share(phase)
 
     def _load(self):
         path = self.files[self.file_order[self.current_file]]
@@ -95,29 +99,41 @@ class HDF5DataSource:
     def top_shapes(self):
         return list(self.shapes)
 
+    def _next_row(self):
+        """(the current file's arrays, the next row's index): at the end of a file, the next file (the file order
+        reshuffled after the last one) or, with one file, its rows again, as Caffe moves on."""
+        if self.row == len(self.rows):
+            if len(self.files) > 1:
+                self.current_file += 1
+                if self.current_file == len(self.files):
+                    self.current_file = 0
+                    if self.shuffle:
+                        rng.random_shuffle(self.file_order)
+                self._load()
+            self.row = 0
+            if self.shuffle:
+                rng.random_shuffle(self.rows)
+        r = self.rows[self.row]
+        self.row += 1
+        self.offset += 1
+        return self.blobs, r
+
     def next_batch(self):
-        """HDF5DataLayer::Forward: batch_size rows, moving through the files (and reshuffling) as Caffe does."""
+        """HDF5DataLayer::Forward: batch_size rows, moving through the files (and reshuffling) as Caffe does; with
+        several solvers in TRAIN, solver r of n keeps rows r, r + n, ... of the stream (Caffe 1.0's Skip)."""
         picks = []          # (blob list, row indices)
-        run = []
+        run, run_blobs = [], None
         for _ in range(self.batch_size):
-            if self.row == len(self.rows):
-                if run:
-                    picks.append((self.blobs, run))
-                    run = []
-                if len(self.files) > 1:
-                    self.current_file += 1
-                    if self.current_file == len(self.files):
-                        self.current_file = 0
-                        if self.shuffle:
-                            rng.random_shuffle(self.file_order)
-                    self._load()
-                self.row = 0
-                if self.shuffle:
-                    rng.random_shuffle(self.rows)
-            run.append(self.rows[self.row])
-            self.row += 1
+            while self.offset % self.count != self.rank:
+                self._next_row()
+            blobs, r = self._next_row()
+            if blobs is not run_blobs and run:
+                picks.append((run_blobs, run))
+                run = []
+            run_blobs = blobs
+            run.append(r)
         if run:
-            picks.append((self.blobs, run))
+            picks.append((run_blobs, run))
         return [np.concatenate([blobs[j][rows] for blobs, rows in picks]) for j in range(len(self.tops))]
 
     def close(self):

@@ -38,6 +38,9 @@ class CaffeLayer(nn.Module):
         self.phase = ctx.phase
         self.blobs = nn.ParameterList()
         self.specs = []
+        self.expected = []           # blob i: the shape this layer computes with (what add_blob was given)
+        self.sharer_shape = {}       # blob i shared under another shape (PERMISSIVE): the shape this layer shows
+        self.mismatched = set()      # blobs whose memory does not have the expected shape (see run)
         nb, nt = len(lp.bottom), len(lp.top)
         self.record = LAYER_TYPES.get(self.type_name)
         if self.record is not None:
@@ -65,8 +68,9 @@ class CaffeLayer(nn.Module):
 
         A ParamSpec `name` seen before shares the blob of the layer that named it first (Caffe's Net::AppendParam
         and ShareWeights): the same parameter, so both layers read one value and their diffs add up in it; its
-        shape must equal the owner's (share_mode PERMISSIVE: the count; a different shape is refused here), and an
-        lr_mult or decay_mult given by both must agree (one given by a sharer only becomes the blob's)."""
+        shape must equal the owner's (share_mode PERMISSIVE: the count; the sharer then sees the owner's memory in
+        its own shape, as Caffe's ShareData/ShareDiff), and an lr_mult or decay_mult given by both must agree (one
+        given by a sharer only becomes the blob's)."""
         i = len(self.blobs)
         lr, decay = 1.0, 1.0
         spec = self.lp.param[i] if i < len(self.lp.param) else None
@@ -83,6 +87,7 @@ class CaffeLayer(nn.Module):
         p = nn.Parameter(self.ctx.layout(t), requires_grad=lr != 0)
         self.blobs.append(p)
         self.specs.append((lr, decay))
+        self.expected.append(shape)
         if spec is not None and spec.name:
             self.ctx.param_names[spec.name] = (self, i, spec.HasField('lr_mult'), spec.HasField('decay_mult'))
         return p
@@ -96,8 +101,8 @@ class CaffeLayer(nn.Module):
                 raise self.error(f'{where}: count mismatch (the owner\'s shape is {tuple(p.shape)}, this blob\'s '
                                  f'{shape})')
             if shape != tuple(p.shape):
-                raise self.error(f'{where}: sharing a blob under another shape of the same count (PERMISSIVE) is '
-                                 f'not supported (the owner\'s shape is {tuple(p.shape)}, this blob\'s {shape})')
+                self.sharer_shape[i] = shape
+                self.mismatched.add(i)
         elif shape != tuple(p.shape):
             raise self.error(f'{where}: shape mismatch (the owner\'s shape is {tuple(p.shape)}, this blob\'s '
                              f'{shape}; share_mode PERMISSIVE checks only the count)')
@@ -116,7 +121,80 @@ class CaffeLayer(nn.Module):
             p.requires_grad_(True)
         self.blobs.append(p)
         self.specs.append(mine)
+        self.expected.append(shape)
         return p
+
+    # -- blobs whose memory has another shape than the one this layer computes with --------------------------------
+    def blob_shape(self, i):
+        """The shape of blob i as Caffe shows and saves it: a sharer's own shape (PERMISSIVE), else its memory's."""
+        return self.sharer_shape.get(i) or tuple(self.blobs[i].shape)
+
+    def blob_view(self, t, i):
+        """`t` (blob i's data or diff, in its memory's shape) in blob_shape(i) (a view: writes reach the memory)."""
+        shape = self.sharer_shape.get(i)
+        return t if shape is None or tuple(t.shape) == shape else t.view(shape)
+
+    def reshape_blob(self, i, shape, adopt=False):
+        """Caffe's Blob::Reshape of parameter blob i: the new shape over the blob's memory, which keeps its capacity
+        (data and diff read as its flat prefix while the count fits; growing past the capacity gives new memory
+        that reads zeros, as Caffe reallocates and its first read fills zeros). The blob keeps its identity (the
+        solver and the sharing layers hold it). adopt: the layer computes with the new shape from now on (a Python
+        layer's own blob); otherwise `run` holds the layer to the shape it was built with."""
+        shape = tuple(int(s) for s in shape)
+        if any(s < 0 for s in shape):
+            raise self.error(f'blob {i} cannot take the shape {shape}')
+        if i in self.sharer_shape:
+            raise self.error(f'blob {i} is shared from another layer under its own shape (PERMISSIVE); reshape the '
+                             'owner\'s blob')
+        p = self.blobs[i]
+        n = math.prod(shape)
+        store = getattr(self, '_capacity', None)
+        if store is None:
+            store = self._capacity = {}
+        with torch.no_grad():
+            kept = store.get(i)
+            if kept is not None and kept[0].untyped_storage().data_ptr() != p.data.untyped_storage().data_ptr():
+                kept = None         # the blob's memory was replaced since (moved to a device, shared)
+            data, diff = kept or (p.data.contiguous().reshape(-1),
+                                          (p.grad if p.grad is not None else torch.zeros_like(p.data))
+                                          .contiguous().reshape(-1))
+            if n > data.numel():
+                data, diff = (torch.zeros(n, dtype=p.dtype, device=p.device) for _ in range(2))
+            store[i] = (data, diff)
+            p.data = data[:n].view(shape)
+            p.grad = diff[:n].view(shape)
+        if adopt:
+            self.expected[i] = shape
+        self._note_shapes()
+
+    def _note_shapes(self):
+        self.mismatched = {i for i in range(len(self.blobs))
+                           if tuple(self.blobs[i].shape) != self.expected[i]}
+
+    def run(self, *bottoms):
+        """forward(*bottoms), the net's way of running the layer: where a blob's memory has another shape than
+        the layer computes with (shared PERMISSIVE, or reshaped from Python), the layer reads that memory in its own
+        shape when the count is the same (Caffe reads the memory as it is); otherwise a one-line error."""
+        if not self.mismatched:
+            return self.forward(*bottoms)
+        saved = {}
+        try:
+            for i in sorted(self.mismatched):
+                p, want = self.blobs[i], self.expected[i]
+                if p.numel() != math.prod(want):
+                    raise self.error(f'parameter blob {i} has the shape {tuple(p.shape)} (reshaped), but this layer '
+                                     f'computes with {want}: reshape it back to {want} (Caffe would read the '
+                                     'memory with the old geometry)')
+                names = [name for name, q in self._parameters.items() if q is p]
+                if not names:
+                    raise self.error(f'parameter blob {i} has the shape {tuple(p.shape)}, but this layer computes '
+                                     f'with {want} and reads the blob in no other shape')
+                for name in names:
+                    saved[name] = p
+                    self._parameters[name] = p.reshape(want)
+            return self.forward(*bottoms)
+        finally:
+            self._parameters.update(saved)
 
     def check_size(self, shape, what):
         """LayerError naming the net's file, this layer and `what` when a blob of `shape` could not be allocated on

@@ -2,6 +2,8 @@
 
 Convolution weight: (C_out, C_in/group, *kernel); Deconvolution weight: (C_in, C_out/group, *kernel), the same as
 torch's conv_transpose. Bias: (C_out,). Sizes and settings: netspec.sizes (conv_size, deconv_size, conv_geometry).
+The channel axis is convolution_param.axis (the axes before it batch axes, folded into one); 1 to 3 spatial axes
+run on torch's convolutions, more on Caffe's im2col_nd scheme (im2col_nd.py), as Caffe's CPU build computes them.
 """
 import math
 
@@ -12,6 +14,7 @@ from netspec import sizes
 from ..precision import autocast_on_cpu
 from .registry import register
 from .base import CaffeLayer
+from .im2col_nd import conv_nd, deconv_nd, im2col
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _DECONV = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
@@ -28,10 +31,13 @@ class _ConvBase(CaffeLayer):
             raise self.error(f'needs as many tops as bottoms ({len(lp.bottom)} bottoms, {len(lp.top)} tops)')
         shape = bottom_shapes[0]
         g = self.sized(sizes.conv_geometry, p, bottom_shapes)
+        self.axis = g.axis
         self.nsp = len(g.kernel)
+        # another channel axis than 1 (batch axes folded) or more spatial axes than torch's convolutions take
+        self.generic = self.axis != 1 or self.nsp > 3
         self.kernel, self.stride, self.pad, self.dilation = g.kernel, g.stride, g.pad, g.dilation
         self.group = p.group
-        cin, cout = shape[1], g.num_output
+        cin, cout = shape[self.axis], g.num_output
         if cin % self.group or cout % self.group:
             raise self.error(f'group {self.group} must divide the input channels ({cin}) and num_output ({cout})')
         self.num_output = cout
@@ -43,8 +49,22 @@ class _ConvBase(CaffeLayer):
         self.bias = None
         if p.bias_term:
             self.bias = self.add_blob((cout,), p.bias_filler if p.HasField('bias_filler') else None)
-        fn = (_DECONV if self.transposed else _CONV)[self.nsp]
+        fn = (_DECONV if self.transposed else _CONV).get(self.nsp)
         self._fn = fn
+
+    def _generic(self, x):
+        """The batch axes folded into one, then torch's convolution (1 to 3 spatial axes) or Caffe's im2col_nd
+        scheme (more)."""
+        lead = tuple(x.shape[:self.axis])
+        x = x.reshape((math.prod(lead),) + tuple(x.shape[self.axis:]))
+        w, b, s, p, d, g = self.weight, self.bias, self.stride, self.pad, self.dilation, self.group
+        if self._fn is None:
+            y = (deconv_nd if self.transposed else conv_nd)(x, w, b, s, p, d, g)
+        elif self.transposed:
+            y = self._fn(x, w, b, s, p, 0, g, d)
+        else:
+            y = self._fn(x, w, b, s, p, d, g)
+        return y.reshape(lead + tuple(y.shape[1:]))
 
 
 def _matmul_1x1(x, w, b):
@@ -156,16 +176,18 @@ class Convolution(_ConvBase):
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)
-        simple = self.nsp == 2 and self.group == 1       # (the matrix-product paths serve CPU bottoms only)
+        simple = self.nsp == 2 and self.group == 1 and not self.generic   # (matrix-product paths: CPU bottoms)
         self._one = simple and self.kernel == (1, 1) and self.stride == (1, 1) and self.pad == (0, 0) \
             and self.dilation == (1, 1)
         self._big = simple and min(self.kernel) >= 5
         if self._one or self._big:     # the matrix-product paths read the weight as (C_out, C_in * kh * kw)
             self.weight.data = self.weight.data.contiguous()
         out = self.top_shapes(bottom_shapes[:1])[0]
-        self.layout = compute_layout(ctx, math.prod(out[2:])) if self.nsp == 2 else None
+        self.layout = compute_layout(ctx, math.prod(out[2:])) if self.nsp == 2 and not self.generic else None
 
     def _one_bottom(self, x):
+        if self.generic:
+            return self._generic(x)
         w, b, s, p, d, g = self.weight, self.bias, self.stride, self.pad, self.dilation, self.group
         cpu = x.device.type == 'cpu'
         small_map = math.prod(sizes.conv_size(v, k, ss, pp, dd) for v, k, ss, pp, dd in
@@ -201,7 +223,8 @@ class Deconvolution(_ConvBase):
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)
         c = bottom_shapes[0][1]
-        self._diagonal_candidate = self.nsp == 2 and self.group == 1 and c == self.num_output and c > 1
+        self._diagonal_candidate = self.nsp == 2 and self.group == 1 and c == self.num_output and c > 1 \
+            and not self.generic
         self.layout = None
 
     def _diagonal(self, w):
@@ -214,6 +237,8 @@ class Deconvolution(_ConvBase):
         return diag.reshape(c, 1, *w.shape[2:])
 
     def _one_bottom(self, x):
+        if self.generic:
+            return self._generic(x)
         w, b, s, p, d, g = self.weight, self.bias, self.stride, self.pad, self.dilation, self.group
         if self.nsp == 2 and not (w.requires_grad and torch.is_grad_enabled()):
             wd = self._diagonal(w) if self._diagonal_candidate and w.device.type != 'meta' else None
@@ -228,20 +253,28 @@ class Deconvolution(_ConvBase):
 
 @register
 class Im2col(CaffeLayer):
-    """The convolution's column buffer as a top: N x (C k_h k_w) x H_out x W_out, the rows ordered channel, then
-    kernel row, then kernel column (F.unfold's order); the gradient adds the columns back (col2im). 2-D only."""
+    """The convolution's column buffer as a top: bottom[:axis] x (C prod(kernel)) x the output's spatial axes, the
+    rows ordered channel, then kernel offset (row-major); the gradient adds the columns back (col2im). 2-D with the
+    channel axis 1 takes F.unfold (unless force_nd_im2col), anything else Caffe's im2col_nd (the same columns)."""
     type_name = 'Im2col'
 
     def __init__(self, lp, bottom_shapes, ctx):
         super().__init__(lp, bottom_shapes, ctx)
+        p = lp.convolution_param
         shape = tuple(bottom_shapes[0])
-        if len(shape) != 4:
-            raise self.error(f'Im2col here is 2-D only (N, C, H, W), got shape {shape}')
-        if lp.convolution_param.axis not in (1, -3):
-            raise self.error(f'only the channel axis 1 is supported, not axis {lp.convolution_param.axis}')
-        self.kernel, self.stride, self.pad, self.dilation = self.sized(sizes.conv_window, lp.convolution_param, 2)
-        self.out = self.top_shapes([shape])[0]
+        self.top_shapes([shape])
+        self.axis = sizes.canonical_axis(p.axis, len(shape), 'convolution_param.axis')
+        nsp = len(shape) - self.axis - 1
+        self.kernel, self.stride, self.pad, self.dilation = self.sized(sizes.conv_window, p, nsp)
+        self.unfold = nsp == 2 and self.axis == 1 and not p.force_nd_im2col
 
     def forward(self, x):
-        cols = F.unfold(x, self.kernel, self.dilation, self.pad, self.stride)
-        return (cols.reshape((x.shape[0],) + tuple(self.out[1:])),)
+        lead = tuple(x.shape[:self.axis])
+        if self.unfold:
+            cols = F.unfold(x, self.kernel, self.dilation, self.pad, self.stride)
+            out = tuple(sizes.conv_size(v, k, s, p, d) for v, k, s, p, d in
+                        zip(x.shape[2:], self.kernel, self.stride, self.pad, self.dilation))
+        else:
+            x = x.reshape((math.prod(lead),) + tuple(x.shape[self.axis:]))
+            cols, out = im2col(x, self.kernel, self.stride, self.pad, self.dilation)
+        return (cols.reshape(lead + (cols.shape[1],) + tuple(out)),)

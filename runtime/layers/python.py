@@ -12,6 +12,8 @@ import math
 import numpy as np
 import torch
 
+from .. import parallel
+from ..phase import TRAIN
 from .registry import register
 from .base import CaffeLayer, LayerError
 
@@ -188,8 +190,9 @@ class ParamBlob(LegacyShape):
     diff (on the CPU numpy views of them, elsewhere host copies synchronized around the layer's calls); the solvers
     learn it, weights files save and restore it."""
 
-    def __init__(self, param):
+    def __init__(self, param, owner=None, index=None):
         self.param = param
+        self._owner, self._index = owner, index
         self._host = None          # (data, diff) host copies for a parameter off the CPU
 
     def _grad(self):
@@ -198,37 +201,48 @@ class ParamBlob(LegacyShape):
             p.grad = torch.zeros_like(p)
         return p.grad
 
+    def _seen(self, t):
+        """`t` as this layer sees it (a blob shared under another shape: the owner's memory in this layer's)."""
+        return t if self._owner is None else self._owner.blob_view(t, self._index)
+
     @property
     def data(self):
         if self.param.device.type == 'cpu':
-            return self.param.data.numpy()
+            return self._seen(self.param.data).numpy()
         return self._pull()[0]
 
     @property
     def diff(self):
         if self.param.device.type == 'cpu':
-            return self._grad().numpy()
+            return self._seen(self._grad()).numpy()
         return self._pull()[1]
 
     def _pull(self):
         if self._host is None:
-            self._host = (self.param.detach().cpu().numpy().copy(), self._grad().detach().cpu().numpy().copy())
+            self._host = (self._seen(self.param.detach()).cpu().numpy().copy(),
+                          self._seen(self._grad().detach()).cpu().numpy().copy())
         return self._host
 
     def push(self):
         """Copy host writes back to a parameter off the CPU (after the layer's own code ran)."""
         if self._host is not None:
             with torch.no_grad():
-                self.param.copy_(torch.from_numpy(self._host[0]))
-                self._grad().copy_(torch.from_numpy(self._host[1]))
+                self.param.copy_(torch.from_numpy(self._host[0]).reshape(self.param.shape))
+                self._grad().copy_(torch.from_numpy(self._host[1]).reshape(self.param.shape))
             self._host = None
 
     def reshape(self, *shape):
-        raise ValueError('a learnable blob of a Python layer cannot be reshaped (its shape is fixed at add_blob)')
+        """Caffe's Blob::Reshape: the blob takes the new shape (data kept as the flat prefix when the count does not
+        grow, zeros when it grows); the layer computes with it, the solver learns it and weights files save it in
+        that shape."""
+        if self._owner is None:
+            raise ValueError('this blob belongs to no layer of a net')
+        self.push()
+        self._owner.reshape_blob(self._index, blob_shape(shape), adopt=True)
 
     @property
     def shape(self):
-        return tuple(self.param.shape)
+        return tuple(self.param.shape) if self._owner is None else self._owner.blob_shape(self._index)
 
     @property
     def count(self):
@@ -247,7 +261,7 @@ class LayerBlobs(list):
         self._owner = owner
 
     def add_blob(self, *shape):
-        self.append(ParamBlob(self._owner.add_blob(blob_shape(shape))))
+        self.append(ParamBlob(self._owner.add_blob(blob_shape(shape)), self._owner, len(self)))
 
     def push(self):
         for b in self:
@@ -286,6 +300,10 @@ class Python(CaffeLayer):
         p = lp.python_param
         if not p.module or not p.layer:
             raise self.error('python_param needs both `module` and `layer`')
+        if ctx.phase == TRAIN and parallel.solver_count() > 1 and not parallel.multiprocess():
+            # Caffe's PythonLayer::LayerSetUp (its GIL cannot serve several solver threads of one process)
+            raise self.error('PythonLayer does not support CLI Multi-GPU, use train.py (solver_count '
+                             f'{parallel.solver_count()} without set_multiprocess(True))')
         source = getattr(ctx, 'source', None)
         cls = _find_class(p.module, p.layer, (f'{source}: ' if source else '') + f'layer {self.name!r} (type Python)')
         impl = cls.__new__(cls)

@@ -15,6 +15,8 @@ projection shortcut, InnerProduct and SoftmaxWithLoss) trained 10 SGD steps (mom
 solver from stored weights and inputs: the loss at each step and every parameter after the last. No weight decay:
 the oracle's fork lacks Caffe 1.0's lr_mult 0 masking of BatchNorm's statistics, so decay would shrink them there.
 layers/siamese.npz: the same for a Siamese pair sharing its parameters by ParamSpec.name (weight decay on).
+layers/permissive.npz: the same for two InnerProducts sharing one weight under two shapes of the same count
+(share_mode PERMISSIVE).
 
 Like make_runtime.py, this imports caffe only inside main(); the tests import the case list.
 """
@@ -216,6 +218,44 @@ def cases():
     text = _input('x1', (2, 3, 7)) + text
     c['conv_nd'] = case(text, ['conv3d', 'deconv3d', 'conv1d'])
 
+    # beyond torch's convolutions: four spatial axes, and a channel axis other than 1 (Caffe's im2col_nd)
+    text = _input('x', (2, 2, 4, 3, 5, 4)) + \
+        _layer('conv4d', 'Convolution', ['x'], ['conv4d'], 'convolution_param { num_output: 3 kernel_size: 2 '
+               'kernel_size: 3 kernel_size: 2 kernel_size: 1 stride: 1 stride: 1 stride: 2 stride: 1 pad: 1 pad: 0 '
+               'pad: 1 pad: 0 dilation: 1 dilation: 1 dilation: 1 dilation: 2 }') + \
+        _layer('deconv4d', 'Deconvolution', ['x'], ['deconv4d'], 'convolution_param { num_output: 4 group: 2 '
+               'kernel_size: 2 kernel_size: 1 kernel_size: 3 kernel_size: 2 stride: 2 stride: 1 stride: 1 stride: 2 '
+               'pad: 0 pad: 0 pad: 1 pad: 1 }')
+    c['conv_4d'] = case(text, ['conv4d', 'deconv4d'])
+    text = _input('x', (2, 4, 3, 5, 6)) + \
+        _layer('conv_axis2', 'Convolution', ['x'], ['conv_axis2'], 'convolution_param { axis: 2 num_output: 3 '
+               'kernel_size: 2 kernel_size: 3 stride: 1 stride: 2 pad: 1 pad: 0 }') + \
+        _layer('conv_axis0', 'Convolution', ['x'], ['conv_axis0'], 'convolution_param { axis: -5 num_output: 2 '
+               'group: 2 kernel_size: 2 kernel_size: 3 kernel_size: 2 kernel_size: 3 pad: 0 pad: 1 pad: 1 pad: 0 '
+               'dilation: 1 dilation: 1 dilation: 2 dilation: 1 }') + \
+        _layer('deconv_axis2', 'Deconvolution', ['x'], ['deconv_axis2'], 'convolution_param { axis: 2 '
+               'num_output: 2 kernel_size: 3 kernel_size: 2 stride: 2 stride: 1 pad: 1 pad: 0 }') + \
+        _layer('conv_nd_forced', 'Convolution', ['x'], ['conv_nd_forced'], 'convolution_param { num_output: 2 '
+               'kernel_size: 3 pad: 1 force_nd_im2col: true }')
+    c['conv_axis'] = case(text, ['conv_axis2', 'conv_axis0', 'deconv_axis2', 'conv_nd_forced'])
+    text = _input('x', (2, 3, 4, 3, 5)) + _input('x2', (2, 3, 7, 6)) + \
+        _layer('im2col3d', 'Im2col', ['x'], ['im2col3d'], 'convolution_param { kernel_size: 2 kernel_size: 3 '
+               'kernel_size: 2 stride: 1 stride: 2 stride: 2 pad: 1 pad: 0 pad: 1 dilation: 1 dilation: 1 '
+               'dilation: 2 }') + \
+        _layer('im2col_axis2', 'Im2col', ['x'], ['im2col_axis2'], 'convolution_param { axis: 2 kernel_size: 2 '
+               'stride: 1 pad: 1 }') + \
+        _layer('im2col_forced', 'Im2col', ['x2'], ['im2col_forced'], 'convolution_param { kernel_size: 3 '
+               'stride: 2 pad: 1 force_nd_im2col: true }')
+    c['im2col_nd'] = case(text, ['im2col3d', 'im2col_axis2', 'im2col_forced'])
+
+    # sharing by ParamSpec.name under another shape of the same count (PERMISSIVE): the sharer sees the owner's
+    # memory in its own shape, and its diff adds into the owner's
+    text = _input('a', (2, 6)) + _input('b', (3, 4)) + \
+        _layer('ip_a', 'InnerProduct', ['a'], ['ip_a'], 'param { name: "w" } inner_product_param { num_output: 4 }') + \
+        _layer('ip_b', 'InnerProduct', ['b'], ['ip_b'], 'param { name: "w" share_mode: PERMISSIVE } '
+               'inner_product_param { num_output: 6 }')
+    c['sharing_permissive'] = case(text, ['ip_a', 'ip_b'])
+
     # MAX pooling's second top: the argmax mask (flat index in the map)
     text = _input('x', (2, 3, 7, 6)) + \
         _layer('pool', 'Pooling', ['x'], ['pool', 'mask'],
@@ -377,10 +417,27 @@ def siamese():
     return text, solver
 
 
+def permissive():
+    """(net prototxt, solver prototxt body) of two InnerProducts sharing one weight by ParamSpec.name under two
+    shapes of the same count (share_mode PERMISSIVE), each with its own loss."""
+    text = 'name: "permissive"\n' + _input('a', (3, 6)) + _input('b', (3, 4)) + _input('ta', (3, 4)) + \
+        _input('tb', (3, 6))
+    text += _layer('ip_a', 'InnerProduct', ['a'], ['ip_a'], 'param { name: "w" } inner_product_param { num_output: 4 '
+                   'weight_filler { type: "xavier" } }')
+    text += _layer('ip_b', 'InnerProduct', ['b'], ['ip_b'], 'param { name: "w" share_mode: PERMISSIVE } '
+                   'inner_product_param { num_output: 6 weight_filler { type: "xavier" } }')
+    text += _layer('loss_a', 'EuclideanLoss', ['ip_a', 'ta'], ['loss'])
+    text += _layer('loss_b', 'EuclideanLoss', ['ip_b', 'tb'], ['loss_b'], 'loss_weight: 0.5')
+    solver = 'type: "SGD"\nbase_lr: 0.05\nmomentum: 0.9\nweight_decay: 0.01\nlr_policy: "fixed"\nmax_iter: 100\n' \
+             'display: 0\nsnapshot_after_train: false\n'
+    return text, solver
+
+
 #: trained nets: name -> (net and solver, input shapes, input rules)
 TRAININGS = {
     'resnet_block': (resnet_block, {'data': (4, 3, 9, 7), 'label': (4,)}, {'label': ('labels', 5)}),
     'siamese': (siamese, {'a': (4, 2, 6, 5), 'b': (4, 2, 6, 5), 'y': (4,)}, {'y': ('binary',)}),
+    'permissive': (permissive, {'a': (3, 6), 'b': (3, 4), 'ta': (3, 4), 'tb': (3, 6)}, {}),
 }
 
 

@@ -26,6 +26,9 @@ back), with seeded weights (make_runtime.net_weight_array) and inputs (make_runt
 
 io.npz: what caffe.io.load_image and resize_image compute for seeded images (see make_io).
 
+shapes.npz (`make_pycaffe.py shapes`): the same scheme for parameter Blob.reshape and the setup/reshape of C++
+layers from Python (shape_cases).
+
 Every array is stored in full up to SAMPLES values, else as SAMPLES evenly spaced values, its shape, sum and sum of
 absolute values. This file imports caffe only in main().
 """
@@ -385,6 +388,112 @@ def api_cases():
     return cases
 
 
+# ------------------------------------------------------------------------------------------------ blob and layer shapes
+
+SHAPES_NET = """force_backward: true
+layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 dim: 6 dim: 5 } } }
+layer { name: "conv" type: "Convolution" bottom: "x" top: "conv"
+  convolution_param { num_output: 4 kernel_size: 3 stride: 2 pad: 1 } }
+layer { name: "pool" type: "Pooling" bottom: "conv" top: "pool" pooling_param { pool: MAX kernel_size: 2 stride: 1 } }
+layer { name: "ip" type: "InnerProduct" bottom: "pool" top: "ip" inner_product_param { num_output: 5 } }
+layer { name: "relu" type: "ReLU" bottom: "ip" top: "relu" }
+layer { name: "concat" type: "Concat" bottom: "relu" bottom: "relu" top: "concat" }
+"""
+
+
+def _shapes_net(caffe, proto_dir):
+    path = os.path.join(proto_dir, 'shapes.prototxt')
+    with open(path, 'w') as f:
+        f.write(SHAPES_NET)
+    net = caffe.Net(path, caffe.TEST)
+    for k, (name, blobs) in enumerate(net.params.items()):
+        for i, b in enumerate(blobs):
+            b.data[...] = np.random.RandomState(30 + 7 * k + i).randn(*b.data.shape)
+    return net
+
+
+def _blob_vec(caffe, blobs):
+    """The argument list of a C++ layer's setup/reshape: Caffe's RawBlobVec (a Python list where there is none)."""
+    raw = getattr(getattr(caffe, '_caffe', None), 'RawBlobVec', None)
+    if raw is None:
+        return list(blobs)
+    vec = raw()
+    for b in blobs:
+        vec.append(b)
+    return vec
+
+
+def case_param_reshape(caffe, proto_dir):
+    """Blob.reshape of parameter blobs: the flat prefix of data and diff while the count fits the memory (back to
+    the old shape restores it all), zeros past it; a same-count reshape of a convolution's weight read with the
+    layer's own geometry in forward."""
+    net = _shapes_net(caffe, proto_dir)
+    w = net.params['ip'][0]
+    w.diff[...] = np.arange(w.count, dtype=np.float32).reshape(w.data.shape)
+    original = w.data.copy()
+    out = {}
+    w.reshape(3, 7)
+    out['shrunk_shape'], out['shrunk_data'], out['shrunk_diff'] = np.array(w.data.shape), w.data.copy(), \
+        w.diff.copy()
+    w.reshape(*original.shape)
+    out['back_equal'] = np.array(float(np.abs(w.data - original).max()))
+    w.reshape(7, 31)
+    out['grown_shape'], out['grown_data'], out['grown_diff'] = np.array(w.data.shape), w.data.copy(), w.diff.copy()
+    net = _shapes_net(caffe, proto_dir)
+    cw = net.params['conv'][0]
+    cw.reshape(6, 3, 2, 3)
+    net.blobs['x'].data[...] = np.random.RandomState(40).randn(*net.blobs['x'].data.shape)
+    net.forward()
+    out['same_count_shape'] = np.array(cw.data.shape)
+    out['same_count_conv'] = net.blobs['conv'].data.copy()
+    out['same_count_bias_shape'] = np.array(net.params['conv'][1].data.shape)
+    return out
+
+
+def case_layer_reshape(caffe, proto_dir):
+    """C++ layers' setup and reshape from Python (Layer::LayerSetUp / Layer::Reshape): the tops' shapes for new
+    bottom shapes, and the parameters kept by setup."""
+    net = _shapes_net(caffe, proto_dir)
+    layers = dict(zip(net._layer_names, net.layers))
+    out = {}
+    net.blobs['x'].reshape(3, 3, 9, 7)
+    for name in ('conv', 'pool'):
+        layer = layers[name]
+        bottom = _blob_vec(caffe, [net.blobs[b] for b in net.bottom_names[name]])
+        top = _blob_vec(caffe, [net.blobs[t] for t in net.top_names[name]])
+        before = [b.data.copy() for b in layer.blobs]
+        layer.setup(bottom, top)
+        out[f'{name}/setup_kept'] = np.array([float(np.abs(b.data - a).max()) for a, b in zip(before, layer.blobs)])
+        layer.reshape(bottom, top)
+        out[f'{name}/top_shape'] = np.array(net.blobs[net.top_names[name][0]].data.shape)
+    concat = layers['concat']
+    net.blobs['relu'].reshape(2, 4)
+    concat.reshape(_blob_vec(caffe, [net.blobs['relu'], net.blobs['relu']]), _blob_vec(caffe, [net.blobs['concat']]))
+    out['concat/top_shape'] = np.array(net.blobs['concat'].data.shape)
+    relu = layers['relu']
+    net.blobs['ip'].reshape(6, 5)
+    relu.reshape(_blob_vec(caffe, [net.blobs['ip']]), _blob_vec(caffe, [net.blobs['relu']]))
+    out['relu/top_shape'] = np.array(net.blobs['relu'].data.shape)
+    out['types'] = np.array([layer.type for layer in net.layers])
+    return out
+
+
+def shape_cases():
+    """{case name: function(caffe, proto_dir) -> {key: array}} of shapes.npz."""
+    return {'param_reshape': case_param_reshape, 'layer_reshape': case_layer_reshape}
+
+
+def make_shapes(caffe):
+    os.makedirs(OUT, exist_ok=True)
+    store = {}
+    with tempfile.TemporaryDirectory() as proto_dir:
+        for case, fn in shape_cases().items():
+            for k, v in fn(caffe, proto_dir).items():
+                store[f'{case}/{k}'] = np.asarray(v)
+            print(f'shapes {case}', flush=True)
+    np.savez_compressed(os.path.join(OUT, 'shapes.npz'), **store)
+
+
 # ------------------------------------------------------------------------------------------------ io references
 
 IO_IMAGES = ('rgb', 'rgba', 'gray', 'palette', 'gray16')
@@ -460,11 +569,13 @@ def make_api(caffe):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    what = argv or ['api', 'io']
+    what = argv or ['api', 'io', 'shapes']
     import caffe
     caffe.set_mode_cpu()
     if 'api' in what:
         make_api(caffe)
+    if 'shapes' in what:
+        make_shapes(caffe)
     if 'io' in what:
         make_io()
 

@@ -32,7 +32,7 @@ GENERATORS = (
     Generator('make_runtime', (), True),
     Generator('make_variants', (), True),
     Generator('make_solvers', (), True),
-    Generator('make_pycaffe', ('api', 'io'), True),
+    Generator('make_pycaffe', ('api', 'io', 'shapes'), True),
     Generator('make_weights', ('all',), False),
     Generator('make_pycaffe_scripts', (), False),
     Generator('make_demo', (), False),
