@@ -29,6 +29,15 @@ def init_from_env(device='cpu'):
     return world()
 
 
+def leave():
+    """The end of a distributed run: wait for every process, then close the process group. A process that exits
+    while its group is alive (one rank ends before the root's last test and snapshot) can abort in the backend's
+    threads ("terminate called without an active exception"), failing the whole torchrun."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def reduce_gradients(diffs, world_size):
     """Sum the diffs over all processes (one flat all-reduce) and scale by 1/world_size, in place."""
     if world_size <= 1 or not diffs:

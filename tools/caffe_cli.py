@@ -31,7 +31,7 @@ import torch
 
 from netspec import caffe_pb2
 from solvers import LossNotFinite, get_solver, load_param, setup_logging
-from solvers.distributed import init_from_env
+from solvers.distributed import init_from_env, leave
 from solvers.logs import fmt, log
 from solvers.snapshots import check_snapshot_prefix
 from solvers.solver import loss_weights
@@ -186,6 +186,7 @@ def train(args):
         log.info('Starting Optimization')
         solver.solve()
         log.info('Optimization Done.')
+    leave()
 
 
 def copy_layers(solver, model_list):

@@ -13,7 +13,7 @@ import sys
 
 from fcnapps.recipe import train
 from solvers import LossNotFinite, setup_logging
-from solvers.distributed import init_from_env
+from solvers.distributed import init_from_env, leave
 from tools._cli import DIVERGED, device, run
 
 
@@ -51,6 +51,7 @@ def solve(args):
     solver, history = train(args.folder, weights=args.weights, data=args.data, device=device, iters=args.iters,
                             score_every=args.score_every, resume=args.resume, width=args.width,
                             num_classes=args.num_classes, out=args.out, seed=args.seed, base_lr=args.base_lr)
+    leave()
     if rank == 0:
         if solver.requested_early_exit:
             print(f'Stopped at iteration {solver.iter}; last snapshot: {solver.last_snapshot}')
