@@ -13,6 +13,9 @@
 - Reference layers (reference.py): ``LAYERS`` (python_param module, layer) -> dataset class, from the family
   records of netspec.models; ``data_layers(net_param)``; ``rebase_net(net_param, root)`` points a net's data layers
   at a dataset root (the reference's data/).
+- A user's own dataset (own.py, own_layers.py): a description file (JSON or YAML) read by ``load_description``
+  into a ``Description`` (classes, splits, mean, ``family()``); ``OwnSeg`` the dataset, own_layers.OwnSegDataLayer
+  its layer (python_param module 'own_layers'); synthetic.make_own writes a small one in each form.
 - Class names (classes.py): re-exported from netspec.models.classes.
 """
 from .datasets import (SegDataset, VOCSeg, SBDDSeg, SIFTFlowSeg, NYUDSeg, PASCALContextSeg, VOC_MEAN,
@@ -21,9 +24,10 @@ from .io import DatasetError
 from .loader import SampleStream, SegLoader
 from .order import SampleOrder, randomized
 from netspec.param_str import dir_keys, parse_param_str, rebase_param_str, rebase_path
+from .own import Description, OwnSeg, load_description
 from .reference import LAYERS, data_layers, dataset_for_net, dataset_from_layer, rebase_net
 
 __all__ = ['SegDataset', 'VOCSeg', 'SBDDSeg', 'SIFTFlowSeg', 'NYUDSeg', 'PASCALContextSeg', 'VOC_MEAN',
            'CONTEXT_RENAMES', 'DatasetError', 'SampleStream', 'SegLoader', 'SampleOrder', 'randomized', 'dir_keys',
            'parse_param_str', 'rebase_param_str', 'rebase_path', 'LAYERS', 'data_layers',
-           'dataset_for_net', 'dataset_from_layer', 'rebase_net']
+           'dataset_for_net', 'dataset_from_layer', 'rebase_net', 'Description', 'OwnSeg', 'load_description']

@@ -2,13 +2,13 @@
 by translating them up to 32 pixels (the coarsest scale of prediction) in each direction"; it gave no gain).
 
 Switched on by param_str keys of any reference data layer (voc_layers, siftflow_layers, nyud_layers,
-pascalcontext_layers); absent keys leave the layer exactly the reference's:
+pascalcontext_layers) and of own_layers; absent keys leave the layer exactly the reference's:
     'mirror': True   flip each sample left-right with probability 1/2
     'jitter': J      translate each sample by (dy, dx), each drawn uniformly from the integers -J..J (the paper: 32)
 Every top of a sample moves together. A translation keeps the blob's size: the content moves by (dy, dx) (down /
 right for positive values), pixels moved out are lost, and the uncovered border is filled with 0 in image tops
-(the mean, since data are mean-subtracted; likewise for depth and HHA) and with 255 in label tops (label, sem,
-geo), which FCN's losses ignore.
+(the mean, since data are mean-subtracted; likewise for depth and HHA) and with the ignore label in label tops
+(label, sem, geo: 255, or an own dataset's ignore_label), which FCN's losses ignore.
 
 The draws come from a random.Random of their own, seeded from the layer's 'seed' (the string 'augment:<seed>', a
 stream separate from the sample order's), one (flip, dy, dx) per sample in sample order, drawn when the sample's
@@ -49,14 +49,15 @@ def shift(a, dy, dx, fill):
     return out
 
 
-def apply(arrays, tops, flip, dy, dx):
-    """The augmented sample: each array (1 x C x H x W) mirrored if `flip`, then shifted by (dy, dx)."""
+def apply(arrays, tops, flip, dy, dx, ignore_label=IGNORE_LABEL):
+    """The augmented sample: each array (1 x C x H x W) mirrored if `flip`, then shifted by (dy, dx) (label tops
+    filled with `ignore_label`)."""
     out = []
     for a, top in zip(arrays, tops):
         if flip:
             a = a[..., ::-1]
         if dy or dx:
-            a = shift(a, dy, dx, IGNORE_LABEL if top in LABEL_TOPS else 0)
+            a = shift(a, dy, dx, ignore_label if top in LABEL_TOPS else 0)
         out.append(np.ascontiguousarray(a, dtype=np.float32))
     return tuple(out)
 
@@ -111,7 +112,8 @@ class AugmentedDataset:
 
     def load(self, key):
         i, flip, dy, dx = key
-        return apply(self.dataset.load(i), self.dataset.tops, flip, dy, dx)
+        return apply(self.dataset.load(i), self.dataset.tops, flip, dy, dx,
+                     getattr(self.dataset, 'ignore_label', IGNORE_LABEL))
 
 
 def augmented(dataset, params):

@@ -36,12 +36,16 @@ class SegDataset:
         self.seed = self.params.get('seed', None)
         self.setup()
         try:
-            self.ids = read_split(self.split_path(), self.layout())
+            self.ids = self.read_ids()
         except DatasetError as e:
             raise DatasetError(f'{layer}: {e}') from None
 
     def required_keys(self):
         return (self.dir_key, 'split')
+
+    def read_ids(self):
+        """The split's sample ids in file order (the reference datasets: its split file's lines)."""
+        return read_split(self.split_path(), self.layout())
 
     def check_dir(self, path, what):
         if not os.path.isdir(path):

@@ -1,15 +1,16 @@
 """The reference data layers in a net: which dataset class each python_param module/layer reads (the names come
-from the dataset-family records, netspec.models.REFERENCE_LAYERS), finding those layers in a NetParameter, and
-pointing them at a dataset root."""
-from netspec.models import REFERENCE_LAYERS
+from the dataset-family records, netspec.models.REFERENCE_LAYERS, and the own-data layer's record OWN_LAYER),
+finding those layers in a NetParameter, and pointing them at a dataset root."""
+from netspec.models import OWN_LAYER, REFERENCE_LAYERS
 
-from . import datasets
+from . import datasets, own
 from netspec.param_str import parse_param_str, rebase_param_str
 
 __all__ = ['LAYERS', 'dataset_from_layer', 'data_layers', 'dataset_for_net', 'rebase_net']
 
 #: (python_param module, layer) -> the datalayers.datasets class that reads it, for every family's data layers
 LAYERS = {key: getattr(datasets, ref.dataset) for key, ref in REFERENCE_LAYERS.items()}
+LAYERS[(OWN_LAYER.module, OWN_LAYER.layer)] = getattr(own, OWN_LAYER.dataset)
 
 
 def _key(python_param):

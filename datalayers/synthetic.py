@@ -10,7 +10,9 @@ exactly as the reference data layers expect, and returns a dict describing it:
     info['truth']        # {id: the label map(s) the data layer must yield, uint8 with 255 = void}
     info['num_classes']  # the net's output count for this dataset (21, 33/3, 40, 60)
 
-Generators: make_voc (VOC2011 + SBD), make_siftflow, make_nyud, make_pascalcontext, and make_all.
+Generators: make_voc (VOC2011 + SBD), make_siftflow, make_nyud, make_pascalcontext, and make_all; make_own(root,
+form) writes a dataset in one of the own-data forms (datalayers.own: 'folders', 'lists', 'npy', 'gray') with its
+description file and returns the file's path.
 
 Because the layout under ``root`` is the reference's ``data/`` layout, a reference prototxt runs on it either
 from a working directory where its ``../data`` (or ``../../data``) is ``root``, or after
@@ -34,8 +36,8 @@ from .classes import CONTEXT60
 from .datasets import CONTEXT_RENAMES, SIFTFLOW_SUBDIR, VOC_MEAN
 from .palette import make_palette
 
-__all__ = ['make_voc', 'make_siftflow', 'make_nyud', 'make_pascalcontext', 'make_all', 'paint_scene',
-           'class_colour', 'class_shape', 'SHAPES']
+__all__ = ['make_voc', 'make_siftflow', 'make_nyud', 'make_pascalcontext', 'make_all', 'make_own', 'OWN_FORMS',
+           'own_class_names', 'own_palette', 'paint_scene', 'class_colour', 'class_shape', 'SHAPES']
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -353,6 +355,130 @@ def make_all(root, seed=0, **kw):
     return {'voc': make_voc(root, seed=seed, **kw), 'siftflow': make_siftflow(root, seed=seed + 1, **kw),
             'nyud': make_nyud(root, seed=seed + 2, **kw),
             'pascalcontext': make_pascalcontext(root, seed=seed + 3, **kw)}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# a user's own dataset (datalayers.own), in the forms a description file records
+
+#: the forms make_own writes
+OWN_FORMS = ('folders', 'lists', 'npy', 'gray')
+
+
+def own_class_names(num_classes):
+    """'background', then each object class by its shape and id ('square1', 'triangle2', 'disk3', ...)."""
+    return ['background'] + [f'{class_shape(c)}{c}' for c in range(1, num_classes)]
+
+
+def own_palette(num_classes):
+    """The palette make_own's palette PNGs carry (256 x 3 uint8): the scene colours of the classes, white for the
+    ignore label 255, black elsewhere; unlike the VOC palette, so a reader must take the file's own."""
+    pal = np.zeros((256, 3), np.uint8)
+    for c in range(num_classes):
+        pal[c] = np.clip(class_colour(c), 0, 255).round()
+    pal[255] = 255
+    return pal
+
+
+def _write_lines(path, lines):
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    with open(path, 'w') as f:
+        f.write(''.join(f'{line}\n' for line in lines))
+
+
+def make_own(root, form, n_train=8, n_val=4, size=(64, 96), num_classes=5, seed=0, void_width=1,
+             label_format=None, log=None):
+    """Write a small dataset in one of the own-data forms under `root` and its description file; return the
+    description's path. Unlike the reference layouts:
+
+    'folders'  images/<stem>.jpg and .png (RGB) + labels/<stem>.png (palette PNGs with own_palette, 255 on the
+               region borders), split lists train.txt / val.txt of stems, class names in classes.txt
+    'lists'    data/photos/scene_<k>.png + data/masks/scene_<k>_mask.png (greyscale PNGs, 254 on the borders,
+               mapped to ignore), list files data/lists/{train,val}.lst of `image label` lines, "root": "data",
+               the classes as a number
+    'npy'      arrays/images/<stem>.npy (H x W x 4 float32: B, G, R and a depth-like channel) +
+               arrays/labels/<stem>.npy (int32; label_format 'mat': <stem>.mat with variable 'seg'), the splits
+               and class names inline
+    'gray'     gray/<stem>.png (greyscale) + gt/<stem>.png (greyscale), the val split in val.txt and train = the
+               rest, class names in names.txt
+
+    The mean is computed from the training images by write_description (the code behind `fcn-dataset describe`),
+    and reported through `log`. `size` = (min, max) image sides; everything is determined by `seed`."""
+    if form not in OWN_FORMS:
+        raise ValueError(f'make_own: form must be one of {", ".join(OWN_FORMS)}, not {form!r}')
+    if not 2 <= num_classes <= 250:
+        raise ValueError('make_own: num_classes must be in 2..250')
+    label_format = label_format or ('npy' if form == 'npy' else 'png')
+    if label_format not in (('npy', 'mat') if form == 'npy' else ('png',)):
+        raise ValueError(f'make_own: form {form!r} takes no label_format {label_format!r}')
+    from .own import write_description
+    rng = np.random.default_rng(seed)
+    names = own_class_names(num_classes)
+    stems = {'train': [f'{form}_{i:03d}' for i in range(n_train)],
+             'val': [f'{form}_{n_train + i:03d}' for i in range(n_val)]}
+    pal = own_palette(num_classes)
+    lines = {'train': [], 'val': []}
+    for split, split_stems in stems.items():
+        for k, stem in enumerate(split_stems):
+            img, label = paint_scene(rng, *_size(rng, size), np.arange(1, num_classes))
+            label = label.astype(np.uint8)
+            void = void_band(label, void_width)
+            if form == 'folders':
+                _mkdirs(f'{root}/images', f'{root}/labels')
+                if k % 2:
+                    Image.fromarray(img, 'RGB').save(f'{root}/images/{stem}.png')
+                else:
+                    _save_jpeg(f'{root}/images/{stem}.jpg', img)
+                label[void] = 255
+                png = Image.fromarray(label, 'P')
+                png.putpalette(pal.ravel().tolist())
+                png.save(f'{root}/labels/{stem}.png')
+            elif form == 'lists':
+                _mkdirs(f'{root}/data/photos', f'{root}/data/masks')
+                label[void] = 254
+                Image.fromarray(img, 'RGB').save(f'{root}/data/photos/scene_{stem}.png')
+                Image.fromarray(label, 'L').save(f'{root}/data/masks/scene_{stem}_mask.png')
+                lines[split].append(f'photos/scene_{stem}.png masks/scene_{stem}_mask.png')
+            elif form == 'npy':
+                _mkdirs(f'{root}/arrays/images', f'{root}/arrays/labels')
+                depth = 40. + 25. * label + rng.normal(0., 2., label.shape)
+                arr = np.concatenate([img[:, :, ::-1].astype(np.float32), depth[..., None].astype(np.float32)], -1)
+                np.save(f'{root}/arrays/images/{stem}.npy', arr)
+                label[void] = 255
+                if label_format == 'mat':
+                    _savemat(f'{root}/arrays/labels/{stem}.mat', {'seg': label.astype(np.uint8)})
+                else:
+                    np.save(f'{root}/arrays/labels/{stem}.npy', label.astype(np.int32))
+            else:
+                _mkdirs(f'{root}/gray', f'{root}/gt')
+                grey = np.asarray(Image.fromarray(img, 'RGB').convert('L'))
+                label[void] = 255
+                Image.fromarray(grey, 'L').save(f'{root}/gray/{stem}.png')
+                Image.fromarray(label, 'L').save(f'{root}/gt/{stem}.png')
+    if form == 'folders':
+        _write_lines(f'{root}/classes.txt', names)
+        _write_split(f'{root}/train.txt', stems['train'])
+        _write_split(f'{root}/val.txt', stems['val'])
+        data = {'name': 'shapes-folders', 'images': 'images', 'labels': 'labels',
+                'splits': {'train': 'train.txt', 'val': 'val.txt'}, 'classes': 'classes.txt'}
+    elif form == 'lists':
+        _write_lines(f'{root}/data/lists/train.lst', lines['train'])
+        _write_lines(f'{root}/data/lists/val.lst', lines['val'])
+        data = {'name': 'shapes-lists', 'root': 'data', 'lists': {'train': 'lists/train.lst', 'val': 'lists/val.lst'},
+                'classes': num_classes, 'map_to_ignore': [254]}
+    elif form == 'npy':
+        data = {'name': 'shapes-npy', 'images': 'arrays/images', 'labels': 'arrays/labels',
+                'splits': {'train': stems['train'], 'val': stems['val']}, 'classes': names,
+                'label_format': label_format, 'image_format': 'npy', 'channels': 4}
+        if label_format == 'mat':
+            data['mat_key'] = 'seg'
+    else:
+        _write_lines(f'{root}/names.txt', names)
+        _write_split(f'{root}/val.txt', stems['val'])
+        data = {'name': 'shapes-gray', 'images': 'gray', 'labels': 'gt', 'splits': {'val': 'val.txt'},
+                'classes': 'names.txt', 'image_format': 'gray'}
+    path = os.path.join(root, 'dataset.json')
+    write_description(path, data, log=log)
+    return path
 
 
 def main(argv=None):

@@ -50,12 +50,13 @@ Records (the facts that netspec, datalayers, scoring, solvers and tools share; s
         split), eval_split, eval_images, layers (ReferenceLayer: module, layer, dataset), mean, inputs (image
         top, channels), num_classes; FAMILIES = (VOC, SIFTFLOW, NYUD, PASCALCONTEXT), family(name),
         family_of_layer(module, layer), family_of_net(net_param); LABEL_TOPS, INPUT_CHANNELS and
-        SINGLE_CHANNEL_TOPS over all families.
+        SINGLE_CHANNEL_TOPS over all families; OWN_LAYER, the data layer of a user's own dataset (whose family
+        datalayers.own.Description.family() makes from its description file).
 
 The building blocks (trunks.vgg16 / alexnet / googlenet add a trunk to a NetSpec; parts.fcn_head the
 score/upsample/crop/fuse head, whose crop offsets come from netspec.crop) can be used for other nets.
 """
-from .families import (FAMILIES, INPUT_CHANNELS, LABEL_TOPS, NYUD, PASCALCONTEXT, REFERENCE_LAYERS,
+from .families import (FAMILIES, INPUT_CHANNELS, LABEL_TOPS, NYUD, OWN_LAYER, PASCALCONTEXT, REFERENCE_LAYERS,
                        SINGLE_CHANNEL_TOPS, SIFTFLOW, VOC, DatasetFamily, Head, ReferenceLayer, family,
                        family_of_layer, family_of_net)
 from .folders import (EXTRA_FOLDERS, FOLDERS, REFERENCE_DEPLOY, REFERENCE_FOLDERS, Folder, find_folder, folder,
@@ -68,8 +69,8 @@ from . import classes, families, parts, trunks
 __all__ = ['FOLDERS', 'REFERENCE_FOLDERS', 'EXTRA_FOLDERS', 'REFERENCE_DEPLOY', 'Folder', 'folder', 'find_folder',
            'folder_name', 'make_folder', 'write_folder', 'write_files', 'make_solver', 'solver_text',
            'DatasetFamily', 'Head', 'ReferenceLayer', 'FAMILIES', 'VOC', 'SIFTFLOW', 'NYUD', 'PASCALCONTEXT',
-           'REFERENCE_LAYERS', 'LABEL_TOPS', 'INPUT_CHANNELS', 'SINGLE_CHANNEL_TOPS', 'family', 'family_of_layer',
-           'family_of_net',
+           'REFERENCE_LAYERS', 'OWN_LAYER', 'LABEL_TOPS', 'INPUT_CHANNELS', 'SINGLE_CHANNEL_TOPS', 'family',
+           'family_of_layer', 'family_of_net',
            'fcn_vgg16', 'fcn_alexnet', 'fcn_googlenet', 'fcn_siftflow', 'fcn_nyud_early', 'fcn_nyud_late',
            'DataSource', 'input_data', 'python_data', 'voc_data', 'siftflow_data', 'nyud_data', 'pascalcontext_data',
            'scaled', 'classes', 'families', 'parts', 'trunks']

@@ -18,7 +18,7 @@ import numpy as np
 from .classes import CONTEXT60, NYUD40, SIFTFLOW_ABSENT, SIFTFLOW_GEO, SIFTFLOW_SEM, VOC as VOC_CLASSES
 
 __all__ = ['Head', 'ReferenceLayer', 'DatasetFamily', 'VOC', 'SIFTFLOW', 'NYUD', 'PASCALCONTEXT', 'FAMILIES',
-           'REFERENCE_LAYERS', 'LABEL_TOPS', 'INPUT_CHANNELS', 'SINGLE_CHANNEL_TOPS', 'family', 'family_of_layer',
+           'REFERENCE_LAYERS', 'OWN_LAYER', 'LABEL_TOPS', 'INPUT_CHANNELS', 'SINGLE_CHANNEL_TOPS', 'family', 'family_of_layer',
            'family_of_net']
 
 
@@ -128,6 +128,10 @@ PASCALCONTEXT = DatasetFamily(
     mean=_constant((104.007, 116.669, 122.679), np.float32))
 
 FAMILIES = (VOC, SIFTFLOW, NYUD, PASCALCONTEXT)
+
+#: the data layer of a user's own dataset (datalayers.own_layers): a family of its own per description file
+#: (datalayers.own.Description.family), so it is in no record of FAMILIES
+OWN_LAYER = ReferenceLayer('own_layers', 'OwnSegDataLayer', 'OwnSeg')
 
 #: (python_param module, layer) -> ReferenceLayer, for every family's data layers
 REFERENCE_LAYERS = {(l.module, l.layer): l for f in FAMILIES for l in f.layers}
