@@ -496,19 +496,25 @@ def _as_rgb(a):
 
 def classification_set(desc, crop, split='train'):
     """(images N x 3 x crop x crop float32, labels N): each image of the split minus the mean, on three channels
-    (_as_rgb), resized to crop x crop (bilinear), labelled by its most frequent class (ignore left out)."""
+    (_as_rgb), resized to crop x crop (bilinear), labelled by the class it holds most of relative to the whole
+    split (its share of the image's pixels over its share of the split's; ignore left out), so that a class that
+    covers most of every image (a background) does not label them all."""
     import torch
     from datalayers.own import load_sample
     mean = desc.require_mean()
-    xs, ys = [], []
+    xs, counts = [], []
     for sid in desc.splits[split]:
         image, label = load_sample(desc, split, sid, mean)
         t = torch.from_numpy(np.ascontiguousarray(_as_rgb(np.asarray(image, np.float32))))[None]
         xs.append(torch.nn.functional.interpolate(t, size=(crop, crop), mode='bilinear', align_corners=False)[0])
         lab = np.asarray(label).reshape(-1)
-        counts = np.bincount(lab[(lab >= 0) & (lab < desc.num_classes)].astype(np.int64), minlength=desc.num_classes)
-        ys.append(int(counts.argmax()))
-    return torch.stack(xs).numpy(), np.asarray(ys, dtype=np.float32)
+        counts.append(np.bincount(lab[(lab >= 0) & (lab < desc.num_classes)].astype(np.int64),
+                                  minlength=desc.num_classes))
+    counts = np.asarray(counts, dtype=np.float64)
+    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    overall = counts.sum(axis=0) / max(counts.sum(), 1)
+    ys = (share / np.maximum(overall, 1e-12)).argmax(axis=1)
+    return torch.stack(xs).numpy(), ys.astype(np.float32)
 
 
 def make_classifier(arch, out_dir, width=1.0, num_classes=1000, dataset=None, iters=0, batch=4, base_lr=1e-3,
@@ -561,5 +567,5 @@ def make_classifier(arch, out_dir, width=1.0, num_classes=1000, dataset=None, it
         solver.step(int(iters))
     solver.net.save(weights)
     say(f'wrote {prototxt} and {weights} ({iters} iterations on the {len(x)} training images of {desc.path}, '
-        f'classes: the most frequent of each image)')
+        f'each labelled by the class it holds most of relative to the split)')
     return prototxt, weights

@@ -1,0 +1,170 @@
+"""fcn-own (tools/own.py, fcnapps.owndata) end to end on each supported form of a user's dataset: nets, surgery from
+a classifier, staged training 32s -> 16s -> 8s in one command (resumable), scores by class name with a confusion
+PNG, pictures with a legend; and the errors a user meets, one line each."""
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from datalayers.own import load_description
+from datalayers.synthetic import make_own
+from tools import own
+
+WIDTH = '0.0625'
+FORMS = ('folders', 'lists', 'npy', 'gray')
+
+
+def dataset(root, form, **kw):
+    kw = {'n_train': 2, 'n_val': 1, 'size': (32, 48), **kw}
+    return make_own(str(root / form), form, **kw)
+
+
+@pytest.fixture(scope='module')
+def clf(tmp_path_factory):
+    """A thin VGG16 classifier at its fillers, written by `fcn-own classifier`."""
+    out = tmp_path_factory.mktemp('clf')
+    assert own.main(['classifier', 'vgg16', str(out), '--width', WIDTH]) == 0
+    return str(out / 'deploy.prototxt'), str(out / 'classifier.caffemodel')
+
+
+def train_run(tmp_path, desc, clf, iters=2, extra=()):
+    run = str(tmp_path / 'run')
+    assert own.main(['nets', desc, run, '--width', WIDTH, '--iters', str(iters), '--score-every', str(iters),
+                     *extra]) == 0
+    assert own.main(['train', run, '--classifier', clf[0], '--weights', clf[1], '--quiet']) == 0
+    return run
+
+
+@pytest.mark.parametrize('form', FORMS)
+def test_each_form_trains_fcn8s_through_the_commands_and_scores_by_class_name(tmp_path, form, clf, capsys,
+                                                                            solvers_log):
+    desc = dataset(tmp_path, form)
+    run = train_run(tmp_path, desc, clf)
+    out = capsys.readouterr().out
+    assert 'fcn32s: surgery from the classifier' in out and 'fcn16s: from ' in out and 'fcn8s: from ' in out
+    table = out[out.index('pixel acc.'):]
+    assert [l.split()[0] for l in table.splitlines()[1:4]] == ['fcn32s', 'fcn16s', 'fcn8s']
+    scores = json.loads(open(os.path.join(run, 'scores.json')).read())
+    assert [s['stage'] for s in scores['stages']] == ['fcn32s', 'fcn16s', 'fcn8s']
+    assert all(os.path.isfile(s['weights']) and s['iters'] == 2 for s in scores['stages'])
+    assert 'Optimization Done.' in open(os.path.join(run, 'fcn8s', 'train.log')).read()
+    names = load_description(desc).classes
+    assert own.main(['score', run, '--quiet']) == 0
+    out = capsys.readouterr().out
+    per_class = out[out.index('per-class IU:'):].splitlines()[1:1 + len(names)]
+    assert [l.split()[0] for l in per_class] == list(names)
+    report = json.loads(open(os.path.join(run, 'fcn8s', 'score-val.json')).read())
+    assert report['heads'][0]['classes'] == list(names)
+    assert Image.open(os.path.join(run, 'fcn8s', 'confusion-val.png')).format == 'PNG'
+
+
+def test_channels_other_than_three_reach_the_first_conv(tmp_path, clf, capsys, solvers_log):
+    desc = dataset(tmp_path, 'npy')
+    train_run(tmp_path, desc, clf, iters=1)
+    out = capsys.readouterr().out
+    assert 'conv1_1: the classifier takes 3 channels, the dataset 4' in out
+
+
+def test_pictures_take_the_dataset_palette_and_a_legend_of_class_names(tmp_path, clf, capsys, solvers_log):
+    desc = dataset(tmp_path, 'folders')
+    run = train_run(tmp_path, desc, clf, iters=1)
+    d = load_description(desc)
+    image = d.paths('val', d.splits['val'][0])[0]
+    assert own.main(['infer', run, image, '--out', str(tmp_path / 'pics'), '--quiet']) == 0
+    stem = os.path.splitext(os.path.basename(image))[0]
+    png = Image.open(tmp_path / 'pics' / f'{stem}.png')
+    assert png.mode == 'P'
+    assert np.array_equal(np.asarray(png.getpalette()[:3 * d.num_classes]).reshape(-1, 3), d.palette[:d.num_classes])
+    vis = np.asarray(Image.open(tmp_path / 'pics' / f'{stem}_vis.png'))
+    h, w = np.asarray(Image.open(image)).shape[:2]
+    assert vis.shape[1] == 3 * w and vis.shape[0] > h      # image | overlay | labels, the legend below
+    legend = vis[h:]
+    for k in range(d.num_classes):                         # a swatch of every class colour
+        assert (legend == d.palette[k]).all(axis=-1).any(), d.classes[k]
+
+
+def test_a_second_train_skips_the_finished_stages(tmp_path, clf, capsys, solvers_log):
+    desc = dataset(tmp_path, 'gray')
+    run = train_run(tmp_path, desc, clf)
+    before = sorted(os.listdir(os.path.join(run, 'fcn8s', 'snapshot')))
+    capsys.readouterr()
+    assert own.main(['train', run, '--classifier', clf[0], '--weights', clf[1], '--quiet']) == 0
+    out = capsys.readouterr().out
+    assert [l.split(':')[0] for l in out.splitlines() if 'skipped' in l] == ['fcn32s', 'fcn16s', 'fcn8s']
+    assert sorted(os.listdir(os.path.join(run, 'fcn8s', 'snapshot'))) == before
+    assert 'mean IU' in out
+
+
+def test_an_interrupted_stage_resumes_from_its_last_snapshot_to_the_same_weights(tmp_path, clf, capsys,
+                                                                               solvers_log):
+    """A stage cut after its first snapshot (iteration 2 of 4) and run again ends with the weights of an
+    uninterrupted run; the stages after it start from its new final weights."""
+    from weights.io import read_weights
+    desc = dataset(tmp_path, 'folders')
+    run = str(tmp_path / 'run')
+    assert own.main(['nets', desc, run, '--width', WIDTH, '--iters', '4', '--score-every', '2']) == 0
+    assert own.main(['train', run, '--classifier', clf[0], '--weights', clf[1], '--quiet']) == 0
+    whole = read_weights(os.path.join(run, 'fcn16s', 'snapshot', 'train_iter_4.caffemodel'))
+    # as if killed in fcn16s after its iteration-2 snapshot: no final record, no later files, fcn8s not begun
+    os.remove(os.path.join(run, 'fcn16s', 'final.json'))
+    for ext in ('caffemodel', 'solverstate', 'rngstate'):
+        os.remove(os.path.join(run, 'fcn16s', 'snapshot', f'train_iter_4.{ext}'))
+    for name in os.listdir(os.path.join(run, 'fcn8s', 'snapshot')):
+        os.remove(os.path.join(run, 'fcn8s', 'snapshot', name))
+    os.remove(os.path.join(run, 'fcn8s', 'final.json'))
+    capsys.readouterr()
+    assert own.main(['train', run, '--quiet']) == 0
+    out = capsys.readouterr().out
+    assert 'fcn32s: finished' in out
+    assert 'fcn16s: resuming from ' + os.path.join(run, 'fcn16s', 'snapshot', 'train_iter_2.solverstate') in out
+    assert 'fcn8s: from ' + os.path.join(run, 'fcn16s', 'snapshot', 'train_iter_4.caffemodel') in out
+    resumed = read_weights(os.path.join(run, 'fcn16s', 'snapshot', 'train_iter_4.caffemodel'))
+    for layer in whole:
+        for a, b in zip(whole[layer], resumed[layer]):
+            np.testing.assert_array_equal(a, b, err_msg=layer)
+
+
+def one_error(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith('fcn-own: error: '), err
+    return err[0]
+
+
+def test_weights_of_another_class_count_are_one_error_naming_the_file_and_layer(tmp_path, clf, capsys,
+                                                                              solvers_log):
+    five = train_run(tmp_path / 'five', dataset(tmp_path / 'five', 'folders'), clf, iters=1)
+    three = str(tmp_path / 'three')
+    assert own.main(['nets', dataset(tmp_path, 'lists', num_classes=3), three, '--width', WIDTH]) == 0
+    weights = json.loads(open(os.path.join(five, 'scores.json')).read())['stages'][-1]['weights']
+    capsys.readouterr()
+    assert own.main(['score', three, '--stage', 'fcn8s', '--weights', weights, '--quiet']) == 3
+    line = one_error(capsys)
+    assert weights in line and 'score_fr' in line
+    assert own.main(['infer', three, '--stage', 'fcn8s', '--weights', weights, __file__, '--out',
+                     str(tmp_path / 'x'), '--quiet']) == 3
+    line = one_error(capsys)
+    assert weights in line and 'score_fr' in line
+
+
+def test_a_classifier_that_does_not_fit_the_trunk_is_one_error_naming_the_layer(tmp_path, capsys, solvers_log):
+    out = tmp_path / 'alexnet'
+    assert own.main(['classifier', 'alexnet', str(out), '--width', WIDTH]) == 0
+    run = str(tmp_path / 'run')
+    assert own.main(['nets', dataset(tmp_path, 'folders'), run, '--width', WIDTH, '--iters', '1']) == 0
+    capsys.readouterr()
+    assert own.main(['train', run, '--classifier', str(out / 'deploy.prototxt'), '--weights',
+                     str(out / 'classifier.caffemodel'), '--quiet']) == 3
+    line = one_error(capsys)
+    assert "no layer 'conv1_1'" in line and str(out / 'classifier.caffemodel') in line
+
+
+def test_scoring_before_training_names_the_command_to_run(tmp_path, capsys):
+    run = str(tmp_path / 'run')
+    assert own.main(['nets', dataset(tmp_path, 'gray'), run, '--width', WIDTH]) == 0
+    capsys.readouterr()
+    assert own.main(['score', run]) == 3
+    assert f'fcn-own train {run}' in one_error(capsys)
+    assert own.main(['train', str(tmp_path / 'nothing')]) == 3
+    assert 'recipe.json: no run record' in one_error(capsys)
