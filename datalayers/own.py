@@ -48,7 +48,7 @@ from .palette import make_palette
 
 __all__ = ['KEYS', 'LABEL_FORMATS', 'IMAGE_FORMATS', 'IMAGE_EXTENSIONS', 'Description', 'load_description',
            'parse_description', 'read_description_file', 'write_description', 'read_image', 'read_label',
-           'load_sample', 'compute_mean', 'OwnSeg', 'DEFAULT_IGNORE']
+           'load_sample', 'compute_mean', 'describe', 'check_dataset', 'OwnSeg', 'DEFAULT_IGNORE']
 
 #: the keys a description file may hold
 KEYS = ('name', 'root', 'images', 'labels', 'splits', 'lists', 'classes', 'ignore_label', 'map_to_ignore',
@@ -208,7 +208,7 @@ def _classes(path, root, data):
             raise _error(path, f'"classes" must be at least 1, not {v}')
         names = [str(k) for k in range(v)]
     elif isinstance(v, str):
-        names = [n for n in _read_lines(path, os.path.join(root, v), '"classes" file') if n]
+        names = [n for n in _read_lines(path, os.path.normpath(os.path.join(root, v)), '"classes" file') if n]
     elif isinstance(v, list) and all(isinstance(n, (str, int)) and not isinstance(n, bool) for n in v):
         names = [str(n) for n in v]
     else:
@@ -240,8 +240,8 @@ def _folders_form(path, root, data, image_format, label_format):
         if key not in data:
             raise _error(path, f'"{key}" is missing (the folders form needs images, labels and splits; or give '
                                f'"lists")')
-    images_dir = os.path.join(root, _str(path, data, 'images'))
-    labels_dir = os.path.join(root, _str(path, data, 'labels'))
+    images_dir = os.path.normpath(os.path.join(root, _str(path, data, 'images')))
+    labels_dir = os.path.normpath(os.path.join(root, _str(path, data, 'labels')))
     if os.path.abspath(images_dir) == os.path.abspath(labels_dir):
         raise _error(path, f'"images" and "labels" are the same folder: {images_dir}')
     images = _files_by_stem(path, images_dir, 'images',
@@ -265,7 +265,7 @@ def _folders_form(path, root, data, image_format, label_format):
     splits = {}
     for split, v in spec.items():
         if isinstance(v, str):
-            file = os.path.join(root, v)
+            file = os.path.normpath(os.path.join(root, v))
             stems = [s for s in _read_lines(path, file, f'split "{split}" file') if s]
             where = file
         elif isinstance(v, list) and all(isinstance(s, str) for s in v):
@@ -295,7 +295,7 @@ def _lists_form(path, root, data):
             raise _error(path, f'"lists" has no "{split}" (a file of `image label` lines)')
     splits, pairs = {}, {}
     for split, v in spec.items():
-        file = os.path.join(root, v)
+        file = os.path.normpath(os.path.join(root, v))
         ids = []
         for n, line in enumerate(_read_lines(path, file, f'list "{split}"'), 1):
             if not line:
@@ -304,7 +304,7 @@ def _lists_form(path, root, data):
             if len(parts) != 2:
                 what = 'an image without its label' if len(parts) == 1 else f'{len(parts)} fields'
                 raise _error(file, f'line {n}: expected `image label`, got {what}: {line!r}')
-            im, lab = (os.path.join(root, p) for p in parts)
+            im, lab = (os.path.normpath(os.path.join(root, p)) for p in parts)
             if not os.path.isfile(im):
                 raise _error(file, f'line {n}: image not found: {im}')
             if not os.path.isfile(lab):
@@ -407,7 +407,7 @@ def parse_description(data, path):
 
 def read_image(desc, path, mean=None):
     """An image as the net sees it: float32 C x H x W, colour in BGR order, minus `mean` (per channel) if given."""
-    layout = desc.layout()
+    layout = ''   # errors stay one line: the file and what was expected
     if desc.image_format == 'color':
         return load_bgr(path, np.zeros(3) if mean is None else np.array(mean), layout)
     if desc.image_format == 'gray':
@@ -447,7 +447,7 @@ def _integral(path, a):
 def read_label(desc, path):
     """A label map as int64 H x W: map_to_ignore applied, every value checked to be a class id or the ignore
     label (DatasetError naming the file and the values otherwise)."""
-    layout = desc.layout()
+    layout = ''
     if desc.label_format == 'png':
         im = open_image(path, 'label', layout)
         if im.mode not in ('P', 'L', 'I', 'I;16'):
@@ -516,7 +516,7 @@ def write_description(path, data, log=None):
     if desc.mean is None:
         data['mean'] = [round(m, 4) for m in compute_mean(desc, log=log)]
     elif log:
-        log(f'mean as given: {", ".join(f"{m:g}" for m in desc.mean)}')
+        log(f'mean (given): {", ".join(f"{m:g}" for m in desc.mean)}')
     ordered = {k: data[k] for k in KEYS if k in data}
     if os.path.splitext(path)[1].lower() in ('.yaml', '.yml'):
         try:
@@ -530,6 +530,58 @@ def write_description(path, data, log=None):
     with atomic_file(path, 'dataset description', mode='w', error=DatasetError) as f:
         f.write(text)
     return load_description(path)
+
+
+#: keys whose change makes a written mean stale
+IMAGE_KEYS = ('root', 'images', 'splits', 'lists', 'image_format', 'channels')
+
+
+def describe(path, changes, recompute_mean=False, log=None):
+    """Write (or update) the description file `path`: its current keys, if it exists, with `changes` applied (a
+    value None leaves a key as it is; splits and lists change split by split), and the mean computed from the training images when neither the changes
+    nor the file give one (a file's mean is dropped when `recompute_mean` or a change of IMAGE_KEYS makes it
+    stale). Returns the Description written; `log` gets the mean line."""
+    path = os.path.abspath(os.fspath(path))
+    os.makedirs(os.path.dirname(path), exist_ok=True)   # the default root: the paths are taken from there
+    data = read_description_file(path) if os.path.exists(path) else {}
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if 'mean' not in changes and (recompute_mean or any(k in changes for k in IMAGE_KEYS)):
+        data.pop('mean', None)
+    for key in ('splits', 'lists'):     # one split at a time: the others stay
+        if isinstance(changes.get(key), dict) and isinstance(data.get(key), dict):
+            changes[key] = {**data[key], **changes[key]}
+    data.update(changes)
+    return write_description(path, data, log=log)
+
+
+def check_dataset(desc):
+    """Read every sample of every split (image, label, sizes, label values) and collect what is wrong. Returns
+    {'problems': [one-line messages], 'splits': {split: samples}, 'sizes': {split: (min H, max H, min W, max W)},
+    'pixels': int64 array of pixels per class over the train split, 'ignored': train pixels at the ignore label}."""
+    problems, sizes = [], {}
+    pixels, ignored = np.zeros(desc.num_classes, np.int64), 0
+    for split, ids in desc.splits.items():
+        hs, ws = [], []
+        for sample_id in ids:
+            try:
+                image_path, label_path = desc.paths(split, sample_id)
+                label = read_label(desc, label_path)
+                image = read_image(desc, image_path)
+                if image.shape[1:] != label.shape:
+                    raise DatasetError(f'label {label_path} is {label.shape[0]} x {label.shape[1]} but its image '
+                                       f'{image_path} is {image.shape[1]} x {image.shape[2]} (H x W)')
+            except DatasetError as e:
+                problems.append(' '.join(str(e).split()))
+                continue
+            hs.append(label.shape[0])
+            ws.append(label.shape[1])
+            if split == 'train':
+                ok = label != desc.ignore_label
+                pixels += np.bincount(label[ok].ravel(), minlength=desc.num_classes)
+                ignored += int((~ok).sum())
+        sizes[split] = (min(hs), max(hs), min(ws), max(ws)) if hs else None
+    return {'problems': problems, 'splits': {s: len(ids) for s, ids in desc.splits.items()}, 'sizes': sizes,
+            'pixels': pixels, 'ignored': ignored}
 
 
 # ---------------------------------------------------------------------------------------------------------------
