@@ -136,3 +136,38 @@ def test_yaml_description_reads_as_the_json_one(made, tmp_path):
     (tmp_path / 'd.yaml').write_text(yaml.safe_dump(data))
     a, b = load_description(tmp_path / 'd.yaml'), load_description(made['folders'])
     assert (a.root, a.classes, a.mean, a.splits, a.pairs) == (b.root, b.classes, b.mean, b.splits, b.pairs)
+
+
+def test_a_description_of_a_voc_layout_reads_exactly_what_the_reference_voc_layer_reads(tmp_path):
+    """The colour path is the reference layers' arithmetic: RGB -> BGR -> minus a float64 mean, in float32."""
+    from datalayers.datasets import VOC_MEAN, VOCSeg
+    info = synthetic.make_voc(str(tmp_path), n_train=1, n_val=3, size=(20, 30), seed=5)
+    voc = info['voc_dir']
+    split = os.path.join(voc, 'ImageSets', 'Segmentation', 'seg11valid.txt')
+    path = tmp_path / 'voc.json'
+    path.write_text(json.dumps({'root': voc, 'images': 'JPEGImages', 'labels': 'SegmentationClass',
+                                'splits': {'train': split, 'val': split}, 'classes': 21, 'mean': list(VOC_MEAN)}))
+    mine = OwnSeg({'description': str(path), 'split': 'val'})
+    ref = VOCSeg(info['params']['seg11valid'])
+    assert list(mine.ids) == list(ref.ids)
+    for i in range(len(ref.ids)):
+        for a, b in zip(mine.load(i), ref.load(i)):
+            assert a.dtype == b.dtype == np.float32
+            np.testing.assert_array_equal(a, b)
+
+
+def test_a_two_dimensional_npy_image_is_one_channel(tmp_path):
+    for d in ('im', 'lab'):
+        os.makedirs(tmp_path / d)
+    rng = np.random.default_rng(0)
+    for s in ('a', 'b'):
+        np.save(tmp_path / 'im' / f'{s}.npy', rng.random((6, 7)).astype(np.float32))
+        np.save(tmp_path / 'lab' / f'{s}.npy', rng.integers(0, 3, (6, 7)))
+    path = tmp_path / 'd.json'
+    path.write_text(json.dumps({'images': 'im', 'labels': 'lab', 'splits': {'val': ['b']}, 'classes': 3,
+                                'image_format': 'npy', 'label_format': 'npy', 'mean': 0.5}))
+    d = load_description(path)
+    assert d.channels == 1 and d.mean == (0.5,) and d.splits['train'] == ('a',)
+    data, label = OwnSeg({'description': str(path), 'split': 'train'}).load(0)
+    np.testing.assert_array_equal(data[0, 0], np.load(tmp_path / 'im' / 'a.npy') - np.float32(0.5))
+    np.testing.assert_array_equal(label[0, 0], np.load(tmp_path / 'lab' / 'a.npy'))

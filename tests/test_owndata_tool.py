@@ -82,12 +82,16 @@ def test_check_names_every_problem_and_exits_bad_input(tmp_path, capsys, folders
     assert err.count('\n') == 1 and err.startswith('fcn-dataset: error: ') and '1 problem' in err and label in err
 
 
-def test_check_warns_of_a_missing_mean(tmp_path, capsys, folders):
+def test_check_warns_of_a_missing_mean_and_describe_computes_it(tmp_path, capsys, folders):
     data = json.load(open(folders))
     del data['mean']
     json.dump(data, open(folders, 'w'))
     assert dataset.main(['check', folders]) == OK
     assert 'warning:' in capsys.readouterr().err
+    assert dataset.main(['describe', folders]) == OK    # the command the warning and the layer name
+    assert 'mean of the 4 train images' in capsys.readouterr().out
+    assert json.load(open(folders))['mean'] == pytest.approx(list(compute_mean(load_description(folders))),
+                                                             abs=1e-4)
 
 
 def test_bad_input_is_one_line_and_status_3(tmp_path, capsys):
