@@ -157,7 +157,7 @@ def read_run(out_dir):
     try:
         with open(path) as f:
             run = json.load(f)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise FileNotFoundError(f'{path}: no run record; write the run folder first with `fcn-own nets DATASET '
                                 f'{out_dir}`') from None
     except json.JSONDecodeError as e:
