@@ -134,8 +134,14 @@ def infer(folder, weights, images, out_dir, extra=None, device='cpu', net=None, 
     do not fit the net in full are named to warn(message) before the first image.
     A user's dataset (fcnapps.owndata) gives its own readers and colours: read_input(path) -> float32 1 x C x H x W
     (the image as its data layer delivers it), read_rgb(path) -> uint8 H x W x 3 (what the pictures show),
-    palette (class id -> RGB; default the VOC palette) and classes (names: a legend under each picture)."""
+    palette (class id -> RGB; default the VOC palette) and classes (names: a legend under each picture); a folder
+    whose eval net reads a user's dataset (OwnSegDataLayer) gets them from its description by default."""
     extra = extra or {}
+    if read_input is None:
+        from .owndata import own_readers
+        own = own_readers(folder)
+        if own is not None:
+            read_input, read_rgb, palette, classes = own
     net_param, score_blobs, kinds = deploy_net(folder)
     need = sorted(set(kinds.values()) - {'color'} - set(extra))
     if need:

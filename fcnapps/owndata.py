@@ -41,7 +41,7 @@ from .recipe import run_loop, solver_param
 __all__ = ['ARCHS', 'REFERENCE_EPOCHS', 'SBD_TRAIN_IMAGES', 'RATES_HELP', 'Stage', 'scaled_loop', 'stage_nets',
            'make_run', 'write_run', 'read_run', 'classifier_surgery', 'fit_first_conv', 'latest_snapshot',
            'train_stages', 'stage_table', 'write_scores', 'stage_log', 'score_run', 'infer_run', 'make_classifier',
-           'confusion_png', 'palette_of', 'RUN_FILE', 'DONE_FILE']
+           'confusion_png', 'palette_of', 'own_readers', 'RUN_FILE', 'DONE_FILE']
 
 #: the trunks and their stages: stage folder name -> the reference model folder whose nets and solver it takes
 ARCHS = {
@@ -369,12 +369,6 @@ def stage_table(records):
 
 # -- scores and pictures -----------------------------------------------------------------------------------------
 
-def description(run):
-    """The run's dataset description (datalayers.own.load_description of recipe.json's 'dataset')."""
-    from datalayers.own import load_description
-    return load_description(run['dataset'])
-
-
 def stage_weights(out_dir, run, stage=None):
     """(stage name, its final weights) of a run: `stage` or the last finished one; OSError naming the run
     folder when none has finished."""
@@ -436,17 +430,16 @@ def confusion_png(hist, classes, path, title=''):
 def score_run(out_dir, stage=None, weights=None, split='val', save_dir=None, device='cpu', limit=None,
               progress=True, warn=None):
     """Score a stage of a run (default: the last finished, its final weights) on a split of the dataset: the
-    report of fcnapps.report.score_model with the dataset's class names, written as
+    report of fcnapps.report.score_model (with the dataset's class names, its description's), written as
     <stage>/score-<split>.json, and the confusion matrix as <stage>/confusion-<split>.png. Returns the report."""
     from .report import score_model, write_json
     run = read_run(out_dir)
-    desc = description(run)
     if weights is None:
         stage, weights = stage_weights(out_dir, run, stage)
     stage = stage or run['stages'][-1]['name']
     folder = os.path.join(out_dir, stage)
     report = score_model(folder, weights, split=split, save_dir=save_dir, device=device, limit=limit,
-                         progress=progress, warn=warn, family=desc.family())
+                         progress=progress, warn=warn)
     head = report['heads'][0]
     report['confusion_png'] = confusion_png(head['hist'], head['classes'],
                                             os.path.join(folder, f'confusion-{split}.png'),
@@ -470,21 +463,40 @@ def display_rgb(desc, path):
     return np.clip(a.transpose(1, 2, 0), 0, 255).astype(np.uint8)
 
 
+def own_readers(folder):
+    """(read_input, read_rgb, palette, class names) for a model folder whose eval net reads a user's dataset
+    (OwnSegDataLayer: the images read and the mean taken as its description says), else None."""
+    import datalayers
+    from datalayers.own import OwnSeg, read_image
+    from .report import eval_prototxt
+    try:
+        net_param = read_net(eval_prototxt(folder))
+    except FileNotFoundError:
+        return None
+    layers = datalayers.data_layers(net_param)
+    if len(layers) != 1:
+        return None
+    p = layers[0].python_param
+    dataset = datalayers.dataset_from_layer(p.module, p.layer, p.param_str)
+    if not isinstance(dataset, OwnSeg):
+        return None
+    desc = dataset.description
+    mean = desc.require_mean()
+    return (lambda path: read_image(desc, path, mean)[np.newaxis], lambda path: display_rgb(desc, path),
+            palette_of(desc), desc.classes)
+
+
 def infer_run(out_dir, images, dest, stage=None, weights=None, device='cpu', progress=True, warn=None):
     """Label image files of the dataset's format with a stage of a run (default: the last finished, its final
     weights): label PNGs in the dataset's palette and pictures (image | overlay | labels) with a legend of the
-    class names, in `dest` (fcnapps.inference.infer). Returns its results."""
-    from datalayers.own import read_image
+    class names, in `dest` (fcnapps.inference.infer, which takes them from the stage's description: own_readers).
+    Returns its results."""
     from .inference import infer
     run = read_run(out_dir)
-    desc = description(run)
     if weights is None:
         stage, weights = stage_weights(out_dir, run, stage)
     stage = stage or run['stages'][-1]['name']
-    mean = desc.require_mean()
-    return infer(os.path.join(out_dir, stage), weights, images, dest, device=device, progress=progress, warn=warn,
-                 read_input=lambda p: read_image(desc, p, mean)[np.newaxis],
-                 read_rgb=lambda p: display_rgb(desc, p), palette=palette_of(desc), classes=desc.classes)
+    return infer(os.path.join(out_dir, stage), weights, images, dest, device=device, progress=progress, warn=warn)
 
 
 # -- a small classifier (the walk-through's stand-in for an ILSVRC one) ---------------------------------------------

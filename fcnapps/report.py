@@ -74,7 +74,7 @@ def score_model(folder, weights, data_root=None, split=None, save_dir=None, devi
     results = compute_hists(net, ids, pairs, save_dir=save_dir, progress=progress,
                             desc=os.path.basename(os.path.normpath(folder)))
     model = os.path.basename(os.path.normpath(folder if os.path.isdir(folder) else os.path.dirname(folder)))
-    family = family or dataset_family(net_param, model)
+    family = family or getattr(dataset, 'family', None) or dataset_family(net_param, model)
     paper = [e._asdict() for e in published(model, dataset.split)]
     other = _other_classes(family, pairs, results)
     report = {'model': model, 'prototxt': prototxt, 'weights': weights, 'split': dataset.split,

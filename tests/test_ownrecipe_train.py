@@ -168,3 +168,23 @@ def test_scoring_before_training_names_the_command_to_run(tmp_path, capsys):
     assert f'fcn-own train {run}' in one_error(capsys)
     assert own.main(['train', str(tmp_path / 'nothing')]) == 3
     assert 'recipe.json: no run record' in one_error(capsys)
+
+
+def test_fcn_score_and_fcn_infer_read_a_stage_folder_as_its_description_says(tmp_path, clf, capsys, solvers_log):
+    """The reference-folder tools on a stage folder: the class names, the image format (gray: one channel, the
+    dataset's mean) and the palette come from the description its val net reads."""
+    from tools import infer, score
+    desc = dataset(tmp_path, 'gray')
+    run = train_run(tmp_path, desc, clf, iters=1)
+    weights = json.loads(open(os.path.join(run, 'scores.json')).read())['stages'][-1]['weights']
+    capsys.readouterr()
+    assert score.main(['--model', os.path.join(run, 'fcn8s'), '--weights', weights, '--quiet', '--json',
+                       str(tmp_path / 'r.json')]) == 0
+    out = capsys.readouterr().out
+    names = load_description(desc).classes
+    assert [l.split()[0] for l in out[out.index('per-class IU:'):].splitlines()[1:1 + len(names)]] == list(names)
+    d = load_description(desc)
+    image = d.paths('val', d.splits['val'][0])[0]
+    assert infer.main(['--model', os.path.join(run, 'fcn8s'), '--weights', weights, image, '--out',
+                       str(tmp_path / 'pics')]) == 0
+    assert os.path.isfile(tmp_path / 'pics' / (os.path.splitext(os.path.basename(image))[0] + '_vis.png'))
