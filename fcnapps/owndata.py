@@ -29,7 +29,7 @@ import numpy as np
 
 from netspec import caffe_pb2, read_net
 from netspec.atomic import atomic_file
-from netspec.models import folder as reference_folder, input_data, make_solver, python_data, write_files
+from netspec.models import OWN_LAYER, folder as reference_folder, input_data, make_solver, python_data, write_files
 from netspec.table1 import CLASSIFIER_LAYERS
 from solvers.logs import GlogFormatter, log
 from solvers.snapshots import snapshot_files
@@ -467,20 +467,17 @@ def own_readers(folder):
     """(read_input, read_rgb, palette, class names) for a model folder whose eval net reads a user's dataset
     (OwnSegDataLayer: the images read and the mean taken as its description says), else None."""
     import datalayers
-    from datalayers.own import OwnSeg, read_image
+    from datalayers.own import read_image
     from .report import eval_prototxt
     try:
         net_param = read_net(eval_prototxt(folder))
     except FileNotFoundError:
         return None
-    layers = datalayers.data_layers(net_param)
-    if len(layers) != 1:
+    own = [l.python_param for l in net_param.layer if l.type == 'Python' and
+           (l.python_param.module.rsplit('.', 1)[-1], l.python_param.layer) == (OWN_LAYER.module, OWN_LAYER.layer)]
+    if len(own) != 1:
         return None
-    p = layers[0].python_param
-    dataset = datalayers.dataset_from_layer(p.module, p.layer, p.param_str)
-    if not isinstance(dataset, OwnSeg):
-        return None
-    desc = dataset.description
+    desc = datalayers.dataset_from_layer(own[0].module, own[0].layer, own[0].param_str).description
     mean = desc.require_mean()
     return (lambda path: read_image(desc, path, mean)[np.newaxis], lambda path: display_rgb(desc, path),
             palette_of(desc), desc.classes)
