@@ -15,7 +15,8 @@
   at a dataset root (the reference's data/).
 - A user's own dataset (own.py, own_layers.py): a description file (JSON or YAML) read by ``load_description``
   into a ``Description`` (classes, splits, mean, ``family()``); ``OwnSeg`` the dataset, own_layers.OwnSegDataLayer
-  its layer (python_param module 'own_layers'); synthetic.make_own writes a small one in each form.
+  its layer (python_param module 'own_layers'); ``family_for_net(net_param)`` a net's family, reference or own;
+  synthetic.make_own writes a small one in each form.
 - Class names (classes.py): re-exported from netspec.models.classes.
 """
 from .datasets import (SegDataset, VOCSeg, SBDDSeg, SIFTFlowSeg, NYUDSeg, PASCALContextSeg, VOC_MEAN,
@@ -25,9 +26,10 @@ from .loader import SampleStream, SegLoader
 from .order import SampleOrder, randomized
 from netspec.param_str import dir_keys, parse_param_str, rebase_param_str, rebase_path
 from .own import Description, OwnSeg, load_description
-from .reference import LAYERS, data_layers, dataset_for_net, dataset_from_layer, rebase_net
+from .reference import LAYERS, data_layers, dataset_for_net, dataset_from_layer, family_for_net, rebase_net
 
 __all__ = ['SegDataset', 'VOCSeg', 'SBDDSeg', 'SIFTFlowSeg', 'NYUDSeg', 'PASCALContextSeg', 'VOC_MEAN',
            'CONTEXT_RENAMES', 'DatasetError', 'SampleStream', 'SegLoader', 'SampleOrder', 'randomized', 'dir_keys',
            'parse_param_str', 'rebase_param_str', 'rebase_path', 'LAYERS', 'data_layers',
-           'dataset_for_net', 'dataset_from_layer', 'rebase_net', 'Description', 'OwnSeg', 'load_description']
+           'dataset_for_net', 'dataset_from_layer', 'family_for_net', 'rebase_net', 'Description', 'OwnSeg',
+           'load_description']

@@ -24,8 +24,9 @@ defaults to it):
     image_format    'color' (any image PIL reads, fed as BGR as Caffe does; default), 'gray' (one channel),
                     'npy' (an H x W x K array, or H x W for one channel, fed in its own channel order)
     channels        the image channels (3 for colour, 1 for grey, K for .npy; checked when given)
-    mean            one value per channel in the net's channel order (BGR for colour), subtracted from every
-                    image; absent, `fcn-dataset describe FILE` computes it from the training images and writes it
+    mean            one value per channel (or a number for one channel) in the net's channel order (BGR for
+                    colour), subtracted from every image; absent, `fcn-dataset describe FILE` computes it from the
+                    training images and writes it
 
 Every train and val sample must exist with its label: loading a description lists the folders (or stats the
 listed files) and names the first image without its label, label without its image, or unknown stem. Reading a
@@ -538,9 +539,10 @@ IMAGE_KEYS = ('root', 'images', 'splits', 'lists', 'image_format', 'channels')
 
 def describe(path, changes, recompute_mean=False, log=None):
     """Write (or update) the description file `path`: its current keys, if it exists, with `changes` applied (a
-    value None leaves a key as it is; splits and lists change split by split), and the mean computed from the training images when neither the changes
-    nor the file give one (a file's mean is dropped when `recompute_mean` or a change of IMAGE_KEYS makes it
-    stale). Returns the Description written; `log` gets the mean line."""
+    value None leaves a key as it is; splits and lists change split by split), and the mean computed from the
+    training images when neither the changes nor the file give one (a file's mean is dropped when
+    `recompute_mean` or a change of IMAGE_KEYS makes it stale). Returns the Description written; `log` gets the
+    mean line."""
     path = os.path.abspath(os.fspath(path))
     os.makedirs(os.path.dirname(path), exist_ok=True)   # the default root: the paths are taken from there
     data = read_description_file(path) if os.path.exists(path) else {}
@@ -557,7 +559,8 @@ def describe(path, changes, recompute_mean=False, log=None):
 def check_dataset(desc):
     """Read every sample of every split (image, label, sizes, label values) and collect what is wrong. Returns
     {'problems': [one-line messages], 'splits': {split: samples}, 'sizes': {split: (min H, max H, min W, max W)},
-    'pixels': int64 array of pixels per class over the train split, 'ignored': train pixels at the ignore label}."""
+    'pixels': int64 array of pixels per class over the train split, 'ignored': train pixels at the ignore label,
+    'overlap': the samples in both train and val}."""
     problems, sizes = [], {}
     pixels, ignored = np.zeros(desc.num_classes, np.int64), 0
     for split, ids in desc.splits.items():
@@ -580,8 +583,9 @@ def check_dataset(desc):
                 pixels += np.bincount(label[ok].ravel(), minlength=desc.num_classes)
                 ignored += int((~ok).sum())
         sizes[split] = (min(hs), max(hs), min(ws), max(ws)) if hs else None
+    overlap = sorted(set(desc.splits['train']) & set(desc.splits['val']))
     return {'problems': problems, 'splits': {s: len(ids) for s, ids in desc.splits.items()}, 'sizes': sizes,
-            'pixels': pixels, 'ignored': ignored}
+            'pixels': pixels, 'ignored': ignored, 'overlap': overlap}
 
 
 # ---------------------------------------------------------------------------------------------------------------

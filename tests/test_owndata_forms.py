@@ -171,3 +171,18 @@ def test_a_two_dimensional_npy_image_is_one_channel(tmp_path):
     data, label = OwnSeg({'description': str(path), 'split': 'train'}).load(0)
     np.testing.assert_array_equal(data[0, 0], np.load(tmp_path / 'im' / 'a.npy') - np.float32(0.5))
     np.testing.assert_array_equal(label[0, 0], np.load(tmp_path / 'lab' / 'a.npy'))
+
+
+def test_sixteen_bit_png_labels_carry_more_than_256_classes(tmp_path):
+    for d in ('im', 'lab'):
+        os.makedirs(tmp_path / d)
+    label = np.array([[0, 299], [65535, 150]], np.uint16)
+    for s in ('a', 'b'):
+        Image.fromarray(np.zeros((2, 2, 3), np.uint8), 'RGB').save(tmp_path / 'im' / f'{s}.png')
+        Image.fromarray(label).save(tmp_path / 'lab' / f'{s}.png')
+    assert Image.open(tmp_path / 'lab' / 'a.png').mode.startswith('I')
+    path = tmp_path / 'd.json'
+    path.write_text(json.dumps({'images': 'im', 'labels': 'lab', 'splits': {'val': ['b']}, 'classes': 300,
+                                'ignore_label': 65535, 'mean': [0, 0, 0]}))
+    got = OwnSeg({'description': str(path), 'split': 'val'}).load(0)[1]
+    np.testing.assert_array_equal(got[0, 0], label)

@@ -99,3 +99,13 @@ def test_mirror_jitter_fill_the_label_with_the_descriptions_ignore_label(tmp_pat
     key = next(k for k in ds.order().take(50) if k[2] > 0)
     label = ds.load(key)[1]
     assert (label[0, 0, :key[2]] == 200).all() and 255 not in label
+
+
+def test_family_for_net_gives_the_descriptions_family_or_the_reference_one(described):
+    from netspec import caffe_pb2, models
+    net_param, _ = data_net({'description': described, 'split': 'val'}, phase='test')
+    fam = datalayers.family_for_net(net_param)
+    assert fam.name == 'shapes-folders' and fam.num_classes == 5 and fam.eval_images == 3
+    voc = models.make_folder('voc-fcn32s', width=1 / 16)['val.prototxt']
+    assert datalayers.family_for_net(voc) is models.VOC
+    assert datalayers.family_for_net(caffe_pb2.NetParameter()) is None

@@ -119,3 +119,24 @@ def test_describe_takes_command_line_paths_from_the_current_directory(tmp_path, 
     data = json.load(open(tmp_path / 'other' / 'd.json'))
     assert (data['root'], data['images'], data['splits']) == ('../f', 'images', {'val': 'val.txt'})
     assert load_description(tmp_path / 'other' / 'd.json').pairs == load_description(folders).pairs
+
+
+def test_describe_takes_list_files_of_pairs(tmp_path, capsys):
+    made = synthetic.make_own(str(tmp_path / 'l'), 'lists', n_train=3, n_val=2, size=(16, 16), seed=1)
+    data = os.path.join(os.path.dirname(made), 'data')
+    out = tmp_path / 'mine.json'
+    assert dataset.main(['describe', str(out), '--root', data, '--list', f'train={data}/lists/train.lst', '--list',
+                         f'val={data}/lists/val.lst', '--classes', '5', '--map-to-ignore', '254']) == OK
+    written = json.load(open(out))
+    assert written['lists'] == {'train': 'lists/train.lst', 'val': 'lists/val.lst'} and written['root'] == 'l/data'
+    assert load_description(out).pairs == load_description(made).pairs
+    assert dataset.main(['check', str(out)]) == OK
+
+
+def test_check_warns_when_train_and_val_share_samples(tmp_path, capsys, folders):
+    data = json.load(open(folders))
+    data['splits']['train'] = 'val.txt'
+    json.dump(data, open(folders, 'w'))
+    assert dataset.main(['check', folders]) == OK
+    err = capsys.readouterr().err
+    assert err.startswith('warning: ') and '2 samples are in both train and val' in err

@@ -150,6 +150,10 @@ def do_check(args):
         for name, n in zip(desc.classes, report['pixels']):
             print(f'    {name:<20s} {int(n):>12d}  {100. * n / total:6.2f}%')
         print(f'    {"(ignored)":<20s} {report["ignored"]:>12d}  {100. * report["ignored"] / total:6.2f}%')
+    if report['overlap']:
+        k = len(report['overlap'])
+        warn(f'{desc.path}: {k} sample{"s are" if k > 1 else " is"} in both train and val (the first: '
+             f'{report["overlap"][0]}); the val scores then measure training images')
     if desc.mean is None:
         warn(f'{desc.path} has no "mean"; `fcn-dataset describe {desc.path}` computes it')
     else:

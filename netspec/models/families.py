@@ -18,8 +18,8 @@ import numpy as np
 from .classes import CONTEXT60, NYUD40, SIFTFLOW_ABSENT, SIFTFLOW_GEO, SIFTFLOW_SEM, VOC as VOC_CLASSES
 
 __all__ = ['Head', 'ReferenceLayer', 'DatasetFamily', 'VOC', 'SIFTFLOW', 'NYUD', 'PASCALCONTEXT', 'FAMILIES',
-           'REFERENCE_LAYERS', 'OWN_LAYER', 'LABEL_TOPS', 'INPUT_CHANNELS', 'SINGLE_CHANNEL_TOPS', 'family', 'family_of_layer',
-           'family_of_net']
+           'REFERENCE_LAYERS', 'OWN_LAYER', 'LABEL_TOPS', 'INPUT_CHANNELS', 'SINGLE_CHANNEL_TOPS', 'family',
+           'family_of_layer', 'family_of_net']
 
 
 @dataclasses.dataclass(frozen=True)
