@@ -18,6 +18,17 @@ from test_ownrecipe_nets import toy_family
 WIDTH = 1 / 16
 
 
+@pytest.fixture(scope='module', autouse=True)
+def one_torch_thread():
+    """Thin nets on tiny images: one torch thread is several times faster on a shared machine."""
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+
 def classifier(tmp_path, arch='FCN-VGG16', width=WIDTH, seed=0):
     torch.manual_seed(seed)
     net_param = table1.classifier_net(arch, batch=1, num_classes=10, width=width)

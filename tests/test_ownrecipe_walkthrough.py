@@ -1,5 +1,5 @@
 """README's "Your own data" walk-through, command by command: each line of its block is run through the tool's
-main(argv) in an empty folder. The default run shrinks the training lengths (the dataset's image sizes, the
+main(argv) in an empty folder. The default run shrinks the work (the dataset's image sizes and val images, the
 classifier's iterations, each stage's iterations) so that it takes seconds; the slow one (`-m slow`) runs the
 block as README prints it."""
 import json
@@ -16,8 +16,19 @@ README = pathlib.Path(__file__).resolve().parents[1] / 'README.md'
 MARK = '<!-- own-data walk-through'
 TOOLS = {'fcn-dataset': dataset.main, 'fcn-own': own.main}
 #: the training lengths the default run shrinks: (tool command, option) -> the values put in their place
-SHRINK = {('example', '--size'): ['32', '48'], ('classifier', '--iters'): ['1'],
+SHRINK = {('example', '--size'): ['32', '48'], ('example', '--val'): ['1'], ('classifier', '--iters'): ['1'],
           ('nets', '--epochs'): ['0.1', '--score-every', '2']}
+
+
+@pytest.fixture(scope='module', autouse=True)
+def one_torch_thread():
+    """Thin nets on tiny images: one torch thread is several times faster on a shared machine."""
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 
 
 def walkthrough():
