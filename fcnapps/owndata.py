@@ -23,7 +23,6 @@ import logging
 import math
 import os
 import re
-import sys
 
 import numpy as np
 
@@ -36,7 +35,7 @@ from solvers.snapshots import snapshot_files
 from weights.errors import WeightsError
 from weights.surgery import interp, mean_channels, source_arrays, transplant, with_input_layers
 
-from .recipe import run_loop, solver_param
+from .recipe import run_loop, score, solver_param
 
 __all__ = ['ARCHS', 'REFERENCE_EPOCHS', 'SBD_TRAIN_IMAGES', 'RATES_HELP', 'Stage', 'scaled_loop', 'stage_nets',
            'make_run', 'write_run', 'read_run', 'classifier_surgery', 'fit_first_conv', 'latest_snapshot',
@@ -347,6 +346,8 @@ def train_stages(out_dir, classifier=None, weights=None, device='cpu', progress=
             return records
         final = snapshot_files(param.snapshot_prefix, solver.iter,
                                param.snapshot_format == caffe_pb2.SolverParameter.HDF5).model
+        if not history and solver.test_nets:     # resumed from the stage's last snapshot: its scores once more
+            history = [(solver.iter, score(solver, folder, out=stdout, progress=progress))]
         scores = _stage_scores(history[-1][1]) if history else None
         done = {'stage': stage.name, 'iters': solver.iter, 'weights': final, 'scores': scores}
         _write_json(done, os.path.join(folder, DONE_FILE), 'stage record')

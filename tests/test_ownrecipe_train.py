@@ -217,3 +217,18 @@ def test_fcn_score_and_fcn_infer_read_a_stage_folder_as_its_description_says(tmp
     assert infer.main(['--model', os.path.join(run, 'fcn8s'), '--weights', weights, image, '--out',
                        str(tmp_path / 'pics')]) == 0
     assert os.path.isfile(tmp_path / 'pics' / (os.path.splitext(os.path.basename(image))[0] + '_vis.png'))
+
+
+def test_a_stage_killed_after_its_last_snapshot_is_scored_and_recorded_on_the_next_run(tmp_path, trained, capsys,
+                                                                                     solvers_log):
+    _, whole, _ = trained('gray')
+    run = str(tmp_path / 'run')
+    shutil.copytree(whole, run)
+    os.remove(os.path.join(run, 'fcn8s', 'final.json'))
+    capsys.readouterr()
+    assert own.main(['train', run, '--quiet']) == 0
+    out = capsys.readouterr().out
+    assert 'fcn8s: resuming from ' + os.path.join(run, 'fcn8s', 'snapshot', 'train_iter_2.solverstate') in out
+    done = json.loads(open(os.path.join(run, 'fcn8s', 'final.json')).read())
+    before = json.loads(open(os.path.join(whole, 'fcn8s', 'final.json')).read())
+    assert done['scores'] == before['scores'] and done['iters'] == 2
