@@ -61,10 +61,11 @@ RATES_HELP = """\
 Rates: the reference's fixed rates are the default (FCN-32s 1e-10, FCN-16s 1e-12, FCN-8s 1e-14, FCN-GoogLeNet
 1e-10, momentum 0.99; FCN-AlexNet 1e-4 with momentum 0.9 and 20 images per step). They go with the loss the
 reference sums over every pixel of an image rather than averages: the gradient grows with the pixels per image, so
-1e-10 is tuned for PASCAL's ~500x375 images and full-width nets; momentum 0.99 averages over ~100 steps, which is
-why the reference trains one image at a time. On much smaller images or thin nets the same rates move the weights
-very little: --lr-scale F multiplies every stage's rate (e.g. images of 64x96 pixels carry ~30x fewer pixels than
-PASCAL's). The paper chose each rate by line search; do the same on your val split when in doubt.
+1e-10 is tuned for PASCAL's ~500x375 images, full-width nets and ImageNet features; momentum 0.99 with one image
+a step is the paper's "heavy" learning (about momentum 0.9 over batches of 20). Each later stage trains at a
+100x lower rate, as the reference's voc-fcn16s and voc-fcn8s do. On much smaller
+images the same rates move the weights less: --lr-scale F multiplies every stage's rate (images of 64x96 pixels
+carry ~30x fewer pixels than PASCAL's). The paper chose each rate by line search; do the same on your val split.
 Length: each stage makes as many passes over the training images as the reference's VOC stages (100000
 iterations over SBD's 8498 images: 11.8 epochs) and scores the val split 25 times, as the reference's solve.py
 does (every 4000 iterations); --epochs, --iters and --score-every change that."""

@@ -107,7 +107,8 @@ def test_a_classifier_of_another_width_is_one_error_naming_the_layer_and_shapes(
 
 
 def test_alexnet_and_googlenet_classifiers_fit_their_runs(tmp_path):
-    for arch, name, discarded in (('alexnet', 'FCN-AlexNet', 'fc8'), ('googlenet', 'FCN-GoogLeNet', 'loss3/classifier')):
+    for arch, name, discarded in (('alexnet', 'FCN-AlexNet', 'fc8'),
+                                  ('googlenet', 'FCN-GoogLeNet', 'loss3/classifier')):
         fcn = run_folder(tmp_path / arch, arch=arch)
         prototxt, weights = classifier(tmp_path, name)
         lines = []

@@ -50,8 +50,9 @@ def build_parser():
                    help='vgg16: FCN-32s -> 16s -> 8s (default); alexnet: FCN-AlexNet; googlenet: FCN-GoogLeNet')
     p.add_argument('--width', type=_positive(float), default=1.0,
                    help='channel width factor (1: the paper\'s nets; 0.0625 thin nets for a CPU)')
-    p.add_argument('--epochs', type=_positive(float), help=f'passes over the training images per stage '
-                                                           f'(default {owndata.REFERENCE_EPOCHS:.1f}, the reference\'s)')
+    p.add_argument('--epochs', type=_positive(float),
+                   help=f'passes over the training images per stage (default {owndata.REFERENCE_EPOCHS:.1f}, '
+                        f'the reference\'s)')
     p.add_argument('--iters', type=_positive(int), help='iterations per stage (instead of --epochs)')
     p.add_argument('--score-every', type=_positive(int), help='scoring interval (default: 25 scorings a stage)')
     p.add_argument('--lr-scale', type=_positive(float), default=1.0, help='multiplies every stage\'s rate (default 1)')
