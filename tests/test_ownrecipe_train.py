@@ -232,3 +232,19 @@ def test_a_stage_killed_after_its_last_snapshot_is_scored_and_recorded_on_the_ne
     done = json.loads(open(os.path.join(run, 'fcn8s', 'final.json')).read())
     before = json.loads(open(os.path.join(whole, 'fcn8s', 'final.json')).read())
     assert done['scores'] == before['scores'] and done['iters'] == 2
+
+
+def test_a_bad_label_met_in_training_is_one_error_naming_the_file(tmp_path, clf, capsys, solvers_log):
+    desc = dataset(tmp_path, 'gray')
+    d = load_description(desc)
+    labels = [d.paths('train', s)[1] for s in d.splits['train']]
+    for label in labels:
+        a = np.asarray(Image.open(label)).copy()
+        a[0, 0] = d.num_classes + 3                         # a value that is neither a class id nor ignore
+        Image.fromarray(a).save(label)
+    run = str(tmp_path / 'run')
+    assert own.main(['nets', desc, run, '--width', WIDTH, '--iters', '2']) == 0
+    capsys.readouterr()
+    assert own.main(['train', run, '--classifier', clf[0], '--weights', clf[1], '--quiet']) == 3
+    line = one_error(capsys)
+    assert any(label in line for label in labels) and str(d.num_classes + 3) in line
