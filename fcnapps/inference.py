@@ -23,7 +23,7 @@ from runtime import Net
 from scoring import dataset_family, heads
 from .report import eval_prototxt, weights_mismatch
 
-__all__ = ['LABEL_TOPS', 'LAYOUTS', 'folder_family', 'deploy_net', 'preprocess', 'side_by_side', 'infer']
+__all__ = ['LABEL_TOPS', 'LAYOUTS', 'folder_family', 'deploy_net', 'preprocess', 'side_by_side', 'legend', 'infer']
 
 
 
@@ -99,12 +99,49 @@ def side_by_side(rgb, seg, palette):
     return np.concatenate([rgb, vis_seg(rgb, seg, palette), color_seg(seg, palette)], axis=1)
 
 
-def infer(folder, weights, images, out_dir, extra=None, device='cpu', net=None, progress=True, warn=None):
+def legend(classes, palette, width):
+    """A white strip of swatches (the palette's colour of each class id) with the class names, wrapped to
+    `width` pixels: uint8 h x width x 3."""
+    from PIL import ImageDraw, ImageFont
+    font = ImageFont.load_default()
+    measure = ImageDraw.Draw(Image.new('RGB', (1, 1)))
+    entries = [(k, f'{k} {name}') for k, name in enumerate(classes)]
+    rows, x = 1, 0
+    for _, text in entries:
+        w = 14 + int(measure.textlength(text, font=font)) + 10
+        if x and x + w > width:
+            rows, x = rows + 1, 0
+        x += w
+    im = Image.new('RGB', (width, 16 * rows + 2), (255, 255, 255))
+    draw = ImageDraw.Draw(im)
+    x, y = 0, 2
+    for k, text in entries:
+        w = 14 + int(draw.textlength(text, font=font)) + 10
+        if x and x + w > width:
+            x, y = 0, y + 16
+        draw.rectangle((x, y, x + 10, y + 10), fill=tuple(int(v) for v in palette[k % len(palette)]),
+                       outline=(0, 0, 0))
+        draw.text((x + 14, y), text, fill=(0, 0, 0), font=font)
+        x += w
+    return np.asarray(im)
+
+
+def infer(folder, weights, images, out_dir, extra=None, device='cpu', net=None, progress=True, warn=None,
+          read_input=None, read_rgb=None, palette=None, classes=None):
     """Label each image; returns [{image, outputs: {score blob: (png path, vis path)}, shape}].
 
     extra: {input kind ('depth', 'hha'): [paths aligned with images]} for NYUD nets that need them. Weights that
-    do not fit the net in full are named to warn(message) before the first image."""
+    do not fit the net in full are named to warn(message) before the first image.
+    A user's dataset (fcnapps.owndata) gives its own readers and colours: read_input(path) -> float32 1 x C x H x W
+    (the image as its data layer delivers it), read_rgb(path) -> uint8 H x W x 3 (what the pictures show),
+    palette (class id -> RGB; default the VOC palette) and classes (names: a legend under each picture); a folder
+    whose eval net reads a user's dataset (OwnSegDataLayer) gets them from its description by default."""
     extra = extra or {}
+    if read_input is None:
+        from .owndata import own_readers
+        own = own_readers(folder)
+        if own is not None:
+            read_input, read_rgb, palette, classes = own
     net_param, score_blobs, kinds = deploy_net(folder)
     need = sorted(set(kinds.values()) - {'color'} - set(extra))
     if need:
@@ -121,18 +158,19 @@ def infer(folder, weights, images, out_dir, extra=None, device='cpu', net=None, 
         if mismatch and warn:
             warn(mismatch)
     family = folder_family(folder)
-    palette = make_palette(256)
+    palette = make_palette(256) if palette is None else np.asarray(palette, dtype=np.uint8)
     os.makedirs(out_dir, exist_ok=True)
     results = []
     items = list(enumerate(images))
     if progress:
         items = tqdm(items, desc='infer', unit='img', file=sys.stderr)
     for i, path in items:
-        inputs = {t: preprocess(path if kind == 'color' else extra[kind][i], kind, family)
+        inputs = {t: (read_input(path) if read_input and kind == 'color' else
+                      preprocess(path if kind == 'color' else extra[kind][i], kind, family))
                   for t, kind in kinds.items()}
         with torch.no_grad():
             net.forward(**inputs)
-        rgb = np.asarray(Image.open(path).convert('RGB'))
+        rgb = read_rgb(path) if read_rgb else np.asarray(Image.open(path).convert('RGB'))
         stem = os.path.splitext(os.path.basename(path))[0]
         outs = {}
         for s in score_blobs:
@@ -141,7 +179,10 @@ def infer(folder, weights, images, out_dir, extra=None, device='cpu', net=None, 
             png = os.path.join(out_dir, f'{stem}{suffix}.png')
             vis = os.path.join(out_dir, f'{stem}{suffix}_vis.png')
             save_indexed_png(png, seg, palette)
-            save_image(Image.fromarray(side_by_side(rgb, seg, palette)), vis, 'picture')
+            picture = side_by_side(rgb, seg, palette)
+            if classes:
+                picture = np.concatenate([picture, legend(classes, palette, picture.shape[1])], axis=0)
+            save_image(Image.fromarray(picture), vis, 'picture')
             outs[s] = (png, vis)
         results.append({'image': path, 'shape': rgb.shape[:2], 'outputs': outs})
     return results

@@ -24,7 +24,7 @@ from solvers.logs import log
 from weights.surgery import interp
 
 __all__ = ['RECIPES', 'recipe', 'prepare_folder', 'with_data_root', 'solver_param', 'eval_ids', 'score',
-           'initialize', 'train', 'snapshot_lock']
+           'initialize', 'train', 'run_loop', 'snapshot_lock']
 
 #: the model folders' records by name (netspec.models.Folder: iters, score_every, init, family, ...), which hold
 #: the reference solve.py loops; the name recipes look up
@@ -170,6 +170,17 @@ def train(folder, weights=None, data=None, device='cpu', iters=None, score_every
     name, rec = recipe(folder)
     prepare_folder(folder, width=width, num_classes=num_classes)
     param = solver_param(folder, data_root=data, out=out, random_seed=seed, **overrides)
+    return run_loop(param, folder, name, rec.iters if iters is None else iters,
+                    rec.score_every if score_every is None else score_every, weights=weights, resume=resume,
+                    device=device, progress=progress, stdout=stdout, on_score=on_score)
+
+
+def run_loop(param, folder, name, iters, score_every, weights=None, resume=None, device='cpu', progress=None,
+             stdout=None, on_score=None):
+    """The solve.py loop on a SolverParameter (solver_param's): initialize from `weights` (or restore `resume`),
+    then step(score_every) and score the eval split, to `iters`; Caffe's Solve log and last snapshot. `name` is the
+    run's name in the log. Returns (solver, [(iteration, score report)]); the body of train(), and of any recipe
+    whose folder is not a reference one (fcnapps.owndata)."""
     lock = snapshot_lock(param)
     with lock:
         solver = get_solver(param, device=device, progress_bar=progress)
@@ -178,8 +189,8 @@ def train(folder, weights=None, data=None, device='cpu', iters=None, score_every
             solver.restore(resume)
         else:
             initialize(solver, weights)
-        total = rec.iters if iters is None else int(iters)
-        every = rec.score_every if score_every is None else int(score_every)
+        total = int(iters)
+        every = int(score_every) if score_every else 0
         log.info('%s: training to iteration %d, scoring every %d (init: %s)', name, total, every,
                  weights or ('resumed from ' + str(resume) if resume else 'the net\'s fillers'))
         history = []

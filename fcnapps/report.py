@@ -51,13 +51,15 @@ def _test_net(net_param, weights, device, source=None):
 
 
 def score_model(folder, weights, data_root=None, split=None, save_dir=None, device='cpu', limit=None,
-                progress=True, net_factory=None, warn=None):
+                progress=True, net_factory=None, warn=None, family=None):
     """Score a model folder's eval net over a split; returns the report dict (see format_report).
 
     net_factory(net_param, weights, device) builds the net (default: runtime.Net in the TEST phase). Class names
     and the classes the paper leaves out come from the dataset family of the net's data layer. Weights that do
     not fit the net in full (layers left at their fillers, file layers ignored) are named in the report's
-    'weights_mismatch' and given to warn(message) before scoring."""
+    'weights_mismatch' and given to warn(message) before scoring. family: the DatasetFamily whose class names
+    the report uses (default: that of the net's data layer or of the folder's record; a user's dataset gives
+    its Description.family())."""
     prototxt = eval_prototxt(folder)
     net_param = prepare_net_param(prototxt, data_root, split)
     dataset = datalayers.dataset_for_net(net_param)
@@ -72,7 +74,7 @@ def score_model(folder, weights, data_root=None, split=None, save_dir=None, devi
     results = compute_hists(net, ids, pairs, save_dir=save_dir, progress=progress,
                             desc=os.path.basename(os.path.normpath(folder)))
     model = os.path.basename(os.path.normpath(folder if os.path.isdir(folder) else os.path.dirname(folder)))
-    family = dataset_family(net_param, model)
+    family = family or getattr(dataset, 'family', None) or dataset_family(net_param, model)
     paper = [e._asdict() for e in published(model, dataset.split)]
     other = _other_classes(family, pairs, results)
     report = {'model': model, 'prototxt': prototxt, 'weights': weights, 'split': dataset.split,
