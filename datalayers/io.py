@@ -5,8 +5,12 @@ supplied by the dataset)."""
 import os
 
 import numpy as np
-import scipy.io
 from PIL import Image
+
+from netspec.environ import environment_kept
+
+with environment_kept():       # scipy.io imports threadpoolctl when installed, which sets KMP_DUPLICATE_LIB_OK
+    import scipy.io
 
 
 class DatasetError(FileNotFoundError):

@@ -29,8 +29,12 @@ import colorsys
 import os
 
 import numpy as np
-import scipy.io
 from PIL import Image
+
+from netspec.environ import environment_kept
+
+with environment_kept():       # scipy.io imports threadpoolctl when installed, which sets KMP_DUPLICATE_LIB_OK
+    import scipy.io
 
 from .classes import CONTEXT60
 from .datasets import CONTEXT_RENAMES, SIFTFLOW_SUBDIR, VOC_MEAN

@@ -9,21 +9,17 @@ import os
 
 import numpy as np
 
+from netspec.environ import environment_kept
+
 
 def cv2_module():
     """OpenCV, imported with the process environment kept as it was (opencv-python's loader adds its library folder
     to LD_LIBRARY_PATH in os.environ, which every child process would then inherit)."""
-    saved = {k: os.environ.get(k) for k in ('LD_LIBRARY_PATH', 'PATH')}
     try:
-        import cv2
+        with environment_kept():
+            import cv2
     except ImportError:
         raise ImportError('reading images as Caffe does needs OpenCV: pip install opencv-python-headless') from None
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return cv2
 
 
