@@ -455,6 +455,7 @@ class Net:
                     self._rt.forward_range(lo, hi)
                 self._reshaped = {}
         finally:
+            self._callbacks.forward_override = None
             _sync.after_call()
             self._refresh()
 
