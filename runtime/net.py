@@ -334,8 +334,10 @@ class Net(nn.Module):
         unless torch.no_grad is active; backward() works either way."""
         for name, value in inputs.items():
             self.set_input(name, value)
-        # drop the last forward's blobs first, so their memory can serve this one (as Caffe reuses its blobs)
-        self._blob_values = [None] * len(self._blob_names)
+        # drop the last forward's blobs first, so their memory can serve this one (as Caffe reuses its blobs);
+        # a stepper's callbacks see them until each is computed again, as Caffe's blobs keep their values
+        if self.stepper is None:
+            self._blob_values = [None] * len(self._blob_names)
         self.forward_range(0, len(self._plan) - 1)
         blobs, slots = self._blob_values, self._slots
         return OrderedDict((n, blobs[slots[n]]) for n in self._output_names)
@@ -385,13 +387,16 @@ class Net(nn.Module):
         step('before', i, blobs) and step('after', i, blobs) around layer i; `layer_io`: a dict that gets
         {i: (bottoms read, tops made)} (in-place layers then run out of place, so each tensor stays what it was)."""
         i = start
+        stepping = False          # the step function (a user's callback) is running: its errors are its own
         hooked_views = set()      # blobs whose hooked first value is a view: modified in place, it loses the hook
         try:
             with precision_mod.context(self.precision, self._ctx.device):
                 for i in range(start, end + 1):
                     fn, bs, ts, name, _ = self._plan[i]
                     if step is not None:
+                        stepping = True
                         step('before', i, blobs)
+                        stepping = False
                     if sources is not None and i in sources:
                         outs = sources[i]
                     else:
@@ -426,7 +431,9 @@ class Net(nn.Module):
                                 hooked_views.add(t)
                         blobs[t] = o
                     if step is not None:
+                        stepping = True
                         step('after', i, blobs)
+                        stepping = False
             if self.precision == 'bf16':     # the outputs in float32, as callers (and numpy) expect
                 for n in self._output_names:
                     v = blobs[self._slots[n]]
@@ -435,6 +442,8 @@ class Net(nn.Module):
         except LayerError:
             raise
         except Exception as e:
+            if stepping:
+                raise
             _, _, _, name, typ = self._plan[i]
             raise LayerError(f'layer {name!r} (type {typ}) failed in forward: {type(e).__name__}: {e}') from e
         return blobs

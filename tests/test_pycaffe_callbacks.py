@@ -151,6 +151,31 @@ def test_after_forward_sees_each_in_place_step_of_a_blob(net_file):
     np.testing.assert_array_equal(drop, net.blobs['conv1'].data)
 
 
+def test_a_second_forward_shows_the_last_values_until_each_layer_runs_again(net_file):
+    net, twin = make_net(net_file), make_net(net_file)
+    for n in (net, twin):
+        caffe.set_random_seed(5)
+        n.forward()
+    seen = []
+    net.before_forward(lambda i: seen.append(net.blobs['aux'].data.copy()) if i == LAYERS.index('aux') else None)
+    net.blobs['data'].data[...] *= 2
+    net.forward()
+    np.testing.assert_array_equal(seen[0], twin.blobs['aux'].data)     # the last forward's, as Caffe's blob holds
+    assert not np.array_equal(net.blobs['aux'].data, seen[0])
+
+
+def test_an_error_in_a_callback_reaches_the_caller_as_it_is(net_file):
+    net = make_net(net_file)
+
+    def fail(i):
+        if i == 3:
+            raise KeyError('from the callback')
+
+    net.after_forward(fail)
+    with pytest.raises(KeyError, match='from the callback'):
+        net.forward()
+
+
 def test_before_forward_write_into_a_bottom_is_what_the_layer_reads(net_file):
     net = make_net(net_file)
     score = LAYERS.index('score')
