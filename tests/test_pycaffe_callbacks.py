@@ -278,3 +278,32 @@ def test_after_backward_takes_an_nccl_object_which_fails_when_called_as_in_a_cpu
     s.net.forward()
     with pytest.raises(TypeError, match='not callable'):
         s.net.backward()
+
+
+THREE_READERS = '''
+layer { name: "input" type: "Input" top: "data" top: "label"
+        input_param { shape { dim: 2 dim: 3 dim: 8 dim: 8 } shape { dim: 2 dim: 1 dim: 8 dim: 8 } } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+        convolution_param { num_output: 8 kernel_size: 3 pad: 1 } }
+layer { name: "a" type: "Convolution" bottom: "conv1" top: "a"
+        convolution_param { num_output: 3 kernel_size: 3 pad: 1 } }
+layer { name: "b" type: "Convolution" bottom: "conv1" top: "b" convolution_param { num_output: 3 kernel_size: 1 } }
+layer { name: "c" type: "Convolution" bottom: "conv1" top: "c"
+        convolution_param { num_output: 3 kernel_size: 3 pad: 1 } }
+layer { name: "fuse" type: "Eltwise" bottom: "a" bottom: "b" bottom: "c" top: "fuse" }
+layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fuse" bottom: "label" top: "loss" }
+'''
+
+
+def test_a_split_of_three_readers_adds_their_diffs_in_caffes_order(tmp_path):
+    path = tmp_path / 'three.prototxt'
+    path.write_text(THREE_READERS)
+    plain, called = make_net(str(path)), make_net(str(path))
+    called.after_backward(lambda i: None)
+    run(plain)
+    run(called)
+    tops = [called.blobs[f'conv1_conv1_0_split_{k}'].diff for k in range(3)]
+    np.testing.assert_array_equal(called.blobs['conv1'].diff, (tops[0] + tops[1]) + tops[2])   # SplitLayer's sum
+    # without callbacks autograd adds the three in its own order: the same values up to rounding
+    np.testing.assert_allclose(plain.blobs['conv1'].diff, called.blobs['conv1'].diff, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(plain.params['conv1'][0].diff, called.params['conv1'][0].diff, rtol=1e-5, atol=1e-6)
