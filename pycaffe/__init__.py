@@ -7,10 +7,12 @@ Served, as pycaffe serves them (Caffe 1.0's python/caffe):
       .num/.channels/.height/.width, .reshape), .forward(blobs=None, start=None, end=None, **inputs),
       .backward(diffs=None, start=None, end=None, **top_diffs), .forward_all, .forward_backward_all, .reshape,
       .inputs/.outputs, .layers (.type, .blobs), ._layer_names, ._blob_names, .top_names/.bottom_names,
-      .layer_dict, .blob_loss_weights, .share_with, .copy_from, .save, .save_hdf5/.load_hdf5, .clear_param_diffs
+      .layer_dict, .blob_loss_weights, .share_with, .copy_from, .save, .save_hdf5/.load_hdf5, .clear_param_diffs,
+      .before_forward/.after_forward/.before_backward/.after_backward (pycaffe.callbacks)
     SGDSolver, NesterovSolver, AdaGradSolver, RMSPropSolver, AdaDeltaSolver, AdamSolver, get_solver:
-      .net, .test_nets, .iter, .step, .solve, .restore, .snapshot, .add_callback
-    TRAIN, TEST, set_mode_cpu, set_mode_gpu, set_device, set_random_seed, layer_type_list, Layer (Python layers)
+      .net, .test_nets, .iter, .param, .step, .solve, .restore, .snapshot, .add_callback
+    TRAIN, TEST, set_mode_cpu, set_mode_gpu, set_device, set_random_seed, layer_type_list, Layer (Python layers),
+      init_log, log; caffe._caffe (the binding's names: RawBlobVec, BlobVec, ... vector wrappers) and caffe.pycaffe
     solver_count/set_solver_count, solver_rank/set_solver_rank, set_multiprocess, has_nccl, NCCL, Timer (a CPU
       build's answers: pycaffe.parallel)
     NetSpec, layers, params, to_proto; caffe.coord_map, caffe.net_spec, caffe.proto.caffe_pb2
@@ -34,6 +36,8 @@ from .runner import alias_caffe
 from .served import NOT_SERVED, NotServed, layer_type_list, not_served as __getattr__  # noqa: F401
 from .solver import (AdaDeltaSolver, AdaGradSolver, AdamSolver, NesterovSolver, RMSPropSolver, SGDSolver, Solver,
                      get_solver)
+from . import _caffe, pycaffe  # noqa: F401,E402  (caffe._caffe and caffe.pycaffe, as Caffe's package has them)
+from ._caffe import init_log, log  # noqa: E402
 
 __version__ = '1.0.0'     # the pycaffe API served: Caffe 1.0's
 
@@ -42,4 +46,4 @@ __all__ = ['Net', 'Blob', 'Layer', 'Classifier', 'Detector', 'Timer', 'has_nccl'
            'SGDSolver', 'NesterovSolver', 'AdaGradSolver', 'RMSPropSolver', 'AdaDeltaSolver', 'AdamSolver', 'Solver',
            'get_solver', 'TRAIN', 'TEST', 'set_mode_cpu', 'set_mode_gpu', 'set_device', 'set_random_seed',
            'layer_type_list', 'NetSpec', 'layers', 'params', 'to_proto', 'io', 'coord_map', 'net_spec', 'proto',
-           'fall_back_to_cpu', 'alias_caffe', 'NotServed', 'NOT_SERVED']
+           'fall_back_to_cpu', 'alias_caffe', 'NotServed', 'NOT_SERVED', 'init_log', 'log']

@@ -18,6 +18,7 @@ from weights import read_h5, write_caffemodel, write_h5
 
 from . import _mode, _sync
 from .blob import NetBlob, ParamBlob
+from .callbacks import NetCallbacks
 
 
 def check_file(path):
@@ -177,6 +178,28 @@ class Net:
         for L in g.layers:
             for t, w in zip(L.tops, L.loss):
                 self._loss_weight[t] = w
+        self._callbacks = NetCallbacks(self)
+
+    # ------------------------------------------------------------------------------------------ callbacks
+    def before_forward(self, run):
+        """Net::add_before_forward: run(i) before layer i of every forward (Caffe layer indices, Split layers
+        included; pycaffe.callbacks)."""
+        self._callbacks.add('before_forward', run)
+
+    def after_forward(self, run):
+        """Net::add_after_forward: run(i) after layer i of every forward, its tops computed."""
+        self._callbacks.add('after_forward', run)
+
+    def before_backward(self, run):
+        """Net::add_before_backward: run(i) before layer i of every backward (every layer of the range, whether
+        or not it needs backward)."""
+        self._callbacks.add('before_backward', run)
+
+    def after_backward(self, run):
+        """Net::add_after_backward: run(i) after layer i of every backward, its bottoms' diffs written. Any object
+        is taken, as Caffe's binding takes it; a caffe.NCCL too (a build without NCCL has no Net_add_nccl overload
+        for it), and calling it then fails as in Caffe: an NCCL object is not callable."""
+        self._callbacks.add('after_backward', run)
 
     # ------------------------------------------------------------------------------------------ the runtime net
     def _rt_net(self):
@@ -416,6 +439,11 @@ class Net:
     def _forward(self, start, end):
         self._ready()
         rng = self._real_range(start, end)
+        if self._rt.stepper is not None:
+            if rng is None:
+                self._callbacks.run_forward_splits(start, end)
+                return
+            self._callbacks.forward_override = (start, end)
         _sync.before_call()
         try:
             if rng is not None:
@@ -427,6 +455,7 @@ class Net:
                     self._rt.forward_range(lo, hi)
                 self._reshaped = {}
         finally:
+            self._callbacks.forward_override = None
             _sync.after_call()
             self._refresh()
 
@@ -467,6 +496,9 @@ class Net:
         """Caffe's BackwardFromTo(start, end): each running layer reads its tops' diffs; the diffs no layer of the
         range writes (the outputs', those the user set) are where the gradient starts."""
         self._ready()
+        if self._callbacks.steps_backward():
+            self._callbacks.run_backward(start, end)
+            return
         g = self._g
         written = g.written(end, start)
         seeds = {}

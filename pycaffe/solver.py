@@ -62,8 +62,35 @@ class _Callback:
         self._call(self._ready)
 
 
+class SolverParameter:
+    """A solver's parameters as Caffe's binding shows them (Solver.param): max_iter, display, layer_wise_reduce."""
+
+    def __init__(self, *args, **kwargs):
+        raise RuntimeError('caffe._caffe.SolverParameter: this class cannot be instantiated from Python (Caffe\'s '
+                           'no_init; a solver\'s .param is one)')
+
+    @classmethod
+    def _of(cls, param):
+        self = cls.__new__(cls)
+        self._max_iter, self._display = int(param.max_iter), int(param.display)
+        self._layer_wise_reduce = bool(param.layer_wise_reduce)
+        return self
+
+    @property
+    def max_iter(self):
+        return self._max_iter
+
+    @property
+    def display(self):
+        return self._display
+
+    @property
+    def layer_wise_reduce(self):
+        return self._layer_wise_reduce
+
+
 class Solver:
-    """A solver read from a solver.prototxt (pycaffe's Solver: net, test_nets, iter, step, solve, restore,
+    """A solver read from a solver.prototxt (pycaffe's Solver: net, test_nets, iter, param, step, solve, restore,
     snapshot, add_callback)."""
 
     _kind = None           # the update rule a subclass fixes (None: the file's `type`)
@@ -106,6 +133,11 @@ class Solver:
     @property
     def type(self):
         return self._s.type
+
+    @property
+    def param(self):
+        """Solver::param as Caffe's binding shows it: max_iter, display, layer_wise_reduce (a copy)."""
+        return SolverParameter._of(self._s.param)
 
     def _check_device(self):
         dev = _mode.device()

@@ -20,6 +20,9 @@ Net(proto, weights=None, phase='test', device='cpu', stages=(), level=0, memory_
   .load_arrays(arrays), .to_arrays(), .copy_from(path), .save(path), .loss(), .inputs, .outputs, .net_param,
   .layers / .layer_dict  the layer modules (each has .lp, its LayerParameter, and .blobs)
   .caffe_graph           the net as Caffe lays it out: Split layers, blob order, what backward computes
+  .stepper               None, or per-layer callbacks (pycaffe's Net callbacks): forward_range calls its step
+                         function around each layer; backward() lets it run Caffe's per-layer loop over
+                         .layer_graph(lo, hi), each layer's (bottoms, tops) with their graph
 Forward records a graph only in the TRAIN phase (or with force_backward, or net.record_graph = True), so inference
 stays forward-only; backward() after a forward that recorded none (or whose graph an earlier backward used) runs
 the layers again with the graph recorded (data layers give their last outputs, Dropout its last masks), then

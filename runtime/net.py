@@ -149,6 +149,8 @@ class Net(nn.Module):
         self._sources = {}            # layer index -> outputs of a bottomless (data) layer at its last run
         self._rng = None              # the random state before the last forward (replays draw the same masks)
         self.last_copy = None         # what the last load_arrays / copy_from copied (a Copied list)
+        self.stepper = None           # per-layer callbacks (Caffe's Net callbacks): see forward_range / backward
+        self._layer_io = {}           # layer index -> (bottoms read, tops made) of the last forward with a stepper
         if weights is not None:
             self.copy_from(weights)
 
@@ -315,6 +317,10 @@ class Net(nn.Module):
                 return layer.values[i]
         raise KeyError(f'{self.source}: {name!r} is not an Input blob of this net (inputs: {self.inputs})')
 
+    def blob_slot(self, name):
+        """The index of blob `name` in the slot list that forward_range's step function sees."""
+        return self._slots[name]
+
     def set_blob(self, name, value):
         """Give blob `name` a value (a tensor on the net's device), as the next partial forward reads it."""
         if name not in self._slots:
@@ -328,15 +334,22 @@ class Net(nn.Module):
         unless torch.no_grad is active; backward() works either way."""
         for name, value in inputs.items():
             self.set_input(name, value)
-        # drop the last forward's blobs first, so their memory can serve this one (as Caffe reuses its blobs)
-        self._blob_values = [None] * len(self._blob_names)
+        # drop the last forward's blobs first, so their memory can serve this one (as Caffe reuses its blobs);
+        # a stepper's callbacks see them until each is computed again, as Caffe's blobs keep their values
+        if self.stepper is None:
+            self._blob_values = [None] * len(self._blob_names)
         self.forward_range(0, len(self._plan) - 1)
         blobs, slots = self._blob_values, self._slots
         return OrderedDict((n, blobs[slots[n]]) for n in self._output_names)
 
     def forward_range(self, start=0, end=None):
         """Caffe's ForwardFromTo(start, end): run layers start..end (indices, inclusive) on the blobs' current
-        values; the other blobs keep theirs."""
+        values; the other blobs keep theirs.
+
+        With a `stepper` set (an object with forward_steps(start, end) and backward(start, end)), the run calls
+        forward_steps' function step(when, i, blobs) with when 'before' / 'after' around each layer i and 'end'
+        after the last (blobs: the slot list being computed, which 'before' may change), runs in-place layers out
+        of place, and keeps each layer's bottoms and tops (layer_graph). The values are the same."""
         start, end = self._range(start, end)
         record = (self.phase == TRAIN or self.net_param.force_backward or self.record_graph) \
             and torch.is_grad_enabled()
@@ -344,8 +357,16 @@ class Net(nn.Module):
             self._rng = self._rng_state()
         blobs = list(self._blob_values)
         capture = {} if (record and self.keep_blob_diffs) else None
+        step = self.stepper.forward_steps(start, end) if self.stepper is not None else None
+        io = {} if step is not None and record else None
+        self._layer_io = {}
+        if step is not None:
+            self._blob_values = blobs         # net.blobs shows the blobs computed so far to the step function
         with torch.set_grad_enabled(record):
-            self._run(start, end, blobs, capture, keep_sources=True)
+            self._run(start, end, blobs, capture, keep_sources=True, step=step, layer_io=io)
+        self._layer_io = io or {}
+        if step is not None:
+            step('end', None, blobs)
         self._blob_values = blobs
         self._last_run = (start, end)
         self._graph = record
@@ -359,16 +380,23 @@ class Net(nn.Module):
             raise IndexError(f'{self.source}: layer range {start}..{end} is outside 0..{last}')
         return start, end
 
-    def _run(self, start, end, blobs, capture=None, keep_sources=False, sources=None):
+    def _run(self, start, end, blobs, capture=None, keep_sources=False, sources=None, step=None, layer_io=None):
         """Run layers start..end over `blobs` (slot list, updated in place). `capture`: a dict the gradient hooks
         fill ({slot: grad} for each blob's first value, {(layer, bottom): grad} for reads of shared blobs);
-        `sources`: {layer: outputs} reused for bottomless layers instead of running them."""
+        `sources`: {layer: outputs} reused for bottomless layers instead of running them; `step`: called as
+        step('before', i, blobs) and step('after', i, blobs) around layer i; `layer_io`: a dict that gets
+        {i: (bottoms read, tops made)} (in-place layers then run out of place, so each tensor stays what it was)."""
         i = start
+        stepping = False          # the step function (a user's callback) is running: its errors are its own
         hooked_views = set()      # blobs whose hooked first value is a view: modified in place, it loses the hook
         try:
             with precision_mod.context(self.precision, self._ctx.device):
                 for i in range(start, end + 1):
                     fn, bs, ts, name, _ = self._plan[i]
+                    if step is not None:
+                        stepping = True
+                        step('before', i, blobs)
+                        stepping = False
                     if sources is not None and i in sources:
                         outs = sources[i]
                     else:
@@ -383,7 +411,8 @@ class Net(nn.Module):
                                     args[k] = args[k].view_as(args[k])
                                     args[k].register_hook(_store(capture, (i, k)))
                         layer = self.layers[i]
-                        if capture is not None and getattr(layer, 'in_place', False) and bs[0] in hooked_views:
+                        if getattr(layer, 'in_place', False) and (
+                                layer_io is not None or (capture is not None and bs[0] in hooked_views)):
                             layer.in_place = False
                             try:
                                 outs = fn(*args)
@@ -393,12 +422,18 @@ class Net(nn.Module):
                             outs = fn(*args)
                         if keep_sources and not bs:
                             self._sources[i] = list(outs)
+                        if layer_io is not None:
+                            layer_io[i] = (args, list(outs))
                     for t, o in zip(ts, outs):
                         if capture is not None and t not in bs and o.requires_grad and not o.is_leaf:
                             o.register_hook(_store(capture, t))
                             if o._base is not None:
                                 hooked_views.add(t)
                         blobs[t] = o
+                    if step is not None:
+                        stepping = True
+                        step('after', i, blobs)
+                        stepping = False
             if self.precision == 'bf16':     # the outputs in float32, as callers (and numpy) expect
                 for n in self._output_names:
                     v = blobs[self._slots[n]]
@@ -407,6 +442,8 @@ class Net(nn.Module):
         except LayerError:
             raise
         except Exception as e:
+            if stepping:
+                raise
             _, _, _, name, typ = self._plan[i]
             raise LayerError(f'layer {name!r} (type {typ}) failed in forward: {type(e).__name__}: {e}') from e
         return blobs
@@ -435,6 +472,8 @@ class Net(nn.Module):
         by an earlier backward, the layers are run again, graph recorded, from the blobs' current values (data
         layers give the outputs of their last run, random layers the same draws), then back-propagated. Before
         any forward the blobs hold what Caffe's hold then: zeros, the Input blobs their values."""
+        if self.stepper is not None and top_diffs is None and self.stepper.backward(start, end):
+            return       # the stepper ran Caffe's per-layer backward (with its callbacks)
         last = len(self._plan) - 1
         if self._last_run is None:
             self._blobs_as_allocated()
@@ -470,8 +509,33 @@ class Net(nn.Module):
                 torch.autograd.backward([v for v, _ in seeds], [g for _, g in seeds])
         self._graph = False
         self._capture = {}
+        self._layer_io = {}
         if self.keep_blob_diffs:
             self.blob_diffs = self._blob_diffs(end, start, blobs, capture, leaves)
+
+    def layer_graph(self, lo, hi):
+        """{i: (bottoms read, tops made)} for layers lo..hi with their graph recorded, for a backward that runs
+        layer by layer: the last forward's, when it kept them for these layers and no backward used its graph
+        yet; else the layers run again as backward() runs them (data layers give their last outputs, random
+        layers the same draws)."""
+        last = len(self._plan) - 1
+        if not 0 <= lo <= hi <= last:
+            raise IndexError(f'{self.source}: backward range {hi}..{lo} is outside {last}..0')
+        if self._last_run is None:
+            self._blobs_as_allocated()
+        io = self._layer_io
+        if self._graph and all(i in io for i in range(lo, hi + 1)):
+            return dict(io)
+        io = {}
+        self._replay(lo, hi, layer_io=io)
+        return io
+
+    def backward_done(self):
+        """A backward that ran outside backward() (layer by layer, over layer_graph) used the recorded graph."""
+        self._graph = False
+        self._capture = {}
+        self._layer_io = {}
+        self.blob_diffs = OrderedDict()
 
     def _blobs_as_allocated(self):
         """Before any forward, Caffe's blobs hold zeros (the Input blobs their values), and a backward runs on
@@ -490,7 +554,7 @@ class Net(nn.Module):
         self._last_run = (0, len(self._plan) - 1)
         self._graph = False
 
-    def _replay(self, lo, hi):
+    def _replay(self, lo, hi, layer_io=None):
         """Run layers lo..hi again with the graph recorded, from the blobs' current values: the blobs they read
         from before lo become leaves (their gradients are those blobs' diffs); data layers give their last outputs;
         random layers repeat the last forward's draws when the replay starts where it started."""
@@ -521,7 +585,7 @@ class Net(nn.Module):
                 self._set_rng_state(self._rng)
             self._ctx.replaying = True      # layers that update state in their forward (BatchNorm) leave it be
             with torch.enable_grad():
-                self._run(lo, hi, blobs, capture, sources=sources)
+                self._run(lo, hi, blobs, capture, sources=sources, layer_io=layer_io)
         finally:
             self._ctx.replaying = False
             if rng is not None:
