@@ -4,7 +4,8 @@ has_nccl() is False. solver_count/set_solver_count, solver_rank/set_solver_rank 
 process-wide values (runtime.parallel: unset, the torch.distributed group's size and rank): the Data layer of a TRAIN
 net keeps the records of its rank, only the root solver (rank 0) displays, tests and snapshots, and a TRAIN net's
 Python layers need set_multiprocess(True) when solver_count > 1, as in Caffe. NCCL(solver, uid): in a build
-without NCCL, a class that constructs and does nothing; solver.add_callback(nccl) accepts it and does nothing;
+without NCCL, a class that constructs and does nothing; solver.add_callback(nccl) is a TypeError (Boost's
+ArgumentError: that build's Solver_add_nccl takes no NCCL);
 net.after_backward(nccl) takes it as any callback (a build without USE_NCCL has no Net_add_nccl overload for it), so
 the next backward fails calling it, as in Caffe. Several processes that really train
 together here are torch.distributed's (tools/solve.py under torchrun), not NCCL objects.

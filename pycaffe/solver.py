@@ -184,14 +184,19 @@ class Solver:
         """Solver::Snapshot: <prefix>_iter_N.caffemodel and .solverstate (or the HDF5 pair)."""
         self._run(self._s.snapshot)
 
-    def add_callback(self, on_start, on_gradients_ready=None):
-        """Solver::add_callback: on_start() before each iteration's passes, on_gradients_ready() before the
-        update; add_callback(nccl), a caffe.NCCL, does nothing (Caffe's Solver_add_nccl without NCCL)."""
-        from .parallel import NCCL
-        if on_gradients_ready is None and isinstance(on_start, NCCL):
+    def add_callback(self, *args):
+        """Solver::add_callback(on_start, on_gradients_ready): on_start() before each iteration's passes,
+        on_gradients_ready() before the update. A CPU build's other overload, Solver_add_nccl without USE_NCCL,
+        takes no argument and does nothing; so add_callback() does nothing and add_callback(nccl) matches neither
+        signature (Boost.Python's ArgumentError, a TypeError)."""
+        if not args:
             return
-        if on_gradients_ready is None:
-            raise TypeError('add_callback takes (on_start, on_gradients_ready) or a caffe.NCCL')
+        if len(args) != 2:
+            names = ', '.join([type(self).__name__] + [type(a).__name__ for a in args])
+            raise TypeError(f'Python argument types in\n    Solver.add_callback({names})\ndid not match C++ '
+                            'signature:\n    add_callback(caffe::SGDSolver<float>*)\n    add_callback(caffe::Solver'
+                            '<float>*, boost::python::api::object, boost::python::api::object)')
+        on_start, on_gradients_ready = args
         self._s.callbacks.append(_Callback(self, on_start, on_gradients_ready))
 
     def __repr__(self):

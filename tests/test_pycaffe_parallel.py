@@ -120,7 +120,9 @@ def test_python_layers_of_a_train_net_need_multiprocess_with_several_solvers(tmp
 def test_nccl_constructs_and_does_nothing_else(solver_file):
     s = caffe.SGDSolver(solver_file)
     nccl = caffe.NCCL(s, '')
-    s.add_callback(nccl)                       # Caffe's Solver_add_nccl without NCCL: nothing
+    with pytest.raises(TypeError, match='did not match C\+\+ signature'):
+        s.add_callback(nccl)                   # without USE_NCCL, Solver_add_nccl(SGDSolver*) takes no NCCL
+    s.add_callback()                           # ... and matches a call with no argument: nothing
     assert s._s.callbacks == []
     assert [m for m in dir(nccl) if not m.startswith('_')] == []
     s.step(1)
