@@ -40,6 +40,7 @@ from .recipe import run_loop, score, solver_param
 __all__ = ['ARCHS', 'REFERENCE_EPOCHS', 'SBD_TRAIN_IMAGES', 'RATES_HELP', 'Stage', 'scaled_loop', 'stage_nets',
            'make_run', 'write_run', 'read_run', 'classifier_surgery', 'fit_first_conv', 'latest_snapshot',
            'train_stages', 'stage_table', 'write_scores', 'stage_log', 'score_run', 'infer_run', 'make_classifier',
+           'object_crops', 'classification_set', 'classifier_accuracy', 'CLASSIFIER_CROPS',
            'confusion_png', 'palette_of', 'own_readers', 'RUN_FILE', 'DONE_FILE']
 
 #: the trunks and their stages: stage folder name -> the reference model folder whose nets and solver it takes
@@ -505,19 +506,23 @@ def _as_rgb(a):
     return a[:3] if a.shape[0] >= 3 else np.repeat(a[:1], 3, axis=0)
 
 
+def _resized(image, crop):
+    import torch
+    t = torch.from_numpy(np.ascontiguousarray(_as_rgb(np.asarray(image, np.float32))))[None]
+    return torch.nn.functional.interpolate(t, size=(crop, crop), mode='bilinear', align_corners=False)[0].numpy()
+
+
 def classification_set(desc, crop, split='train'):
     """(images N x 3 x crop x crop float32, labels N): each image of the split minus the mean, on three channels
     (_as_rgb), resized to crop x crop (bilinear), labelled by the class it holds most of relative to the whole
     split (its share of the image's pixels over its share of the split's; ignore left out), so that a class that
     covers most of every image (a background) does not label them all."""
-    import torch
     from datalayers.own import load_sample
     mean = desc.require_mean()
     xs, counts = [], []
     for sid in desc.splits[split]:
         image, label = load_sample(desc, split, sid, mean)
-        t = torch.from_numpy(np.ascontiguousarray(_as_rgb(np.asarray(image, np.float32))))[None]
-        xs.append(torch.nn.functional.interpolate(t, size=(crop, crop), mode='bilinear', align_corners=False)[0])
+        xs.append(_resized(image, crop))
         lab = np.asarray(label).reshape(-1)
         counts.append(np.bincount(lab[(lab >= 0) & (lab < desc.num_classes)].astype(np.int64),
                                   minlength=desc.num_classes))
@@ -525,17 +530,56 @@ def classification_set(desc, crop, split='train'):
     share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     overall = counts.sum(axis=0) / max(counts.sum(), 1)
     ys = (share / np.maximum(overall, 1e-12)).argmax(axis=1)
-    return torch.stack(xs).numpy(), ys.astype(np.float32)
+    return np.stack(xs), ys.astype(np.float32)
 
 
-def make_classifier(arch, out_dir, width=1.0, num_classes=1000, dataset=None, iters=0, batch=4, base_lr=1e-3,
-                    seed=0, progress=None, say=print):
+def object_crops(desc, crop, split='train', margin=0.125, min_pixels=64):
+    """(images N x 3 x crop x crop float32, labels N): one crop per connected region of a class in each label map
+    of the split (scipy.ndimage.label; regions under `min_pixels` pixels left out, the ignore label never a
+    region): the region's bounding box widened by `margin` of its sides on each side (clipped to the image), cut
+    from the image minus the mean, on three channels (_as_rgb), resized to crop x crop (bilinear) and labelled by
+    the region's class, as ILSVRC labels a crop by its object. A region that spans the image (a background) gives
+    a crop of the whole scene."""
+    from scipy import ndimage
+    from datalayers.own import load_sample
+    mean = desc.require_mean()
+    xs, ys = [], []
+    for sid in desc.splits[split]:
+        image, label = load_sample(desc, split, sid, mean)
+        h, w = label.shape
+        for c in np.unique(label):
+            if not 0 <= c < desc.num_classes:
+                continue
+            regions, n = ndimage.label(label == c)
+            for k, box in enumerate(ndimage.find_objects(regions), 1):
+                if box is None or (regions[box] == k).sum() < min_pixels:
+                    continue
+                (y0, y1), (x0, x1) = (box[0].start, box[0].stop), (box[1].start, box[1].stop)
+                dy, dx = int(margin * (y1 - y0)), int(margin * (x1 - x0))
+                y0, y1, x0, x1 = max(0, y0 - dy), min(h, y1 + dy), max(0, x0 - dx), min(w, x1 + dx)
+                xs.append(_resized(image[:, y0:y1, x0:x1], crop))
+                ys.append(int(c))
+    if not xs:
+        raise ValueError(f'{desc.path}: no region of {min_pixels} pixels or more in the {split} split')
+    return np.stack(xs), np.asarray(ys, np.float32)
+
+
+#: what a stand-in classifier is trained on: crops of the label maps' regions, or whole images
+CLASSIFIER_CROPS = {'objects': object_crops, 'images': classification_set}
+
+
+def make_classifier(arch, out_dir, width=1.0, num_classes=1000, dataset=None, iters=0, batch=4, base_lr=1e-5,
+                    seed=0, crops='objects', progress=None, say=print):
     """An ILSVRC-style classifier of `arch` (netspec.table1.classifier_net: the trunk, fc6 / fc7 / fc8 as
     InnerProduct on 224 x 224 crops, 227 for AlexNet) at `width`: writes out_dir/deploy.prototxt and
     out_dir/classifier.caffemodel. Without `dataset` its weights are the fillers (MSRA); with a description file
-    and `iters`, it is trained that many iterations (SGD, momentum 0.9, normalized loss) to tell the dataset's
-    images apart by their most frequent class (classification_set), the log in out_dir/train.log. Returns the
-    (prototxt, weights) paths."""
+    and `iters`, it is trained that many iterations (SGD, momentum 0.9, normalized loss, `batch` crops a step) on
+    the dataset's training split, the log in out_dir/train.log: `crops` 'objects' (default) its regions' crops,
+    each labelled by its class (object_crops), 'images' its whole images, each labelled by the class it holds
+    most of (classification_set). The default rate 1e-5 suits the MSRA-filled trunk on mean-subtracted pixel
+    values (tens to hundreds): 1e-3 there drives the first steps' loss up and leaves most ReLUs of the trunk
+    silent, features that no FCN learns from. Then says its accuracy on the crops it was trained on
+    (classifier_accuracy). Returns the (prototxt, weights) paths."""
     from netspec import table1, write_text
     from runtime import Net
     from solvers import get_solver
@@ -557,7 +601,9 @@ def make_classifier(arch, out_dir, width=1.0, num_classes=1000, dataset=None, it
         say(f'wrote {prototxt} and {weights} (fillers: MSRA, class scores Gaussian)')
         return prototxt, weights
     crop = table1.CLASSIFIER_CROP[name]
-    x, y = classification_set(desc, crop)
+    if crops not in CLASSIFIER_CROPS:
+        raise KeyError(f'unknown crops {crops!r}; known: {", ".join(CLASSIFIER_CROPS)}')
+    x, y = CLASSIFIER_CROPS[crops](desc, crop)
     net = table1.classifier_net(name, batch=batch, num_classes=num_classes, width=width)
     write_text(net, os.path.join(out_dir, 'train.prototxt'))
     p = caffe_pb2.SolverParameter(base_lr=base_lr, lr_policy='fixed', momentum=0.9, weight_decay=0.0005,
@@ -577,6 +623,22 @@ def make_classifier(arch, out_dir, width=1.0, num_classes=1000, dataset=None, it
         solver.log_start()
         solver.step(int(iters))
     solver.net.save(weights)
-    say(f'wrote {prototxt} and {weights} ({iters} iterations on the {len(x)} training images of {desc.path}, '
-        f'each labelled by the class it holds most of relative to the split)')
+    what = ('crops of its regions, each labelled by its class' if crops == 'objects' else
+            'images, each labelled by the class it holds most of relative to the split')
+    say(f'wrote {prototxt} and {weights} ({iters} iterations on {len(x)} {what}, from the training split of '
+        f'{desc.path}); accuracy on them: {100 * classifier_accuracy(deploy, weights, x, y):.1f}% '
+        f'(chance {100 * np.bincount(y.astype(np.int64)).max() / len(y):.1f}%)')
     return prototxt, weights
+
+
+def classifier_accuracy(net_param, weights, x, y):
+    """The share of the crops x (N x 3 x H x W) that a classifier net of batch 1 (netspec.table1.classifier_net:
+    Input data / label, its Accuracy 'accuracy') with `weights` labels y, run in the TEST phase (no dropout)."""
+    import torch
+    from runtime import Net
+    net = Net(net_param, weights, phase='test')
+    right = 0.0
+    for xi, yi in zip(x, y):
+        net.forward(data=torch.from_numpy(np.ascontiguousarray(xi[None])), label=torch.tensor([float(yi)]))
+        right += float(net.blobs['accuracy'])
+    return right / len(x)

@@ -2,7 +2,8 @@
 classifier, staged training, scores and pictures.
 
     fcn-own nets DATASET.json RUN [--arch vgg16|alexnet|googlenet] [--width W] [--epochs E] [--lr-scale F]
-    fcn-own classifier vgg16 CLF [--width W] [--train DATASET.json --iters N]     a small stand-in classifier
+    fcn-own classifier vgg16 CLF [--width W] [--train DATASET.json --iters N [--crops objects|images]]
+                                                    a small stand-in classifier
     fcn-own train RUN --classifier CLF/deploy.prototxt --weights CLF/classifier.caffemodel
     fcn-own score RUN [--stage fcn8s] [--split val]
     fcn-own infer RUN IMAGE ... --out DIR
@@ -63,7 +64,12 @@ def build_parser():
     p.add_argument('--width', type=_positive(float), default=1.0, help='channel width factor (the run\'s)')
     p.add_argument('--train', metavar='DATASET', help='train it on this dataset\'s training images')
     p.add_argument('--iters', type=int, default=0, help='training iterations (with --train)')
-    p.add_argument('--lr', type=_positive(float), default=1e-3, help='its base_lr (default 1e-3)')
+    p.add_argument('--lr', type=_positive(float), default=1e-5,
+                   help='its base_lr (default 1e-5; 1e-3 silences most of a thin VGG16 trunk\'s ReLUs)')
+    p.add_argument('--crops', choices=sorted(owndata.CLASSIFIER_CROPS), default='objects',
+                   help='objects: a crop of each region of the label maps, labelled by its class (default); '
+                        'images: each whole image, labelled by the class it holds most of')
+    p.add_argument('--batch', type=_positive(int), default=4, help='crops a step (default 4)')
 
     p = sub.add_parser('train', help='surgery, then train every stage of a run (resumable)')
     p.add_argument('run', metavar='RUN')
@@ -120,7 +126,7 @@ def classifier(args):
     if args.iters and not args.train:
         raise UsageError('--iters trains on a dataset: give --train DATASET')
     owndata.make_classifier(args.arch, args.out, width=args.width, dataset=args.train, iters=args.iters,
-                            base_lr=args.lr, progress=None)
+                            base_lr=args.lr, batch=args.batch, crops=args.crops, progress=None)
 
 
 def train(args):
