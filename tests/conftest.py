@@ -90,3 +90,14 @@ def isolated():
     for name in [n for n in sys.modules if n == 'caffe' or n.startswith('caffe.')]:
         del sys.modules[name]
     sys.modules.update(saved[3])
+
+
+@pytest.fixture(scope='module')
+def one_torch_thread():
+    """Thin nets on small images: one torch thread is several times faster on a shared machine (the modules that
+    train them use it: pytestmark = pytest.mark.usefixtures('one_torch_thread'))."""
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -17,13 +17,7 @@ from tools import own
 WIDTH = 0.0625
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_torch_thread():
-    """Thin nets on 224 x 224 crops: one torch thread is several times faster on a shared machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 @pytest.fixture(scope='module')

@@ -18,15 +18,7 @@ from test_ownrecipe_nets import toy_family
 WIDTH = 1 / 16
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_torch_thread():
-    """Thin nets on tiny images: one torch thread is several times faster on a shared machine."""
-    import torch
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def classifier(tmp_path, arch='FCN-VGG16', width=WIDTH, seed=0):

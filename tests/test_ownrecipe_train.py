@@ -19,15 +19,7 @@ WIDTH = '0.0625'
 FORMS = ('folders', 'lists', 'npy', 'gray')
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_torch_thread():
-    """Thin nets on tiny images: one torch thread is several times faster on a shared machine."""
-    import torch
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def dataset(root, form, **kw):

@@ -21,15 +21,7 @@ SHRINK = {('example', '--size'): ['32', '48'], ('example', '--val'): ['1'], ('cl
           ('nets', '--epochs'): ['0.1'], ('nets', '--score-every'): ['2']}
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_torch_thread():
-    """Thin nets on tiny images: one torch thread is several times faster on a shared machine."""
-    import torch
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def walkthrough():
