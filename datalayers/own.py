@@ -406,6 +406,15 @@ def parse_description(data, path):
 # ---------------------------------------------------------------------------------------------------------------
 # reading samples
 
+def _load_npy(path, what):
+    """The array of a .npy image or label; DatasetError naming the file."""
+    require(path, what, '')
+    try:
+        return np.load(path)
+    except (OSError, ValueError) as e:
+        raise DatasetError(f'cannot read {what} {path}: {e}') from None
+
+
 def read_image(desc, path, mean=None):
     """An image as the net sees it: float32 C x H x W, colour in BGR order, minus `mean` (per channel) if given."""
     layout = ''   # errors stay one line: the file and what was expected
@@ -418,11 +427,7 @@ def read_image(desc, path, mean=None):
             raise DatasetError(f'image {path} has shape {a.shape}; expected a greyscale image')
         a = a[np.newaxis]
     else:
-        require(path, 'image', layout)
-        try:
-            a = np.load(path)
-        except (OSError, ValueError) as e:
-            raise DatasetError(f'cannot read image {path}: {e}') from None
+        a = _load_npy(path, 'image')
         if a.ndim == 2:
             a = a[:, :, np.newaxis]
         if a.ndim != 3 or a.shape[2] != desc.channels:
@@ -456,11 +461,7 @@ def read_label(desc, path):
                                f'whose pixel values are class ids')
         a = np.array(im)
     elif desc.label_format == 'npy':
-        require(path, 'label', layout)
-        try:
-            a = np.load(path)
-        except (OSError, ValueError) as e:
-            raise DatasetError(f'cannot read label {path}: {e}') from None
+        a = _load_npy(path, 'label')
     else:
         a = loadmat_key(path, desc.mat_key, layout)
     a = np.asarray(a)
@@ -567,12 +568,7 @@ def check_dataset(desc):
         hs, ws = [], []
         for sample_id in ids:
             try:
-                image_path, label_path = desc.paths(split, sample_id)
-                label = read_label(desc, label_path)
-                image = read_image(desc, image_path)
-                if image.shape[1:] != label.shape:
-                    raise DatasetError(f'label {label_path} is {label.shape[0]} x {label.shape[1]} but its image '
-                                       f'{image_path} is {image.shape[1]} x {image.shape[2]} (H x W)')
+                _, label = load_sample(desc, split, sample_id)
             except DatasetError as e:
                 problems.append(' '.join(str(e).split()))
                 continue
