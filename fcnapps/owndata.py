@@ -36,6 +36,7 @@ from weights.errors import WeightsError
 from weights.surgery import interp, mean_channels, source_arrays, transplant, with_input_layers
 
 from .recipe import run_loop, score, solver_param
+from .report import write_json
 
 __all__ = ['ARCHS', 'REFERENCE_EPOCHS', 'SBD_TRAIN_IMAGES', 'RATES_HELP', 'Stage', 'scaled_loop', 'stage_nets',
            'make_run', 'write_run', 'read_run', 'classifier_surgery', 'fit_first_conv', 'latest_snapshot',
@@ -148,7 +149,7 @@ def write_run(run, family, out_dir):
         files['solver.prototxt'] = stage_solver(family, stage)
         paths += write_files(os.path.join(out_dir, stage.name), files)
     path = os.path.join(out_dir, RUN_FILE)
-    _write_json(run, path, 'run record')
+    write_json(run, path, 'run record')
     return paths + [path]
 
 
@@ -171,14 +172,8 @@ def read_run(out_dir):
 def write_scores(out_dir, records):
     """RUN/scores.json: the dataset and each stage's record (its final weights and scores); returns its path."""
     path = os.path.join(out_dir, 'scores.json')
-    _write_json({'dataset': read_run(out_dir)['dataset'], 'stages': records}, path, 'stage scores')
+    write_json({'dataset': read_run(out_dir)['dataset'], 'stages': records}, path, 'stage scores')
     return path
-
-
-def _write_json(obj, path, what):
-    with atomic_file(path, what, mode='w') as f:
-        json.dump(obj, f, indent=1)
-        f.write('\n')
 
 
 # -- surgery ---------------------------------------------------------------------------------------------------------
@@ -352,7 +347,7 @@ def train_stages(out_dir, classifier=None, weights=None, device='cpu', progress=
             history = [(solver.iter, score(solver, folder, out=stdout, progress=progress))]
         scores = _stage_scores(history[-1][1]) if history else None
         done = {'stage': stage.name, 'iters': solver.iter, 'weights': final, 'scores': scores}
-        _write_json(done, os.path.join(folder, DONE_FILE), 'stage record')
+        write_json(done, os.path.join(folder, DONE_FILE), 'stage record')
         records.append(done)
         previous = final
     return records
@@ -435,7 +430,7 @@ def score_run(out_dir, stage=None, weights=None, split='val', save_dir=None, dev
     """Score a stage of a run (default: the last finished, its final weights) on a split of the dataset: the
     report of fcnapps.report.score_model (with the dataset's class names, its description's), written as
     <stage>/score-<split>.json, and the confusion matrix as <stage>/confusion-<split>.png. Returns the report."""
-    from .report import score_model, write_json
+    from .report import score_model
     run = read_run(out_dir)
     if weights is None:
         stage, weights = stage_weights(out_dir, run, stage)
@@ -459,7 +454,7 @@ def display_rgb(desc, path):
     a = read_image(desc, path)            # C x H x W float32, BGR for colour images
     if desc.image_format == 'color':
         return np.clip(a[::-1].transpose(1, 2, 0), 0, 255).astype(np.uint8)
-    a = a[:3] if a.shape[0] >= 3 else np.repeat(a[:1], 3, axis=0)
+    a = _as_rgb(a)
     if desc.image_format == 'npy':
         lo, hi = float(a.min()), float(a.max())
         a = (a - lo) * (255.0 / (hi - lo) if hi > lo else 0.0)

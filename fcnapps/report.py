@@ -150,8 +150,9 @@ def format_report(report):
     return lines
 
 
-def write_json(report, path):
-    """Write the report atomically (NaN written as null; netspec.atomic: the umask's mode, as any other file)."""
+def write_json(report, path, what='score report'):
+    """Write the report (or any JSON record: `what` names it in errors) atomically (NaN written as null;
+    netspec.atomic: the umask's mode, as any other file)."""
     def clean(x):
         if isinstance(x, float) and x != x:
             return None
@@ -160,5 +161,5 @@ def write_json(report, path):
         if isinstance(x, (list, tuple)):
             return [clean(v) for v in x]
         return x
-    with atomic_file(path, 'score report', mode='w') as f:
+    with atomic_file(path, what, mode='w') as f:
         json.dump(clean(report), f, indent=1)
