@@ -30,6 +30,7 @@ from netspec import caffe_pb2, read_net
 from netspec.atomic import atomic_file
 from netspec.models import OWN_LAYER, folder as reference_folder, input_data, make_solver, python_data, write_files
 from netspec.table1 import CLASSIFIER_LAYERS
+from solvers.feeds import shuffled_batches
 from solvers.logs import GlogFormatter, log
 from solvers.snapshots import snapshot_files
 from weights.errors import WeightsError
@@ -604,17 +605,9 @@ def make_classifier(arch, out_dir, width=1.0, num_classes=1000, dataset=None, it
     p = caffe_pb2.SolverParameter(base_lr=base_lr, lr_policy='fixed', momentum=0.9, weight_decay=0.0005,
                                   display=10, average_loss=10, max_iter=int(iters), random_seed=seed)
     p.train_net_param.CopyFrom(net)
-    rng = np.random.default_rng(seed)
-    order = []
-
-    def feed(_solver, _pass):
-        while len(order) < batch:
-            order.extend(rng.permutation(len(x)).tolist())
-        idx = [order.pop() for _ in range(batch)]
-        return {'data': x[idx], 'label': y[idx]}
     with stage_log(os.path.join(out_dir, 'train.log')):
         solver = get_solver(p, progress_bar=progress)
-        solver.feed = feed
+        solver.feed = shuffled_batches({'data': x, 'label': y}, batch, np.random.default_rng(seed))
         solver.log_start()
         solver.step(int(iters))
     solver.net.save(weights)

@@ -43,6 +43,7 @@ from netspec.models import VOC, input_data, write_files
 from runtime import Net
 from scoring import METRIC_LABELS, METRICS as SCORE_METRICS
 from solvers import get_solver
+from solvers.feeds import shuffled_batches
 from solvers.logs import GlogFormatter, log
 from weights.surgery import interp, transplant
 
@@ -196,14 +197,7 @@ def train_classifier(cfg, folder, progress, net_param=None):
     with _SolverLog(os.path.join(folder, 'train.log')) as rec:
         solver = get_solver(_solver_param(net_param, cfg.clf_lr, 0.9, cfg.weight_decay, cfg.seed, display=5),
                             progress_bar=progress)
-        order = []
-
-        def feed(_solver, _pass):
-            while len(order) < cfg.clf_batch:
-                order.extend(rng.permutation(len(xt)).tolist())
-            idx = [order.pop() for _ in range(cfg.clf_batch)]
-            return {'data': xt[idx], 'label': yt[idx]}
-        solver.feed = feed
+        solver.feed = shuffled_batches({'data': xt, 'label': yt}, cfg.clf_batch, rng)
         solver.step(cfg.clf_iters)
     path = os.path.join(folder, 'classifier.caffemodel')
     solver.net.save(path)
