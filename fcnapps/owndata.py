@@ -568,7 +568,7 @@ def make_classifier(arch, out_dir, width=1.0, num_classes=1000, dataset=None, it
                     seed=0, crops='objects', progress=None, say=print):
     """An ILSVRC-style classifier of `arch` (netspec.table1.classifier_net: the trunk, fc6 / fc7 / fc8 as
     InnerProduct on 224 x 224 crops, 227 for AlexNet) at `width`: writes out_dir/deploy.prototxt and
-    out_dir/classifier.caffemodel. Without `dataset` its weights are the fillers (MSRA); with a description file
+    out_dir/classifier.caffemodel. Without `dataset` its weights are the fillers (MSRA), drawn from `seed`; with a description file
     and `iters`, it is trained that many iterations (SGD, momentum 0.9, normalized loss, `batch` crops a step) on
     the dataset's training split, the log in out_dir/train.log: `crops` 'objects' (default) its regions' crops,
     each labelled by its class (object_crops), 'images' its whole images, each labelled by the class it holds
@@ -593,7 +593,10 @@ def make_classifier(arch, out_dir, width=1.0, num_classes=1000, dataset=None, it
     write_text(deploy, prototxt)
     weights = os.path.join(out_dir, 'classifier.caffemodel')
     if desc is None or not iters:
-        Net(deploy, phase='train').save(weights)
+        import torch
+        with torch.random.fork_rng():          # the fillers drawn from `seed`, the process's stream left as it was
+            torch.manual_seed(seed)
+            Net(deploy, phase='train').save(weights)
         say(f'wrote {prototxt} and {weights} (fillers: MSRA, class scores Gaussian)')
         return prototxt, weights
     crop = table1.CLASSIFIER_CROP[name]
