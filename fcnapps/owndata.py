@@ -566,14 +566,14 @@ CLASSIFIER_CROPS = {'objects': object_crops, 'images': classification_set}
 
 def make_classifier(arch, out_dir, width=1.0, num_classes=1000, dataset=None, iters=0, batch=4, base_lr=1e-5,
                     seed=0, crops='objects', progress=None, say=print):
-    """An ILSVRC-style classifier of `arch` (netspec.table1.classifier_net: the trunk, fc6 / fc7 / fc8 as
-    InnerProduct on 224 x 224 crops, 227 for AlexNet) at `width`: writes out_dir/deploy.prototxt and
-    out_dir/classifier.caffemodel. Without `dataset` its weights are the fillers (MSRA), drawn from `seed`; with a description file
-    and `iters`, it is trained that many iterations (SGD, momentum 0.9, normalized loss, `batch` crops a step) on
-    the dataset's training split, the log in out_dir/train.log: `crops` 'objects' (default) its regions' crops,
-    each labelled by its class (object_crops), 'images' its whole images, each labelled by the class it holds
-    most of (classification_set). The default rate 1e-5 suits the MSRA-filled trunk on mean-subtracted pixel
-    values (tens to hundreds): 1e-3 there drives the first steps' loss up and leaves most ReLUs of the trunk
+    """An ILSVRC-style classifier of `arch` (netspec.table1.classifier_net: the trunk, fc6 / fc7 / fc8 as InnerProduct
+    on 224 x 224 crops, 227 for AlexNet) at `width`: writes out_dir/deploy.prototxt and
+    out_dir/classifier.caffemodel. Without `dataset` its weights are the fillers (MSRA), drawn from `seed`; with a
+    description file and `iters`, it is trained that many iterations (SGD, momentum 0.9, normalized loss, `batch`
+    crops a step) on the dataset's training split, the log in out_dir/train.log: `crops` 'objects' (default) its
+    regions' crops, each labelled by its class (object_crops), 'images' its whole images, each labelled by the class
+    it holds most of (classification_set). The default rate 1e-5 suits the MSRA-filled trunk on mean-subtracted
+    pixel values (tens to hundreds): 1e-3 there drives the first steps' loss up and leaves most ReLUs of the trunk
     silent, features that no FCN learns from. Then says its accuracy on the crops it was trained on
     (classifier_accuracy). Returns the (prototxt, weights) paths."""
     from netspec import table1, write_text

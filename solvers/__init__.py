@@ -17,8 +17,9 @@ The reference training loop (tools/solve.py) is an application over this package
 
 Modules: rules (the update rules on tensors), lr_policy (GetLearningRate), param (solver.prototxt), solver (the
 Solver object: step in named phases, test, solve), snapshots (Caffe's snapshot pair, the .rngstate sidecar, exact
-resume), signals (SIGINT/SIGHUP requests during step), feeds (Solver.feed from in-memory arrays), logs (Caffe-format logging), logparse (reading such logs
-back as Caffe's parse_log.py does), distributed (Caffe's multi-GPU meaning on torch.distributed).
+resume), signals (SIGINT/SIGHUP requests during step), feeds (Solver.feed from in-memory arrays), logs (Caffe-format
+logging), logparse (reading such logs back as Caffe's parse_log.py does), distributed (Caffe's multi-GPU meaning on
+torch.distributed).
 """
 from .lr_policy import LearningRate, learning_rate
 from .param import SolverParamError, load_param
